@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/* hsmjwt: the command-line client of hsmjwtd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "hsmjwt-build.h"
+#include "hsmjwt.h"
+#include "secret.h"
+
+/* Exit codes: one per error class, documented in --help and hsmjwt(1). */
+enum {
+	EXIT_OK = 0,
+	EXIT_LOCAL = 1,
+	EXIT_USAGE = 2,
+	EXIT_INVALID = 3,
+	EXIT_DENIED = 4,
+	EXIT_RATE_LIMITED = 5,
+	EXIT_UNAVAILABLE = 6,
+	EXIT_UNREACHABLE = 7,
+	EXIT_PROTOCOL = 8,
+};
+
+#define ACCESS_TOKEN_FILE_MAX 8192
+
+static const char *socket_path;
+
+static void help(void)
+{
+	printf("Usage: hsmjwt [--socket PATH] COMMAND [OPTIONS]\n"
+	       "\n"
+	       "Asks hsmjwtd for a JWT signed inside its PKCS#11 token.\n"
+	       "\n"
+	       "Commands:\n"
+	       "  sign --aud AUD --uid UID [--lifetime SECONDS | --expires-at UNIX]\n"
+	       "       [--access-token TOKEN | --access-token-file FILE] [--key NAME]\n"
+	       "      print a signed token and a newline\n"
+	       "\n"
+	       "Options:\n"
+	       "  -s, --socket PATH   daemon socket (default: $HSMJWT_SOCKET, else %s)\n"
+	       "  -h, --help          show this help\n"
+	       "      --version       show the version\n"
+	       "\n"
+	       "--access-token puts the value on the command line, where other local users\n"
+	       "can see it in ps; --access-token-file FILE (\"-\" for stdin) does not.\n"
+	       "\n"
+	       "Exit status: 0 success, 1 local failure, 2 usage, 3 invalid request,\n"
+	       "4 permission denied, 5 rate limited, 6 signing unavailable,\n"
+	       "7 daemon unreachable, 8 protocol or internal error.\n",
+	       HSMJWT_DEFAULT_SOCKET);
+}
+
+static int exit_code_for(int r)
+{
+	switch (r) {
+	case HSMJWT_E_INVALID_REQUEST:
+		return EXIT_INVALID;
+	case HSMJWT_E_PERMISSION_DENIED:
+		return EXIT_DENIED;
+	case HSMJWT_E_RATE_LIMITED:
+		return EXIT_RATE_LIMITED;
+	case HSMJWT_E_UNAVAILABLE:
+		return EXIT_UNAVAILABLE;
+	case HSMJWT_E_TOO_LARGE:
+	case HSMJWT_E_INTERNAL:
+	case HSMJWT_E_UNSUPPORTED:
+	case HSMJWT_E_PROTOCOL:
+		return EXIT_PROTOCOL;
+	default:
+		return EXIT_LOCAL;
+	}
+}
+
+static int fail(hsmjwt_client *c, int r, const char *what)
+{
+	const char *detail = hsmjwt_client_error_message(c);
+
+	if (detail && *detail)
+		fprintf(stderr, "hsmjwt: %s: %s: %s\n", what, hsmjwt_strerror(r), detail);
+	else
+		fprintf(stderr, "hsmjwt: %s: %s\n", what, hsmjwt_strerror(r));
+	return exit_code_for(r);
+}
+
+static int connect_daemon(hsmjwt_client **ret)
+{
+	const char *path = socket_path ? socket_path : hsmjwt_default_socket();
+	int r = hsmjwt_client_connect(path, ret);
+
+	if (r < 0) {
+		fprintf(stderr, "hsmjwt: cannot connect to %s: %s\n", path, hsmjwt_strerror(r));
+		return EXIT_UNREACHABLE;
+	}
+	return 0;
+}
+
+static int parse_int64(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v <= 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int read_access_token_file(const char *path, char **ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char buf[ACCESS_TOKEN_FILE_MAX + 2];
+	size_t n = 0;
+
+	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	while (n < sizeof(buf) - 1) {
+		ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			secret_wipe(buf, sizeof(buf));
+			return negative_errno();
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > ACCESS_TOKEN_FILE_MAX || memchr(buf, '\0', n)) {
+		secret_wipe(buf, sizeof(buf));
+		return -EINVAL;
+	}
+	buf[n] = '\0';
+	*ret = strdup(buf);
+	secret_wipe(buf, sizeof(buf));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int cmd_sign(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "aud", required_argument, NULL, 'a' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "lifetime", required_argument, NULL, 'l' },
+		{ "expires-at", required_argument, NULL, 'e' },
+		{ "access-token", required_argument, NULL, 't' },
+		{ "access-token-file", required_argument, NULL, 'T' },
+		{ "key", required_argument, NULL, 'k' },
+		{},
+	};
+	hsmjwt_sign_request *req = NULL;
+	hsmjwt_client *client = NULL;
+	hsmjwt_token *token = NULL;
+	_cleanup_erase_free_ char *access_token = NULL;
+	bool have_aud = false, have_uid = false, have_expiry = false;
+	int c, r, rc = EXIT_LOCAL;
+	int64_t v;
+
+	if (hsmjwt_sign_request_new(&req) < 0)
+		return EXIT_LOCAL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+		r = 0;
+		switch (c) {
+		case 'a':
+			r = hsmjwt_sign_request_set_audience(req, optarg);
+			have_aud = true;
+			break;
+		case 'u':
+			r = hsmjwt_sign_request_set_user_id(req, optarg);
+			have_uid = true;
+			break;
+		case 'l':
+		case 'e':
+			if (have_expiry || parse_int64(optarg, &v) < 0) {
+				fprintf(stderr, "hsmjwt: give one of --lifetime or --expires-at, as a "
+						"positive whole number\n");
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			have_expiry = true;
+			r = c == 'l' ? hsmjwt_sign_request_set_lifetime(req, (uint64_t)v)
+				     : hsmjwt_sign_request_set_expires_at(req, v);
+			break;
+		case 't':
+		case 'T':
+			if (access_token) {
+				fprintf(stderr, "hsmjwt: give the access token once\n");
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			if (c == 'T') {
+				r = read_access_token_file(optarg, &access_token);
+				if (r < 0) {
+					fprintf(stderr, "hsmjwt: cannot read access token from %s: %s\n",
+						optarg, strerror(-r));
+					goto out;
+				}
+			} else if (!(access_token = strdup(optarg))) {
+				goto out;
+			}
+			r = hsmjwt_sign_request_set_access_token(req, access_token);
+			break;
+		case 'k':
+			r = hsmjwt_sign_request_set_key(req, optarg);
+			break;
+		default:
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
+	if (!have_aud || !have_uid || optind < argc) {
+		fprintf(stderr, "hsmjwt: sign needs --aud and --uid and no other arguments\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	rc = connect_daemon(&client);
+	if (rc != 0)
+		goto out;
+	r = hsmjwt_sign(client, req, &token);
+	if (r < 0) {
+		rc = r > -HSMJWT_E_BASE && r != -ETIMEDOUT ? EXIT_UNREACHABLE : fail(client, r, "sign");
+		if (rc == EXIT_UNREACHABLE)
+			fprintf(stderr, "hsmjwt: sign: %s\n", hsmjwt_strerror(r));
+		goto out;
+	}
+	printf("%s\n", hsmjwt_token_get_string(token));
+	rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_LOCAL;
+out:
+	hsmjwt_token_free(token);
+	hsmjwt_client_free(client);
+	hsmjwt_sign_request_free(req);
+	return rc;
+}
+
+int main(int argc, char *argv[])
+{
+	enum { OPT_VERSION = 256 };
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+s:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'h':
+			help();
+			return EXIT_OK;
+		case OPT_VERSION:
+			printf("hsmjwt %s\n", PACKAGE_VERSION);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		help();
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[optind], "sign") == 0)
+		return cmd_sign(argc - optind, argv + optind);
+	fprintf(stderr, "hsmjwt: unknown command '%s'; see --help\n", argv[optind]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef HSMJWT_H
+#define HSMJWT_H
+
+/*
+ * libhsmjwt: ask hsmjwtd, over its Unix socket, for JWTs signed inside a
+ * PKCS#11 token. See libhsmjwt(3).
+ *
+ * Conventions: functions return 0 (or a positive count) on success and a
+ * negative number on failure: -errno for local failures (-ECONNREFUSED,
+ * -ENOENT, -ENOMEM, ...), or one of the HSMJWT_E_* codes below when the
+ * daemon refused the request. hsmjwt_strerror() turns either into text, and
+ * hsmjwt_client_error_message() returns the daemon's own explanation.
+ * Objects are opaque; *_free() accepts NULL and returns NULL. Memory that held
+ * tokens or access tokens is wiped before it is freed.
+ *
+ * A hsmjwt_client is not thread-safe: use one per thread.
+ */
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Errors reported by the daemon, far from any errno value. */
+#define HSMJWT_E_BASE 10000
+#define HSMJWT_E_INVALID_REQUEST (-(HSMJWT_E_BASE + 1))
+#define HSMJWT_E_PERMISSION_DENIED (-(HSMJWT_E_BASE + 2))
+#define HSMJWT_E_RATE_LIMITED (-(HSMJWT_E_BASE + 3))
+#define HSMJWT_E_UNAVAILABLE (-(HSMJWT_E_BASE + 4))
+#define HSMJWT_E_TOO_LARGE (-(HSMJWT_E_BASE + 5))
+#define HSMJWT_E_INTERNAL (-(HSMJWT_E_BASE + 6))
+#define HSMJWT_E_UNSUPPORTED (-(HSMJWT_E_BASE + 7))
+/* The daemon answered with something that is not a valid response. */
+#define HSMJWT_E_PROTOCOL (-(HSMJWT_E_BASE + 99))
+
+typedef struct hsmjwt_client hsmjwt_client;
+typedef struct hsmjwt_sign_request hsmjwt_sign_request;
+typedef struct hsmjwt_token hsmjwt_token;
+
+/* Text for any return value of this library. Never NULL. */
+const char *hsmjwt_strerror(int error);
+
+/* The socket used when none is given: $HSMJWT_SOCKET, else the built-in default. */
+const char *hsmjwt_default_socket(void);
+
+/* Connects to socket_path, or hsmjwt_default_socket() when NULL. */
+int hsmjwt_client_connect(const char *socket_path, hsmjwt_client **ret);
+hsmjwt_client *hsmjwt_client_free(hsmjwt_client *c);
+/* Milliseconds to wait for a reply before failing with -ETIMEDOUT (default 30000; 0 = forever). */
+int hsmjwt_client_set_timeout(hsmjwt_client *c, uint32_t timeout_ms);
+/* The daemon's message for the last HSMJWT_E_* failure on c, or NULL. */
+const char *hsmjwt_client_error_message(const hsmjwt_client *c);
+/* With HSMJWT_E_RATE_LIMITED: when to retry, in milliseconds. */
+uint32_t hsmjwt_client_retry_after_ms(const hsmjwt_client *c);
+
+int hsmjwt_sign_request_new(hsmjwt_sign_request **ret);
+hsmjwt_sign_request *hsmjwt_sign_request_free(hsmjwt_sign_request *r);
+/* Strings are copied. -EINVAL for NULL where a value is required. */
+int hsmjwt_sign_request_set_audience(hsmjwt_sign_request *r, const char *audience);
+int hsmjwt_sign_request_set_user_id(hsmjwt_sign_request *r, const char *user_id);
+/* Lifetime and absolute expiry exclude each other: the last one set wins. */
+int hsmjwt_sign_request_set_lifetime(hsmjwt_sign_request *r, uint64_t seconds);
+int hsmjwt_sign_request_set_expires_at(hsmjwt_sign_request *r, int64_t unix_time);
+/* Adds the urn:microsoft:credentials claim; NULL removes it. */
+int hsmjwt_sign_request_set_access_token(hsmjwt_sign_request *r, const char *access_token);
+/* Names the configured key to sign with; NULL: the daemon's default key. */
+int hsmjwt_sign_request_set_key(hsmjwt_sign_request *r, const char *key_name);
+
+/* Sends the request and waits for the token. */
+int hsmjwt_sign(hsmjwt_client *c, const hsmjwt_sign_request *r, hsmjwt_token **ret);
+
+const char *hsmjwt_token_get_string(const hsmjwt_token *t);
+const char *hsmjwt_token_get_kid(const hsmjwt_token *t);
+const char *hsmjwt_token_get_key(const hsmjwt_token *t);
+int64_t hsmjwt_token_get_expires_at(const hsmjwt_token *t);
+hsmjwt_token *hsmjwt_token_free(hsmjwt_token *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+#include "buf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "secret.h"
+
+int buf_reserve(Buf *b, size_t extra)
+{
+	size_t want, cap;
+	char *p;
+
+	if (b->error)
+		return b->error;
+	if (extra > SIZE_MAX - b->len - 1)
+		return (b->error = -ENOMEM);
+	want = b->len + extra + 1; /* room for buf_cstr's NUL */
+	if (b->limit && want > b->limit + 1)
+		return (b->error = -E2BIG);
+	if (want <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	/* realloc would leave a copy of request data behind unwiped. */
+	p = malloc(cap);
+	if (!p)
+		return (b->error = -ENOMEM);
+	if (b->data) {
+		memcpy(p, b->data, b->len);
+		secret_wipe(b->data, b->cap);
+		free(b->data);
+	}
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void buf_append(Buf *b, const void *p, size_t n)
+{
+	if (buf_reserve(b, n) < 0)
+		return;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+void buf_append_char(Buf *b, char c)
+{
+	if (buf_reserve(b, 1) < 0)
+		return;
+	b->data[b->len++] = c;
+}
+
+void buf_append_str(Buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void buf_append_int64(Buf *b, int64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+
+	buf_append(b, tmp, (size_t)n);
+}
+
+const char *buf_cstr(Buf *b)
+{
+	if (buf_reserve(b, 0) < 0)
+		return NULL;
+	b->data[b->len] = '\0';
+	return b->data;
+}
+
+void buf_reset(Buf *b)
+{
+	if (b->data)
+		secret_wipe(b->data, b->len);
+	b->len = 0;
+	b->error = 0;
+}
+
+void buf_done(Buf *b)
+{
+	if (b->data) {
+		secret_wipe(b->data, b->cap);
+		free(b->data);
+	}
+	*b = (Buf){};
+}

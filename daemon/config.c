@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "hsmjwt-build.h"
+
+#define KEY_NAME_MAX 64
+#define KID_MAX 256
+
+typedef struct ParseState {
+	Config *config;
+	char *error; /* the first problem; the line number comes from inih's return */
+} ParseState;
+
+static const char *const algorithm_names[] = {
+	[ALG_HS256] = "HS256",
+};
+
+static const char *const profile_names[] = {
+	[PROFILE_ZUMO_V2] = "zumo-v2",
+};
+
+const char *algorithm_to_string(Algorithm a)
+{
+	return (size_t)a < ELEMENTSOF(algorithm_names) ? algorithm_names[a] : NULL;
+}
+
+const char *profile_to_string(Profile p)
+{
+	return (size_t)p < ELEMENTSOF(profile_names) ? profile_names[p] : NULL;
+}
+
+static int lookup(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && strcmp(names[i], s) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+int parse_duration(const char *s, uint64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t factor;
+	} units[] = {
+		{ "", 1 }, { "s", 1 }, { "min", 60 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
+	};
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].factor)
+			return -ERANGE;
+		*ret = v * units[i].factor;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE || *end || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+static int fail(ParseState *st, const char *fmt, ...) _printf_(2, 3);
+static int fail(ParseState *st, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (st->error)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->error = strdup(msg);
+	return 0; /* inih: handler failed */
+}
+
+static int set_string(ParseState *st, char **field, const char *value, const char *name)
+{
+	if (*field)
+		return fail(st, "'%s' given twice", name);
+	*field = strdup(value);
+	return *field ? 1 : fail(st, "out of memory");
+}
+
+static bool key_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > KEY_NAME_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+static KeyConfig *key_section(ParseState *st, const char *name)
+{
+	Config *c = st->config;
+	KeyConfig *k;
+
+	if (c->n_keys > 0 && strcmp(c->keys[c->n_keys - 1].name, name) == 0)
+		return &c->keys[c->n_keys - 1];
+	if (config_find_key(c, name)) {
+		fail(st, "section [key %s] appears twice", name);
+		return NULL;
+	}
+	if (!key_name_valid(name)) {
+		fail(st, "key name '%s' must be 1-%d of A-Z a-z 0-9 . _ -", name, KEY_NAME_MAX);
+		return NULL;
+	}
+	k = realloc(c->keys, (c->n_keys + 1) * sizeof(*k));
+	if (!k) {
+		fail(st, "out of memory");
+		return NULL;
+	}
+	c->keys = k;
+	k = &c->keys[c->n_keys++];
+	*k = (KeyConfig){
+		.alg = ALG_HS256,
+		.profile = PROFILE_ZUMO_V2,
+		.default_lifetime = CONFIG_DEFAULT_DEFAULT_LIFETIME,
+		.max_lifetime = CONFIG_DEFAULT_MAX_LIFETIME,
+	};
+	k->name = strdup(name);
+	if (!k->name) {
+		c->n_keys--;
+		fail(st, "out of memory");
+		return NULL;
+	}
+	return k;
+}
+
+static int once(ParseState *st, KeyConfig *k, unsigned bit, const char *name)
+{
+	if (k->seen & bit)
+		return fail(st, "'%s' given twice in [key %s]", name, k->name);
+	k->seen |= bit;
+	return 1;
+}
+
+static int handle_key(ParseState *st, const char *section, const char *name, const char *value)
+{
+	KeyConfig *k = key_section(st, section + strlen("key "));
+	uint64_t v;
+	int r;
+
+	if (!k)
+		return 0;
+	if (strcmp(name, "uri") == 0)
+		return set_string(st, &k->uri, value, name);
+	if (strcmp(name, "kid") == 0) {
+		if (strlen(value) == 0 || strlen(value) > KID_MAX)
+			return fail(st, "kid must be 1-%d bytes", KID_MAX);
+		return set_string(st, &k->kid, value, name);
+	}
+	if (strcmp(name, "issuer") == 0)
+		return set_string(st, &k->issuer, value, name);
+	if (strcmp(name, "alg") == 0) {
+		r = lookup(algorithm_names, ELEMENTSOF(algorithm_names), value);
+		if (r < 0)
+			return fail(st, "unsupported alg '%s' (supported: HS256)", value);
+		k->alg = (Algorithm)r;
+		return once(st, k, 1u << 0, name);
+	}
+	if (strcmp(name, "profile") == 0) {
+		r = lookup(profile_names, ELEMENTSOF(profile_names), value);
+		if (r < 0)
+			return fail(st, "unknown profile '%s' (known: zumo-v2)", value);
+		k->profile = (Profile)r;
+		return once(st, k, 1u << 1, name);
+	}
+	if (strcmp(name, "max-lifetime") == 0 || strcmp(name, "default-lifetime") == 0) {
+		bool is_max = name[0] == 'm';
+
+		if (parse_duration(value, &v) < 0 || v == 0 || v > CONFIG_MAX_LIFETIME_CEILING)
+			return fail(st, "%s: '%s' is not a duration between 1s and 3660d", name, value);
+		*(is_max ? &k->max_lifetime : &k->default_lifetime) = v;
+		return once(st, k, is_max ? 1u << 2 : 1u << 3, name);
+	}
+	return fail(st, "unknown option '%s' in [key %s]", name, k->name);
+}
+
+static int handle(void *user, const char *section, const char *name, const char *value)
+{
+	ParseState *st = user;
+	Config *c = st->config;
+	uint64_t v;
+
+	if (st->error)
+		return 0;
+	if (!name) /* a section header on its own */
+		return 1;
+	if (strncmp(section, "key ", 4) == 0)
+		return handle_key(st, section, name, value);
+	if (strcmp(section, "server") == 0) {
+		if (strcmp(name, "socket") == 0)
+			return set_string(st, &c->socket_path, value, name);
+		if (strcmp(name, "max-frame") == 0) {
+			if (parse_uint(value, CONFIG_MAX_FRAME, &v) < 0 || v < CONFIG_MIN_FRAME)
+				return fail(st, "max-frame must be %u..%u bytes", CONFIG_MIN_FRAME,
+					    CONFIG_MAX_FRAME);
+			c->max_frame = (uint32_t)v;
+			return 1;
+		}
+		if (strcmp(name, "max-connections") == 0) {
+			if (parse_uint(value, 1000000, &v) < 0 || v == 0)
+				return fail(st, "max-connections must be 1..1000000");
+			c->max_connections = (unsigned)v;
+			return 1;
+		}
+		return fail(st, "unknown option '%s' in [server]", name);
+	}
+	if (strcmp(section, "token") == 0) {
+		if (strcmp(name, "module") == 0)
+			return set_string(st, &c->module, value, name);
+		if (strcmp(name, "uri") == 0)
+			return set_string(st, &c->token_uri, value, name);
+		if (strcmp(name, "pin-file") == 0)
+			return set_string(st, &c->pin_file, value, name);
+		return fail(st, "unknown option '%s' in [token]", name);
+	}
+	return fail(st, "unknown section [%s]", section);
+}
+
+static int apply_defaults(Config *c, char **ret_error)
+{
+	if (!c->token_uri)
+		return asprintf(ret_error, "%s: [token] uri is required", c->path), -EINVAL;
+	if (c->n_keys == 0)
+		return asprintf(ret_error, "%s: no [key NAME] section", c->path), -EINVAL;
+	for (size_t i = 0; i < c->n_keys; i++) {
+		KeyConfig *k = &c->keys[i];
+
+		if (!k->uri)
+			return asprintf(ret_error, "%s: [key %s] has no uri", c->path, k->name), -EINVAL;
+		if (k->profile == PROFILE_ZUMO_V2 && k->alg != ALG_HS256)
+			return asprintf(ret_error, "%s: [key %s]: profile zumo-v2 requires alg HS256",
+					c->path, k->name),
+			       -EINVAL;
+		if (k->default_lifetime > k->max_lifetime)
+			return asprintf(ret_error,
+					"%s: [key %s]: default-lifetime exceeds max-lifetime",
+					c->path, k->name),
+			       -EINVAL;
+		if (!k->kid && !(k->kid = strdup("0")))
+			return -ENOMEM;
+		if (!k->issuer && !(k->issuer = strdup(ZUMO_ISSUER)))
+			return -ENOMEM;
+	}
+	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
+		return -ENOMEM;
+	return 0;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
+
+int config_load(const char *path, Config **ret, char **ret_error)
+{
+	_cleanup_(config_freep) Config *c = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
+	ParseState st = {};
+	int r;
+
+	*ret_error = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path)))
+		return -ENOMEM;
+	c->max_frame = 64u * 1024u;
+	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+
+	f = fopen(path, "re");
+	if (!f) {
+		r = negative_errno();
+		if (asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
+			*ret_error = NULL;
+		return r;
+	}
+	st.config = c;
+	r = ini_parse_file(f, handle, &st);
+	if (st.error) {
+		if (asprintf(ret_error, "%s:%d: %s", path, r, st.error) < 0)
+			*ret_error = NULL;
+		free(st.error);
+		return -EINVAL;
+	}
+	if (r != 0) {
+		if (asprintf(ret_error, "%s:%d: syntax error", path, r) < 0)
+			*ret_error = NULL;
+		return -EINVAL;
+	}
+	r = apply_defaults(c, ret_error);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+const KeyConfig *config_find_key(const Config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_keys; i++)
+		if (strcmp(c->keys[i].name, name) == 0)
+			return &c->keys[i];
+	return NULL;
+}
+
+Config *config_free(Config *c)
+{
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < c->n_keys; i++) {
+		free(c->keys[i].name);
+		free(c->keys[i].uri);
+		free(c->keys[i].kid);
+		free(c->keys[i].issuer);
+	}
+	free(c->keys);
+	free(c->path);
+	free(c->socket_path);
+	free(c->module);
+	free(c->token_uri);
+	free(c->pin_file);
+	free(c);
+	return NULL;
+}

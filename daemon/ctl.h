@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include "config.h"
+
+/* One hsmjwtctl subcommand per file, behind a {name, fn, help} table. */
+typedef struct CtlCommand {
+	const char *name;
+	int (*run)(const Config *config, int argc, char *argv[]);
+	const char *usage;
+	const char *help;
+} CtlCommand;
+
+int ctl_import_zumo(const Config *config, int argc, char *argv[]);
+
+/* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */
+int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32]);

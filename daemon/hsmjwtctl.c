@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* hsmjwtctl: administers hsmjwtd's keys in the PKCS#11 token directly. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "hsmjwt-build.h"
+#include "config.h"
+#include "ctl.h"
+#include "hardening.h"
+#include "log.h"
+
+static const CtlCommand commands[] = {
+	{ "import-zumo", ctl_import_zumo, "[--replace] KEYNAME",
+	  "import a zumo master key (read from stdin) as KEYNAME's signing key" },
+};
+
+static void help(void)
+{
+	printf("Usage: hsmjwtctl [--config FILE] COMMAND [ARGS...]\n\n"
+	       "Administers hsmjwtd's keys in the PKCS#11 token.\n\n"
+	       "  -c, --config FILE   configuration file (default %s)\n"
+	       "  -h, --help          show this help\n"
+	       "      --version       show the version\n\nCommands:\n",
+	       HSMJWTD_DEFAULT_CONFIG);
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+		printf("  %s %s\n      %s\n", commands[i].name, commands[i].usage, commands[i].help);
+	printf("\nThe PIN comes from [token] pin-file or $CREDENTIALS_DIRECTORY/pin.\n"
+	       "See hsmjwtctl(8).\n");
+}
+
+int main(int argc, char *argv[])
+{
+	enum { OPT_VERSION = 256 };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{},
+	};
+	const char *config_path = HSMJWTD_DEFAULT_CONFIG;
+	_cleanup_free_ char *error = NULL;
+	Config *config = NULL;
+	int c, r;
+
+	/* "+": stop at the command, whose options are its own. */
+	while ((c = getopt_long(argc, argv, "+c:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			help();
+			return EXIT_SUCCESS;
+		case OPT_VERSION:
+			printf("hsmjwtctl %s\n", PACKAGE_VERSION);
+			return EXIT_SUCCESS;
+		default:
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		help();
+		return 2;
+	}
+	log_setup();
+	if (harden_process() < 0)
+		return EXIT_FAILURE;
+	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
+		if (strcmp(commands[i].name, argv[optind]) != 0)
+			continue;
+		r = config_load(config_path, &config, &error);
+		if (r < 0) {
+			log_error("Invalid configuration: %s", error ? error : "out of memory");
+			return EXIT_FAILURE;
+		}
+		r = commands[i].run(config, argc - optind, argv + optind);
+		config_free(config);
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	fprintf(stderr, "hsmjwtctl: unknown command '%s'; see --help\n", argv[optind]);
+	return 2;
+}

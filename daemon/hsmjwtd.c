@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* hsmjwtd: signs Mobile Services v2 JWTs with keys that never leave a PKCS#11 token. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
+#include "cleanup.h"
+#include "hsmjwt-build.h"
+#include "config.h"
+#include "hardening.h"
+#include "log.h"
+#include "server.h"
+#include "service.h"
+
+static void help(void)
+{
+	printf("Usage: hsmjwtd [--config FILE] [--check-config]\n"
+	       "\n"
+	       "Signs JWTs inside a PKCS#11 token for local clients on a Unix socket.\n"
+	       "\n"
+	       "  -c, --config FILE   configuration file (default %s)\n"
+	       "      --check-config  parse and validate the configuration, then exit\n"
+	       "  -h, --help          show this help\n"
+	       "      --version       show the version\n"
+	       "\n"
+	       "The socket comes from systemd socket activation, or [server] socket when\n"
+	       "started by hand. The PIN is read from [token] pin-file or\n"
+	       "$CREDENTIALS_DIRECTORY/pin. See hsmjwtd(8) and hsmjwtd.conf(5).\n",
+	       HSMJWTD_DEFAULT_CONFIG);
+}
+
+int main(int argc, char *argv[])
+{
+	enum { OPT_VERSION = 256, OPT_CHECK };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{},
+	};
+	const char *config_path = HSMJWTD_DEFAULT_CONFIG;
+	_cleanup_free_ char *error = NULL;
+	bool check_only = false;
+	Config *config = NULL;
+	Service *service = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case OPT_CHECK:
+			check_only = true;
+			break;
+		case 'h':
+			help();
+			return EXIT_SUCCESS;
+		case OPT_VERSION:
+			printf("hsmjwtd %s\n", PACKAGE_VERSION);
+			return EXIT_SUCCESS;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hsmjwtd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	log_setup();
+	if (harden_process() < 0)
+		return EXIT_FAILURE;
+
+	r = config_load(config_path, &config, &error);
+	if (r < 0) {
+		log_error("Invalid configuration: %s", error ? error : "out of memory");
+		(void)sd_notifyf(0, "STATUS=Invalid configuration\nERRNO=%d", -r);
+		return EXIT_FAILURE;
+	}
+	if (check_only) {
+		printf("%s: OK, %zu key(s)\n", config_path, config->n_keys);
+		config_free(config);
+		return EXIT_SUCCESS;
+	}
+	r = service_new(config, &service);
+	if (r < 0) {
+		(void)sd_notifyf(0, "STATUS=Cannot open the token or its keys\nERRNO=%d", -r);
+		return EXIT_FAILURE;
+	}
+	r = server_run(service);
+	service_free(service);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

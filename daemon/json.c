@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#include "json.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+int utf8_validate(const char *str, size_t n)
+{
+	const uint8_t *s = (const uint8_t *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i];
+		size_t need;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1, cp = c & 0x1f, min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2, cp = c & 0x0f, min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return -EILSEQ; /* continuation byte, C0/C1 overlong lead, or > U+10FFFF */
+		}
+		if (n - i <= need)
+			return -EILSEQ;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return -EILSEQ;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return -EILSEQ;
+		i += need + 1;
+	}
+	return 0;
+}
+
+int json_append_string(Buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	if (utf8_validate(s, n) < 0)
+		return -EILSEQ;
+	buf_append_char(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)s[i];
+		char esc = 0;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		/* Copy the unescaped run in one go: most strings have no escapes at all. */
+		buf_append(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': esc = '"'; break;
+		case '\\': esc = '\\'; break;
+		case '\b': esc = 'b'; break;
+		case '\f': esc = 'f'; break;
+		case '\n': esc = 'n'; break;
+		case '\r': esc = 'r'; break;
+		case '\t': esc = 't'; break;
+		}
+		if (esc) {
+			char e[2] = { '\\', esc };
+			buf_append(b, e, 2);
+		} else {
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			buf_append(b, u, 6);
+		}
+	}
+	buf_append(b, s + run, n - run);
+	buf_append_char(b, '"');
+	return b->error;
+}

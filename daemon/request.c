@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+#include "request.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "frame.h"
+#include "hsmjwt-build.h"
+#include "hsmjwt.pb-c.h"
+#include "log.h"
+
+typedef Hsmjwt__V1__Request Request;
+typedef Hsmjwt__V1__Response Response;
+
+/* Decoded requests hold access tokens: wipe every block protobuf-c frees. */
+static void *wiping_alloc(void *data, size_t size)
+{
+	(void)data;
+	return malloc(size);
+}
+
+static void wiping_free(void *data, void *p)
+{
+	(void)data;
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static ProtobufCAllocator wiping_allocator = { .alloc = wiping_alloc, .free = wiping_free };
+
+static int append_response(const Response *resp, Buf *out)
+{
+	size_t n = hsmjwt__v1__response__get_packed_size(resp);
+	uint8_t *p;
+
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	if (buf_reserve(out, FRAME_HEADER_SIZE + n) < 0)
+		return out->error;
+	p = (uint8_t *)out->data + out->len;
+	frame_header_put(p, (uint32_t)n);
+	hsmjwt__v1__response__pack(resp, p + FRAME_HEADER_SIZE);
+	out->len += FRAME_HEADER_SIZE + n;
+	return 0;
+}
+
+static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
+{
+	Hsmjwt__V1__Error err = HSMJWT__V1__ERROR__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
+
+	err.code = code;
+	err.message = (char *)message;
+	resp.id = id;
+	resp.body_case = HSMJWT__V1__RESPONSE__BODY_ERROR;
+	resp.error = &err;
+	return append_response(&resp, out);
+}
+
+int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "frame of %u bytes exceeds the limit of %u bytes", announced,
+		 max);
+	return reply_error(0, HSMJWT__V1__ERROR_CODE__ERROR_CODE_TOO_LARGE, msg, out);
+}
+
+static Hsmjwt__V1__ErrorCode error_code(ServiceError e)
+{
+	switch (e) {
+	case SERVICE_INVALID_REQUEST:
+		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST;
+	case SERVICE_PERMISSION_DENIED:
+		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED;
+	case SERVICE_UNAVAILABLE:
+		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE;
+	default:
+		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
+	}
+}
+
+static Span span_of(const char *s)
+{
+	return (Span){ s, s ? strlen(s) : 0 };
+}
+
+static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *scratch, Buf *out)
+{
+	const Hsmjwt__V1__SignRequest *sr = req->sign;
+	Hsmjwt__V1__SignResponse sresp = HSMJWT__V1__SIGN_RESPONSE__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
+	SignInput in = {
+		.key_name = sr->key,
+		.claims.audience = span_of(sr->audience),
+		.claims.user_id = span_of(sr->user_id),
+		.claims.access_token = sr->credentials ? span_of(sr->credentials->access_token)
+						       : (Span){},
+	};
+	Failure fail;
+	Signed sig;
+	int r;
+
+	if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS) {
+		if (sr->lifetime_seconds == 0)
+			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					   "lifetime must be at least 1 second", out);
+		in.lifetime = sr->lifetime_seconds;
+	} else if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT) {
+		if (sr->expires_at <= 0)
+			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					   "expires-at must be a positive Unix time", out);
+		in.expires_at = sr->expires_at;
+	}
+	/* Credentials present with an empty token still mean "emit the claim". */
+	if (sr->credentials && !in.claims.access_token.p)
+		in.claims.access_token = (Span){ "", 0 };
+
+	r = service_sign(s, peer, &in, time(NULL), scratch, &sig, &fail);
+	if (r < 0)
+		return reply_error(req->id, error_code(fail.code), fail.message, out);
+
+	sresp.token = (char *)sig.token;
+	sresp.kid = (char *)sig.kid;
+	sresp.expires_at = sig.expires_at;
+	sresp.key = (char *)sig.key_name;
+	resp.id = req->id;
+	resp.body_case = HSMJWT__V1__RESPONSE__BODY_SIGN;
+	resp.sign = &sresp;
+	r = append_response(&resp, out);
+	buf_reset(scratch);
+	return r;
+}
+
+static int handle_status(Service *s, const Request *req, Buf *out)
+{
+	const Config *c = service_config(s);
+	Hsmjwt__V1__StatusResponse st = HSMJWT__V1__STATUS_RESPONSE__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
+	_cleanup_free_ char **names = calloc(c->n_keys ? c->n_keys : 1, sizeof(char *));
+
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_keys; i++)
+		names[i] = c->keys[i].name;
+	st.version = (char *)PACKAGE_VERSION;
+	st.n_keys = c->n_keys;
+	st.keys = names;
+	st.tokens_issued = service_tokens_issued(s);
+	resp.id = req->id;
+	resp.body_case = HSMJWT__V1__RESPONSE__BODY_STATUS;
+	resp.status = &st;
+	return append_response(&resp, out);
+}
+
+int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t n, Buf *scratch,
+		   Buf *out)
+{
+	Request *req;
+	int r;
+
+	req = hsmjwt__v1__request__unpack(&wiping_allocator, n, payload);
+	if (!req)
+		return reply_error(0, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+				   "request is not a valid hsmjwt.v1.Request message", out);
+	switch (req->body_case) {
+	case HSMJWT__V1__REQUEST__BODY_SIGN:
+		r = handle_sign(s, peer, req, scratch, out);
+		break;
+	case HSMJWT__V1__REQUEST__BODY_STATUS:
+		r = handle_status(s, req, out);
+		break;
+	case HSMJWT__V1__REQUEST__BODY__NOT_SET:
+		if (req->base.n_unknown_fields == 0) {
+			r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					"request carries no body", out);
+			break;
+		}
+		/* A field this daemon does not know: most likely a newer client's request type. */
+		_fallthrough_;
+	default:
+		r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
+				"request type not supported by this daemon", out);
+		break;
+	}
+	hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+	return r;
+}

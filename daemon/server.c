@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "frame.h"
+#include "listen.h"
+#include "log.h"
+#include "request.h"
+
+/* Read in chunks of this size; a frame may span several reads. */
+#define READ_CHUNK (16u * 1024u)
+/*
+ * Replies waiting for a client that does not read: past this, the connection
+ * stops being read (back-pressure) until the client catches up.
+ */
+#define OUTPUT_HIGH_WATER (256u * 1024u)
+
+typedef struct Server {
+	sd_event *event;
+	Service *service;
+	int listen_fd;
+	unsigned n_connections;
+	unsigned max_connections;
+	uint32_t max_frame;
+	Buf scratch;
+	struct Connection *connections; /* all open ones, to free them at exit */
+} Server;
+
+typedef struct Connection {
+	struct Connection *prev, *next;
+	Server *server;
+	int fd;
+	sd_event_source *source;
+	Peer peer;
+	Buf in;
+	Buf out;
+	size_t out_sent;
+	bool eof;    /* the peer sent all it will: answer what came, then close */
+	bool broken; /* a bad frame or a failure: flush what is queued, then close */
+} Connection;
+
+static Connection *connection_free(Connection *c)
+{
+	if (!c)
+		return NULL;
+	sd_event_source_disable_unref(c->source);
+	if (c->fd >= 0)
+		close(c->fd);
+	buf_done(&c->in);
+	buf_done(&c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->server->connections = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->server->n_connections--;
+	free(c);
+	return NULL;
+}
+
+static int connection_update_events(Connection *c)
+{
+	uint32_t ev = 0;
+	size_t pending = c->out.len - c->out_sent;
+
+	if (!c->eof && !c->broken && pending < OUTPUT_HIGH_WATER)
+		ev |= EPOLLIN;
+	if (pending > 0)
+		ev |= EPOLLOUT;
+	if (ev == 0) {
+		connection_free(c);
+		return 0;
+	}
+	return sd_event_source_set_io_events(c->source, ev);
+}
+
+/* Returns 1 while the connection lives, 0 once it was freed, -errno on error. */
+static int connection_flush(Connection *c)
+{
+	while (c->out_sent < c->out.len) {
+		ssize_t k = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return negative_errno();
+		}
+		c->out_sent += (size_t)k;
+	}
+	if (c->out_sent == c->out.len) {
+		buf_reset(&c->out);
+		c->out_sent = 0;
+	}
+	return 1;
+}
+
+static void connection_consume(Connection *c, size_t n)
+{
+	/* Wipe what was consumed: it held request data. */
+	memmove(c->in.data, c->in.data + n, c->in.len - n);
+	explicit_bzero(c->in.data + c->in.len - n, n);
+	c->in.len -= n;
+}
+
+static void connection_process(Connection *c)
+{
+	Server *s = c->server;
+	size_t off = 0;
+
+	while (!c->broken && c->out.len - c->out_sent < OUTPUT_HIGH_WATER) {
+		uint32_t n;
+		int r = frame_peek((uint8_t *)c->in.data + off, c->in.len - off, s->max_frame, &n);
+
+		if (r == -EMSGSIZE) {
+			log_warning("Closing connection of pid %d: frame of %u bytes over the %u limit",
+				    (int)c->peer.pid, frame_header_get((uint8_t *)c->in.data + off),
+				    s->max_frame);
+			request_reply_too_large(frame_header_get((uint8_t *)c->in.data + off),
+						s->max_frame, &c->out);
+			c->broken = true;
+			off = c->in.len;
+			break;
+		}
+		if (r == 0)
+			break;
+		r = request_handle(s->service, &c->peer,
+				   (uint8_t *)c->in.data + off + FRAME_HEADER_SIZE, n, &s->scratch,
+				   &c->out);
+		off += FRAME_HEADER_SIZE + n;
+		if (r < 0) {
+			log_error_errno(r, "Cannot build a reply for pid %d, closing: %m",
+					(int)c->peer.pid);
+			c->broken = true;
+		}
+	}
+	if (off > 0)
+		connection_consume(c, off);
+}
+
+static int connection_read(Connection *c)
+{
+	Server *s = c->server;
+	ssize_t k;
+
+	/* Room for the frame being assembled, never more than one maximal frame. */
+	if (c->in.len >= FRAME_HEADER_SIZE + (size_t)s->max_frame)
+		return 1;
+	if (buf_reserve(&c->in, READ_CHUNK) < 0)
+		return -ENOMEM;
+	k = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+	if (k < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : negative_errno();
+	if (k == 0) {
+		c->eof = true;
+		return 1;
+	}
+	c->in.len += (size_t)k;
+	return 1;
+}
+
+static bool connection_has_frame(Connection *c)
+{
+	uint32_t n;
+
+	return !c->broken && frame_peek((uint8_t *)c->in.data, c->in.len, c->server->max_frame, &n) != 0;
+}
+
+static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Connection *c = userdata;
+	int r;
+
+	(void)src, (void)fd;
+	if (revents & EPOLLERR) {
+		connection_free(c);
+		return 0;
+	}
+	if ((revents & (EPOLLIN | EPOLLHUP)) && !c->eof && !c->broken) {
+		r = connection_read(c);
+		if (r < 0)
+			goto fail;
+	}
+	/* Answer, send, and go on while the client keeps up with its replies. */
+	for (;;) {
+		connection_process(c);
+		r = connection_flush(c);
+		if (r < 0)
+			goto fail;
+		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c))
+			break;
+	}
+	r = connection_update_events(c);
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	if (r != -ECONNRESET && r != -EPIPE)
+		log_debug("Connection of pid %d failed: %s", (int)c->peer.pid, strerror(-r));
+	connection_free(c);
+	return 0;
+}
+
+static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Server *s = userdata;
+	_cleanup_close_ int cfd = -EBADF;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	Connection *c;
+	int r;
+
+	(void)src, (void)revents;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warning_errno(errno, "accept4() failed: %m");
+		return 0;
+	}
+	/* Identity before any byte is read: later requests cannot change who asked. */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warning_errno(errno, "SO_PEERCRED failed, dropping connection: %m");
+		return 0;
+	}
+	if (s->n_connections >= s->max_connections) {
+		log_warning("Refusing connection of pid %d uid %u: %u connections open "
+			    "([server] max-connections)", (int)cred.pid, (unsigned)cred.uid,
+			    s->n_connections);
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return 0;
+	*c = (Connection){
+		.server = s,
+		.fd = TAKE_FD(cfd),
+		.peer = { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid },
+		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
+	};
+	s->n_connections++;
+	c->next = s->connections;
+	if (c->next)
+		c->next->prev = c;
+	s->connections = c;
+	r = sd_event_add_io(s->event, &c->source, c->fd, EPOLLIN, on_connection_io, c);
+	if (r < 0) {
+		log_warning_errno(r, "Cannot watch connection: %m");
+		connection_free(c);
+	}
+	return 0;
+}
+
+static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	(void)userdata;
+	log_info("Received %s, exiting", strsignal((int)si->ssi_signo));
+	(void)sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(src), 0);
+}
+
+int server_run(Service *service)
+{
+	const Config *cfg = service_config(service);
+	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	sd_event_source *listen_src = NULL;
+	Server s = {
+		.service = service,
+		.listen_fd = -EBADF,
+		.max_connections = cfg->max_connections,
+		.max_frame = cfg->max_frame,
+	};
+	bool bound = false;
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(errno, "sigprocmask(): %m");
+
+	r = sd_event_default(&e);
+	if (r < 0)
+		return log_error_errno(r, "Cannot create event loop: %m");
+	s.event = e;
+	r = sd_event_add_signal(e, NULL, SIGTERM, on_terminate, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);
+	if (r < 0)
+		return log_error_errno(r, "Cannot watch signals: %m");
+	/* WatchdogSec= in the unit: pings come from the loop, so a stuck loop gets noticed. */
+	r = sd_event_set_watchdog(e, true);
+	if (r < 0)
+		return log_error_errno(r, "Cannot set up the watchdog: %m");
+
+	r = listen_socket_open(cfg->socket_path, &s.listen_fd, &bound);
+	if (r < 0)
+		return r;
+	r = sd_event_add_io(e, &listen_src, s.listen_fd, EPOLLIN, on_accept, &s);
+	if (r < 0) {
+		log_error_errno(r, "Cannot watch the listening socket: %m");
+		goto out;
+	}
+
+	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %zu key(s)", cfg->n_keys);
+	r = sd_event_loop(e);
+	if (r < 0)
+		log_error_errno(r, "Event loop failed: %m");
+out:
+	while (s.connections)
+		connection_free(s.connections);
+	sd_event_source_disable_unref(listen_src);
+	if (bound)
+		unlink(cfg->socket_path);
+	if (s.listen_fd >= 0)
+		close(s.listen_fd);
+	buf_done(&s.scratch);
+	return r < 0 ? r : 0;
+}

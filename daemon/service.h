@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "claims.h"
+#include "config.h"
+#include "peer.h"
+#include "token.h"
+
+/*
+ * The signing service: configuration, the token session and the keys,
+ * resolved once at load (C_FindObjects is O(n) on the token). Requests reach
+ * it already decoded; it knows nothing of sockets or protobuf.
+ */
+
+/* Stable error classes; the protocol layer maps them onto its ErrorCode. */
+typedef enum ServiceError {
+	SERVICE_OK = 0,
+	SERVICE_INVALID_REQUEST,
+	SERVICE_PERMISSION_DENIED,
+	SERVICE_UNAVAILABLE,
+	SERVICE_INTERNAL,
+} ServiceError;
+
+typedef struct Failure {
+	ServiceError code;
+	char message[256];
+} Failure;
+
+typedef struct SignInput {
+	const char *key_name; /* NULL or "": the default key */
+	ZumoClaims claims;    /* exp filled in by service_sign from the fields below */
+	uint64_t lifetime;    /* 0: not given */
+	int64_t expires_at;   /* 0: not given */
+} SignInput;
+
+typedef struct Signed {
+	const char *token; /* points into the Buf passed to service_sign */
+	size_t token_len;
+	const char *kid;
+	const char *key_name;
+	int64_t expires_at;
+} Signed;
+
+typedef struct Service Service;
+
+/* Opens the token, logs in, resolves every configured key. Takes config. */
+int service_new(Config *config, Service **ret);
+Service *service_free(Service *s);
+
+const Config *service_config(const Service *s);
+uint64_t service_tokens_issued(const Service *s);
+
+/*
+ * Validates the request, builds the v2 token and signs it in the token.
+ * out receives the token text; on failure *fail says why and out holds
+ * nothing usable.
+ */
+int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
+		 Signed *ret, Failure *fail);

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+#include "token.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "p11.h"
+#include "pin.h"
+#include "secret.h"
+
+struct Token {
+	CK_FUNCTION_LIST **registered; /* managed modules from p11-kit's registry, or NULL */
+	CK_FUNCTION_LIST *module;      /* the module holding our token */
+	bool loaded_by_path;	       /* unmanaged: we initialised it, we finalise it */
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE session;
+	bool has_session;
+	CK_TOKEN_INFO info;
+	char description[80];
+};
+
+static void p11_kit_uri_freep(P11KitUri **u)
+{
+	if (*u)
+		p11_kit_uri_free(*u);
+}
+
+#define fail_rv(rv, what) \
+	log_error_errno(p11_rv_to_errno(rv), "%s failed: %s (%s)", what, p11_rv_name(rv), \
+			p11_kit_strerror(rv))
+
+static int parse_uri(const char *s, P11KitUriType type, P11KitUri **ret)
+{
+	_cleanup_(p11_kit_uri_freep) P11KitUri *u = p11_kit_uri_new();
+	int r;
+
+	if (!u)
+		return -ENOMEM;
+	r = p11_kit_uri_parse(s, type, u);
+	if (r != P11_KIT_URI_OK)
+		return log_error_errno(EINVAL, "Invalid PKCS#11 URI '%s': %s", s, p11_kit_uri_message(r));
+	if (p11_kit_uri_get_pin_value(u) || p11_kit_uri_get_pin_source(u))
+		return log_error_errno(EINVAL, "PKCS#11 URI '%s' carries a PIN; use [token] pin-file or "
+					       "LoadCredential=pin instead", s);
+	*ret = TAKE_PTR(u);
+	return 0;
+}
+
+static void describe(Token *t)
+{
+	int l = (int)p11_kit_space_strlen(t->info.label, sizeof(t->info.label));
+	int m = (int)p11_kit_space_strlen(t->info.manufacturerID, sizeof(t->info.manufacturerID));
+
+	snprintf(t->description, sizeof(t->description), "%.*s (%.*s)", l, t->info.label, m,
+		 t->info.manufacturerID);
+}
+
+/* Looks through one module's slots; counts matches, keeps the first. */
+static int match_slots(Token *t, CK_FUNCTION_LIST *m, P11KitUri *uri, unsigned *n_found)
+{
+	_cleanup_free_ CK_SLOT_ID *slots = NULL;
+	CK_INFO minfo;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	rv = m->C_GetInfo(&minfo);
+	if (rv != CKR_OK || !p11_kit_uri_match_module_info(uri, &minfo))
+		return 0;
+	rv = m->C_GetSlotList(CK_TRUE, NULL, &n);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_GetSlotList");
+	if (n == 0)
+		return 0;
+	slots = calloc(n, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	rv = m->C_GetSlotList(CK_TRUE, slots, &n);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_GetSlotList");
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO info;
+
+		if (m->C_GetTokenInfo(slots[i], &info) != CKR_OK)
+			continue;
+		if (!p11_kit_uri_match_token_info(uri, &info))
+			continue;
+		if ((*n_found)++ == 0) {
+			t->module = m;
+			t->slot = slots[i];
+			t->info = info;
+		}
+	}
+	return 0;
+}
+
+static int load_by_path(Token *t, const char *path)
+{
+	/* SoftHSM without locking callbacks crashes under two threads (PKCS11-NOTES). */
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	CK_RV rv;
+
+	t->module = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
+	if (!t->module)
+		return log_error_errno(ENOENT, "Failed to load PKCS#11 module %s: %s", path,
+				       p11_kit_message());
+	rv = t->module->C_Initialize(&args);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		p11_kit_module_release(t->module);
+		t->module = NULL;
+		return fail_rv(rv, "C_Initialize");
+	}
+	t->loaded_by_path = rv == CKR_OK;
+	return 0;
+}
+
+static int select_token(Token *t, const char *module_path, const char *token_uri)
+{
+	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
+	CK_FUNCTION_LIST *loaded;
+	unsigned found = 0;
+	int r;
+
+	r = parse_uri(token_uri, P11_KIT_URI_FOR_TOKEN | P11_KIT_URI_FOR_MODULE, &uri);
+	if (r < 0)
+		return r;
+
+	if (module_path) {
+		r = load_by_path(t, module_path);
+		if (r < 0)
+			return r;
+		loaded = t->module;
+		r = match_slots(t, loaded, uri, &found);
+	} else {
+		/* Managed loading: p11-kit passes its own locking callbacks. */
+		t->registered = p11_kit_modules_load_and_initialize(0);
+		if (!t->registered)
+			return log_error_errno(ENOENT, "Failed to load registered PKCS#11 modules: %s",
+					       p11_kit_message());
+		for (size_t i = 0; t->registered[i] && r >= 0; i++)
+			r = match_slots(t, t->registered[i], uri, &found);
+	}
+	if (r < 0)
+		return r;
+	if (found == 0)
+		return log_error_errno(ENODEV, "No token matches %s", token_uri);
+	if (found > 1)
+		return log_error_errno(ENOTUNIQ, "%u tokens match %s; name one with token= or serial=",
+				       found, token_uri);
+	describe(t);
+	return 0;
+}
+
+int token_open(const char *module_path, const char *token_uri, bool rw, Token **ret)
+{
+	Token *t;
+	CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
+	CK_RV rv;
+	int r;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	r = select_token(t, module_path, token_uri);
+	if (r < 0)
+		goto fail;
+	rv = t->module->C_OpenSession(t->slot, flags, NULL, NULL, &t->session);
+	if (rv != CKR_OK) {
+		r = fail_rv(rv, "C_OpenSession");
+		goto fail;
+	}
+	t->has_session = true;
+	*ret = t;
+	return 0;
+fail:
+	token_close(t);
+	return r;
+}
+
+Token *token_close(Token *t)
+{
+	if (!t)
+		return NULL;
+	if (t->has_session)
+		t->module->C_CloseSession(t->session);
+	if (t->registered) {
+		p11_kit_modules_finalize_and_release(t->registered);
+	} else if (t->module) {
+		if (t->loaded_by_path)
+			t->module->C_Finalize(NULL);
+		p11_kit_module_release(t->module);
+	}
+	free(t);
+	return NULL;
+}
+
+const char *token_describe(const Token *t)
+{
+	return t->description;
+}
+
+int token_login(Token *t, const char *pin_file)
+{
+	_cleanup_erase_free_ char *pin = NULL;
+	_cleanup_free_ char *source = NULL;
+	CK_RV rv;
+	int r;
+
+	r = pin_read(pin_file, &pin, &source);
+	if (r < 0)
+		return r;
+	rv = t->module->C_Login(t->session, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
+	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+		return 0;
+	/* One clear message, no retry: retrying a wrong PIN could lock the token. */
+	if (rv == CKR_PIN_INCORRECT)
+		return log_error_errno(EACCES, "Token %s refused the PIN from %s (CKR_PIN_INCORRECT); "
+					       "not retrying, so the token does not lock",
+				       t->description, source);
+	return fail_rv(rv, "C_Login");
+}
+
+static int find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *found,
+			CK_ULONG max, CK_ULONG *ret_n)
+{
+	CK_RV rv;
+
+	rv = t->module->C_FindObjectsInit(t->session, tmpl, n);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_FindObjectsInit");
+	rv = t->module->C_FindObjects(t->session, found, max, ret_n);
+	t->module->C_FindObjectsFinal(t->session);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_FindObjects");
+	return 0;
+}
+
+static int key_template(const char *key_uri, P11KitUri **ret_uri, CK_ATTRIBUTE **ret_attrs,
+			CK_ULONG *ret_n, const Token *t)
+{
+	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
+	CK_ATTRIBUTE *attrs;
+	CK_ULONG n;
+	int r;
+
+	r = parse_uri(key_uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN_AND_MODULE, &uri);
+	if (r < 0)
+		return r;
+	if (!p11_kit_uri_match_token_info(uri, &t->info))
+		return log_error_errno(EINVAL, "Key URI %s names a token other than %s", key_uri,
+				       t->description);
+	attrs = p11_kit_uri_get_attributes(uri, &n);
+	if (!p11_kit_uri_get_attribute(uri, CKA_LABEL) && !p11_kit_uri_get_attribute(uri, CKA_ID))
+		return log_error_errno(EINVAL, "Key URI %s names no object (object= or id=)", key_uri);
+	*ret_attrs = attrs;
+	*ret_n = n;
+	*ret_uri = TAKE_PTR(uri);
+	return 0;
+}
+
+int token_find_key(Token *t, const char *key_uri, TokenObject *ret)
+{
+	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
+	CK_OBJECT_HANDLE found[2];
+	CK_ATTRIBUTE *attrs;
+	CK_ULONG n, n_found = 0;
+	int r;
+
+	r = key_template(key_uri, &uri, &attrs, &n, t);
+	if (r < 0)
+		return r;
+	r = find_objects(t, attrs, n, found, ELEMENTSOF(found), &n_found);
+	if (r < 0)
+		return r;
+	if (n_found == 0)
+		return log_error_errno(ENOENT, "No object on token %s matches %s", t->description,
+				       key_uri);
+	if (n_found > 1)
+		return log_error_errno(ENOTUNIQ, "Several objects on token %s match %s; add id= or "
+						 "type= to the URI", t->description, key_uri);
+	*ret = found[0];
+	return 0;
+}
+
+int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret)
+{
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = { { CKA_TOKEN, &no, sizeof(no) } };
+	CK_OBJECT_HANDLE copy;
+	CK_RV rv;
+
+	rv = t->module->C_CopyObject(t->session, key, tmpl, ELEMENTSOF(tmpl), &copy);
+	if (rv != CKR_OK)
+		return p11_rv_to_errno(rv);
+	*ret = copy;
+	return 0;
+}
+
+int token_sign_hmac_sha256(Token *t, TokenObject key, const void *data, size_t n,
+			   uint8_t ret_mac[static TOKEN_HMAC_SHA256_LEN])
+{
+	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
+	CK_ULONG len = TOKEN_HMAC_SHA256_LEN;
+	CK_RV rv;
+
+	rv = t->module->C_SignInit(t->session, &mech, key);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_SignInit");
+	rv = t->module->C_Sign(t->session, (CK_BYTE *)data, n, ret_mac, &len);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_Sign");
+	if (len != TOKEN_HMAC_SHA256_LEN)
+		return log_error_errno(EIO, "C_Sign returned %lu bytes for HMAC-SHA256", len);
+	return 0;
+}
+
+int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[static 32],
+			  bool replace)
+{
+	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_HANDLE old[16], created;
+	CK_ATTRIBUTE *label, *id, *cls_attr, *attrs;
+	CK_ULONG n, n_old = 0;
+	CK_RV rv;
+	int r;
+
+	r = key_template(key_uri, &uri, &attrs, &n, t);
+	if (r < 0)
+		return r;
+	label = p11_kit_uri_get_attribute(uri, CKA_LABEL);
+	id = p11_kit_uri_get_attribute(uri, CKA_ID);
+	cls_attr = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+	if (!label)
+		return log_error_errno(EINVAL, "Key URI %s needs object= to label the new key", key_uri);
+	if (cls_attr && (cls_attr->ulValueLen != sizeof(cls) ||
+			 *(CK_OBJECT_CLASS *)cls_attr->pValue != CKO_SECRET_KEY))
+		return log_error_errno(EINVAL, "Key URI %s names a type other than secret-key", key_uri);
+
+	r = find_objects(t, attrs, n, old, ELEMENTSOF(old), &n_old);
+	if (r < 0)
+		return r;
+	if (n_old > 0 && !replace)
+		return log_error_errno(EEXIST, "Token %s already holds %s; pass --replace to replace it",
+				       t->description, key_uri);
+
+	/* Every attribute explicit: SoftHSM defaults CKA_SENSITIVE to FALSE. */
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
+		{ CKA_VALUE, (void *)secret, 32 },
+		{ CKA_LABEL, label->pValue, label->ulValueLen },
+		{ CKA_ID, id ? id->pValue : NULL, id ? id->ulValueLen : 0 },
+	};
+	rv = t->module->C_CreateObject(t->session, tmpl, ELEMENTSOF(tmpl) - (id ? 0 : 1), &created);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_CreateObject");
+
+	for (CK_ULONG i = 0; i < n_old; i++) {
+		rv = t->module->C_DestroyObject(t->session, old[i]);
+		if (rv != CKR_OK)
+			return fail_rv(rv, "C_DestroyObject (old key; the new one exists too now)");
+	}
+	return 0;
+}
