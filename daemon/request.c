@@ -11,6 +11,7 @@
 #include "hsmjwt-build.h"
 #include "hsmjwt.pb-c.h"
 #include "log.h"
+#include "nul-check.h"
 
 typedef Hsmjwt__V1__Request Request;
 typedef Hsmjwt__V1__Response Response;
@@ -164,10 +165,21 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	Request *req;
 	int r;
 
+	const char *field = NULL;
+	char msg[128];
+
 	req = hsmjwt__v1__request__unpack(&wiping_allocator, n, payload);
 	if (!req)
 		return reply_error(0, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
 				   "request is not a valid hsmjwt.v1.Request message", out);
+	/* A NUL would silently shorten a claim: refuse rather than sign something else. */
+	if (proto_find_nul_in_strings(&hsmjwt__v1__request__descriptor, payload, n, &field) < 0) {
+		snprintf(msg, sizeof(msg), "field %s contains U+0000, which is not allowed",
+			 field ? field : "(unknown)");
+		r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST, msg, out);
+		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+		return r;
+	}
 	switch (req->body_case) {
 	case HSMJWT__V1__REQUEST__BODY_SIGN:
 		r = handle_sign(s, peer, req, scratch, out);

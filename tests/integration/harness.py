@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: MIT
+"""Real parts for integration tests: a throwaway SoftHSM token, hsmjwtctl,
+hsmjwtd under systemd-socket-activate, the hsmjwt CLI, and an independent
+reference for v2 tokens built only from Python's standard library."""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("HSMJWT_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+HSMJWTD = os.path.join(BUILD, "daemon/hsmjwtd")
+HSMJWTCTL = os.path.join(BUILD, "daemon/hsmjwtctl")
+HSMJWT = os.path.join(BUILD, "client/hsmjwt")
+SOFTHSM_CANDIDATES = ["/usr/lib/softhsm/libsofthsm2.so",
+                      "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
+SPEC_MASTER = "shared-vector-1 master key"
+ZUMO_ISS = "urn:microsoft:windows-azure:zumo"
+PIN = "1234"
+
+
+def skip(reason):
+    print(f"SKIP: {reason}")
+    sys.exit(77)
+
+
+def softhsm_module():
+    for p in SOFTHSM_CANDIDATES:
+        if os.path.exists(p):
+            return p
+    skip("SoftHSMv2 is not installed")
+
+
+# ---- the independent reference (spec/zumo-v2.md, nothing from our code) ----
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def js_json(obj):
+    # JSON.stringify's output for these shapes: no spaces, insertion order,
+    # raw non-ASCII, \u00xx (lower-case) for other controls.
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def signing_key(master):
+    return hashlib.sha256(master.encode() + b"JWTSig").digest()
+
+
+def reference_token(master, exp, aud, uid, access_token=None, kid="0", iss=ZUMO_ISS):
+    header = {"alg": "HS256", "typ": "JWT", "kid": kid}
+    payload = {"exp": exp, "iss": iss, "ver": 2, "aud": aud, "uid": uid}
+    if access_token is not None:
+        payload["urn:microsoft:credentials"] = {"accessToken": access_token}
+    signing_input = b64url(js_json(header).encode()) + "." + b64url(js_json(payload).encode())
+    mac = hmac.new(signing_key(master), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64url(mac)
+
+
+def decode_part(token, i):
+    part = token.split(".")[i]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+# ---- a fresh token, config and daemon ----
+
+class Env:
+    def __init__(self, keys=(("zumo", {"max-lifetime": "400d"}),), module=None, extra_env=None,
+                 token_uri="pkcs11:token=hsmjwt", server_extra=""):
+        self.dir = tempfile.mkdtemp(prefix="hsmjwt-it-")
+        self.sock = os.path.join(self.dir, "hsmjwtd.sock")
+        self.conf = os.path.join(self.dir, "hsmjwtd.conf")
+        self.log = os.path.join(self.dir, "hsmjwtd.log")
+        self.daemon = None
+        os.mkdir(os.path.join(self.dir, "tokens"))
+        with open(os.path.join(self.dir, "softhsm2.conf"), "w") as f:
+            f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n"
+                    "log.level = ERROR\n")
+        self.daemon_env = {"SOFTHSM2_CONF": os.path.join(self.dir, "softhsm2.conf")}
+        if extra_env:
+            self.daemon_env.update(extra_env)
+        self.env = dict(os.environ, **self.daemon_env)
+        self.env.pop("HSMJWT_SOCKET", None)
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "hsmjwt",
+                        "--pin", PIN, "--so-pin", "5678"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)
+        pin = os.path.join(self.dir, "pin")
+        with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(PIN + "\n")
+        lines = [f"[server]\nsocket = {self.sock}\n{server_extra}",
+                 f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
+                 f"pin-file = {pin}\n"]
+        for name, opts in keys:
+            lines.append(f"[key {name}]\nuri = pkcs11:token=hsmjwt;object={name};type=secret-key\n"
+                         + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines))
+
+    def ctl(self, *args, stdin=None):
+        return subprocess.run([HSMJWTCTL, "--config", self.conf, *args], input=stdin,
+                              env=self.env, capture_output=True, text=True, timeout=60)
+
+    def import_key(self, name="zumo", master=SPEC_MASTER, replace=False):
+        args = ["import-zumo"] + (["--replace"] if replace else []) + [name]
+        r = self.ctl(*args, stdin=master + "\n")
+        assert r.returncode == 0, f"import-zumo failed: {r.stderr}"
+        return r
+
+    def start(self, activate=True):
+        """Starts hsmjwtd; with activate, the way systemd would: the socket is
+        bound by systemd-socket-activate and handed over on first connect."""
+        logf = open(self.log, "ab")
+        if activate:
+            if not shutil.which("systemd-socket-activate"):
+                skip("systemd-socket-activate is not installed")
+            # systemd-socket-activate hands over only the variables named with -E.
+            cmd = ["systemd-socket-activate", "-l", self.sock]
+            for k, v in self.daemon_env.items():
+                cmd += ["-E", f"{k}={v}"]
+            cmd += [HSMJWTD, "--config", self.conf]
+        else:
+            cmd = [HSMJWTD, "--config", self.conf]
+        self.daemon = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=logf)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("daemon did not come up:\n" + self.read_log())
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(10)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+                raise AssertionError("daemon ignored SIGTERM")
+        return self.daemon.returncode if self.daemon else None
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def hsmjwt(self, *args, stdin=None):
+        cmd = [HSMJWT, "--socket", self.sock, *args]
+        return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
+
+    def sign(self, *args):
+        r = self.hsmjwt("sign", *args)
+        assert r.returncode == 0, f"sign {args} failed ({r.returncode}): {r.stderr!r}\n" + self.read_log()
+        out = r.stdout.decode()
+        assert out.endswith("\n") and out.count("\n") == 1, repr(out)
+        return out[:-1]
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+# ---- raw protocol access, for what the CLI cannot send ----
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def field(num, wire, value):
+    key = varint(num << 3 | wire)
+    if wire == 0:
+        return key + varint(value)
+    return key + varint(len(value)) + value
+
+
+def parse_message(data):
+    """A tiny protobuf decoder: {field number: [values]} (bytes for length-delimited)."""
+    out, i = {}, 0
+    while i < len(data):
+        key, i = read_varint(data, i)
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            v, i = read_varint(data, i)
+        elif wire == 2:
+            n, i = read_varint(data, i)
+            v, i = data[i:i + n], i + n
+        else:
+            raise ValueError(f"unexpected wire type {wire}")
+        out.setdefault(num, []).append(v)
+    return out
+
+
+def read_varint(data, i):
+    shift = n = 0
+    while True:
+        b = data[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, i
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    return s
+
+
+def send_frame(s, payload):
+    s.sendall(struct.pack(">I", len(payload)) + payload)
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def recv_frame(s):
+    hdr = recv_exact(s, 4)
+    if hdr is None:
+        return None
+    (n,) = struct.unpack(">I", hdr)
+    return recv_exact(s, n)
+
+
+def sign_request(req_id, aud, uid, lifetime=None, expires_at=None, access_token=None, key=None):
+    body = field(1, 2, aud) + field(2, 2, uid)
+    if lifetime is not None:
+        body += field(3, 0, lifetime)
+    if expires_at is not None:
+        body += field(4, 0, expires_at)
+    if access_token is not None:
+        body += field(5, 2, field(1, 2, access_token))
+    if key is not None:
+        body += field(6, 2, key)
+    return field(1, 0, req_id) + field(2, 2, body)
+
+
+def error_of(response):
+    """(id, code, message) of an Error response, or None for another body."""
+    m = parse_message(response)
+    if 15 not in m:
+        return None
+    e = parse_message(m[15][0])
+    return (m.get(1, [0])[0], e.get(1, [0])[0], e.get(2, [b""])[0].decode())
+
+
+def run(tests):
+    failed = 0
+    for t in tests:
+        try:
+            t()
+            print(f"ok   {t.__name__}")
+        except Exception as e:  # noqa: BLE001 - report every failure and go on
+            failed += 1
+            print(f"FAIL {t.__name__}: {type(e).__name__}: {e}")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tests.h"
+
+static char path[] = "/tmp/hsmjwt-test-config-XXXXXX";
+
+static int load(const char *text, Config **ret, char **ret_error)
+{
+	FILE *f = fopen(path, "we");
+
+	check(f);
+	fputs(text, f);
+	fclose(f);
+	return config_load(path, ret, ret_error);
+}
+
+static void good(void)
+{
+	Config *c = NULL;
+	char *err = NULL;
+
+	check_int(load("[server]\nsocket = /run/x.sock\nmax-frame = 4096\n"
+		       "[token]\nuri = pkcs11:token=t\npin-file = /p\n"
+		       "[key zumo]\nuri = pkcs11:object=zumo\nmax-lifetime = 2d\ndefault-lifetime = 15min\n"
+		       "[key other]\nuri = pkcs11:object=o\nkid = k1\nissuer = urn:x\n",
+		       &c, &err),
+		  0);
+	check(strcmp(c->socket_path, "/run/x.sock") == 0);
+	check_int(c->max_frame, 4096);
+	check_int(c->n_keys, 2);
+	check(strcmp(c->keys[0].kid, "0") == 0);
+	check(strcmp(c->keys[0].issuer, ZUMO_ISSUER) == 0);
+	check_int(c->keys[0].max_lifetime, 2 * 86400);
+	check_int(c->keys[0].default_lifetime, 900);
+	check(strcmp(c->keys[1].kid, "k1") == 0);
+	check(config_find_key(c, "other") == &c->keys[1]);
+	check(config_find_key(c, "nope") == NULL);
+	config_free(c);
+}
+
+static void bad(const char *text, const char *message_part)
+{
+	Config *c = NULL;
+	char *err = NULL;
+
+	check(load(text, &c, &err) < 0);
+	check(c == NULL);
+	check(err);
+	if (!strstr(err, message_part)) {
+		fprintf(stderr, "error '%s' lacks '%s'\n", err, message_part);
+		exit(EXIT_FAILURE);
+	}
+	free(err);
+}
+
+int main(void)
+{
+	uint64_t v;
+	int fd = mkstemp(path);
+
+	check(fd >= 0);
+	close(fd);
+	good();
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetme = 1\n", ":5: unknown option 'max-lifetme'");
+	bad("[token]\nuri = pkcs11:\n", "no [key NAME] section");
+	bad("[key a]\nuri = x\n", "[token] uri is required");
+	bad("[token]\nuri = pkcs11:\n[key a]\nalg = none\n", "unsupported alg 'none'");
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nuri = y\n", "given twice");
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\n[key b]\nuri = z\n[key a]\nuri = y\n", "appears twice");
+	bad("[token]\nuri = pkcs11:\n[key a/b]\nuri = x\n", "key name 'a/b'");
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetime = 1h\ndefault-lifetime = 2h\n",
+	    "default-lifetime exceeds max-lifetime");
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetime = -5\n", "not a duration");
+	bad("[server]\nmax-frame = 10\n", "max-frame must be");
+	bad("[tokens]\nuri = pkcs11:\n", "unknown section [tokens]");
+	bad("[token]\nuri\n", "syntax error");
+
+	check_int(parse_duration("90", &v), 0);
+	check_int(v, 90);
+	check_int(parse_duration("2h", &v), 0);
+	check_int(v, 7200);
+	check_int(parse_duration("3d", &v), 0);
+	check_int(v, 3 * 86400);
+	check_int(parse_duration("1y", &v), -EINVAL);
+	check_int(parse_duration("", &v), -EINVAL);
+	check_int(parse_duration("99999999999999999999", &v), -ERANGE);
+	unlink(path);
+	return 0;
+}
