@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+# Sourced by scripts/quickstart and scripts/test: installs the Debian 12
+# packages that are missing, and nothing else.
+HSMJWT_DEBS=(
+	build-essential meson ninja-build pkg-config
+	libp11-kit-dev p11-kit libprotobuf-c-dev protobuf-c-compiler
+	libsystemd-dev systemd libssl-dev libinih-dev
+	softhsm2 opensc python3 python3-jwt python3-jwcrypto
+)
+
+install_missing_debs() {
+	local missing=()
+	for p in "${HSMJWT_DEBS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "Installing: ${missing[*]}"
+	local sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	local log
+	log=$(mktemp)
+	if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		return 1
+	fi
+	rm -f "$log"
+}
+
+build_tree() {
+	local dir=$1
+	shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >/dev/null
+	fi
+	ninja -C "$dir" >/dev/null
+}
