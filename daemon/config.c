@@ -230,6 +230,8 @@ static int handle(void *user, const char *section, const char *name, const char 
 			c->max_frame = (uint32_t)v;
 			return 1;
 		}
+		if (strcmp(name, "pid-file") == 0)
+			return set_string(st, &c->pid_file, value, name);
 		if (strcmp(name, "max-connections") == 0) {
 			if (parse_uint(value, 1000000, &v) < 0 || v == 0)
 				return fail(st, "max-connections must be 1..1000000");
@@ -246,6 +248,11 @@ static int handle(void *user, const char *section, const char *name, const char 
 		if (strcmp(name, "pin-file") == 0)
 			return set_string(st, &c->pin_file, value, name);
 		return fail(st, "unknown option '%s' in [token]", name);
+	}
+	if (strcmp(section, "audit") == 0) {
+		const char *e = audit_config_set(&c->audit, name, value);
+
+		return e ? fail(st, "%s: '%s'", e, name) : 1;
 	}
 	return fail(st, "unknown section [%s]", section);
 }
@@ -277,6 +284,13 @@ static int apply_defaults(Config *c, char **ret_error)
 	}
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
 		return -ENOMEM;
+	/* No "file" line: the default file; "file =" (empty): none. */
+	if (!(c->audit.seen & 1u) && !(c->audit.file = strdup(CONFIG_DEFAULT_AUDIT_FILE)))
+		return -ENOMEM;
+	if (!c->audit.file && !c->audit.journal)
+		return asprintf(ret_error, "%s: [audit] needs a sink: a file, the journal or both",
+				c->path),
+		       -EINVAL;
 	return 0;
 }
 
@@ -295,6 +309,7 @@ int config_load(const char *path, Config **ret, char **ret_error)
 		return -ENOMEM;
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	audit_config_defaults(&c->audit);
 
 	f = fopen(path, "re");
 	if (!f) {
@@ -347,6 +362,8 @@ Config *config_free(Config *c)
 	free(c->module);
 	free(c->token_uri);
 	free(c->pin_file);
+	free(c->pid_file);
+	audit_config_done(&c->audit);
 	free(c);
 	return NULL;
 }

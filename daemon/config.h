@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,22 @@ typedef enum Profile {
 	PROFILE_ZUMO_V2,
 } Profile;
 
+/* [audit]: where records go and how durable they are before the reply leaves. */
+typedef enum AuditSync {
+	AUDIT_SYNC_ALWAYS, /* fdatasync() before any token of the batch leaves */
+	AUDIT_SYNC_BATCH,  /* fdatasync() about once per AUDIT_BATCH_INTERVAL_USEC */
+	AUDIT_SYNC_NONE,   /* write(2) only; the kernel writes back when it likes */
+} AuditSync;
+
+#define CONFIG_DEFAULT_AUDIT_FILE "/var/log/hsmjwt/audit.jsonl"
+
+typedef struct AuditConfig {
+	char *file;   /* NULL: no file sink */
+	bool journal; /* records also go to the systemd journal */
+	AuditSync sync;
+	unsigned seen; /* bit per option, to refuse repeats */
+} AuditConfig;
+
 typedef struct KeyConfig {
 	char *name;
 	char *uri;
@@ -49,12 +66,20 @@ typedef struct Config {
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
 	KeyConfig *keys;
 	size_t n_keys;
+	char *pid_file; /* NULL: none; lets hsmjwtctl reopen-audit find the daemon */
+	AuditConfig audit;
 } Config;
 
 /* Parses and validates path. On failure *ret_error holds a message naming the line. */
 int config_load(const char *path, Config **ret, char **ret_error);
 Config *config_free(Config *c);
 const KeyConfig *config_find_key(const Config *c, const char *name);
+
+/* config-audit.c: one [audit] option; NULL on success, else what is wrong. */
+const char *audit_config_set(AuditConfig *a, const char *name, const char *value);
+void audit_config_defaults(AuditConfig *a);
+void audit_config_done(AuditConfig *a);
+const char *audit_sync_to_string(AuditSync s);
 
 const char *algorithm_to_string(Algorithm a);
 const char *profile_to_string(Profile p);

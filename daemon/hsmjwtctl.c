@@ -15,12 +15,19 @@
 static const CtlCommand commands[] = {
 	{ "import-zumo", ctl_import_zumo, "[--replace] KEYNAME",
 	  "import a zumo master key (read from stdin) as KEYNAME's signing key" },
+	{ "audit", ctl_audit, "verify [--any-start] FILE...",
+	  "check the audit trail's hash chain across FILEs, oldest first\n"
+	  "      (exit 0 intact, 1 broken, 3 unreadable; needs no configuration)",
+	  .no_config = true },
+	{ "reopen-audit", ctl_reopen_audit, "[--unit NAME]",
+	  "make hsmjwtd reopen its audit file after log rotation (SIGHUP through\n"
+	  "      [server] pid-file, else through systemd to NAME, default hsmjwtd.service)" },
 };
 
 static void help(void)
 {
 	printf("Usage: hsmjwtctl [--config FILE] COMMAND [ARGS...]\n\n"
-	       "Administers hsmjwtd's keys in the PKCS#11 token.\n\n"
+	       "Administers hsmjwtd's keys in the PKCS#11 token, and its audit trail.\n\n"
 	       "  -c, --config FILE   configuration file (default %s)\n"
 	       "  -h, --help          show this help\n"
 	       "      --version       show the version\n\nCommands:\n",
@@ -71,6 +78,10 @@ int main(int argc, char *argv[])
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
 		if (strcmp(commands[i].name, argv[optind]) != 0)
 			continue;
+		if (commands[i].no_config) {
+			r = commands[i].run(NULL, argc - optind, argv + optind);
+			return r < 0 ? EXIT_FAILURE : r;
+		}
 		r = config_load(config_path, &config, &error);
 		if (r < 0) {
 			log_error("Invalid configuration: %s", error ? error : "out of memory");
@@ -78,7 +89,7 @@ int main(int argc, char *argv[])
 		}
 		r = commands[i].run(config, argc - optind, argv + optind);
 		config_free(config);
-		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+		return r < 0 ? EXIT_FAILURE : r;
 	}
 	fprintf(stderr, "hsmjwtctl: unknown command '%s'; see --help\n", argv[optind]);
 	return 2;

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <systemd/sd-daemon.h>
 
 #include "cleanup.h"
@@ -10,6 +11,7 @@
 #include "config.h"
 #include "hardening.h"
 #include "log.h"
+#include "pidfile.h"
 #include "server.h"
 #include "service.h"
 
@@ -45,7 +47,7 @@ int main(int argc, char *argv[])
 	bool check_only = false;
 	Config *config = NULL;
 	Service *service = NULL;
-	int c, r;
+	int c, r, pid_fd = -EBADF;
 
 	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
 		switch (c) {
@@ -84,12 +86,27 @@ int main(int argc, char *argv[])
 		config_free(config);
 		return EXIT_SUCCESS;
 	}
+	if (config->pid_file) {
+		r = pidfile_acquire(config->pid_file, &pid_fd);
+		if (r < 0) {
+			log_error_errno(r, "Cannot take pid file %s: %s", config->pid_file,
+					r == -EBUSY ? "another hsmjwtd holds it" : strerror(-r));
+			config_free(config);
+			return EXIT_FAILURE;
+		}
+	}
+	_cleanup_free_ char *pid_file = config->pid_file ? strdup(config->pid_file) : NULL;
 	r = service_new(config, &service);
 	if (r < 0) {
-		(void)sd_notifyf(0, "STATUS=Cannot open the token or its keys\nERRNO=%d", -r);
+		(void)sd_notifyf(0, "STATUS=Cannot open the audit trail, the token or its keys\nERRNO=%d", -r);
+		pidfile_release(pid_file, pid_fd);
 		return EXIT_FAILURE;
 	}
+	/* A failing start record leaves the trail failing: requests are refused until it works. */
+	(void)audit_start(service_audit(service));
 	r = server_run(service);
+	(void)audit_stop(service_audit(service), r < 0 ? "the event loop failed" : NULL);
 	service_free(service);
+	pidfile_release(pid_file, pid_fd);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

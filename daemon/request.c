@@ -12,6 +12,7 @@
 #include "hsmjwt.pb-c.h"
 #include "log.h"
 #include "nul-check.h"
+#include "secret.h"
 
 typedef Hsmjwt__V1__Request Request;
 typedef Hsmjwt__V1__Response Response;
@@ -91,12 +92,23 @@ static Span span_of(const char *s)
 	return (Span){ s, s ? strlen(s) : 0 };
 }
 
+/* A sign request refused here is a decision too: it gets its audit record. */
+static int reply_refusal(Service *s, const Peer *peer, const SignInput *in, const char *message,
+			 Buf *out)
+{
+	Failure fail;
+
+	service_refuse(s, peer, in, SERVICE_INVALID_REQUEST, message, &fail);
+	return reply_error(in->request_id, error_code(fail.code), fail.message, out);
+}
+
 static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *scratch, Buf *out)
 {
 	const Hsmjwt__V1__SignRequest *sr = req->sign;
 	Hsmjwt__V1__SignResponse sresp = HSMJWT__V1__SIGN_RESPONSE__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
 	SignInput in = {
+		.request_id = req->id,
 		.key_name = sr->key,
 		.claims.audience = span_of(sr->audience),
 		.claims.user_id = span_of(sr->user_id),
@@ -109,13 +121,12 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 
 	if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS) {
 		if (sr->lifetime_seconds == 0)
-			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					   "lifetime must be at least 1 second", out);
+			return reply_refusal(s, peer, &in, "lifetime must be at least 1 second", out);
 		in.lifetime = sr->lifetime_seconds;
 	} else if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT) {
 		if (sr->expires_at <= 0)
-			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					   "expires-at must be a positive Unix time", out);
+			return reply_refusal(s, peer, &in, "expires-at must be a positive Unix time",
+					     out);
 		in.expires_at = sr->expires_at;
 	}
 	/* Credentials present with an empty token still mean "emit the claim". */
@@ -176,7 +187,12 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	if (proto_find_nul_in_strings(&hsmjwt__v1__request__descriptor, payload, n, &field) < 0) {
 		snprintf(msg, sizeof(msg), "field %s contains U+0000, which is not allowed",
 			 field ? field : "(unknown)");
-		r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST, msg, out);
+		/* The claims are cut at the NUL: the record names none of them. */
+		if (req->body_case == HSMJWT__V1__REQUEST__BODY_SIGN)
+			r = reply_refusal(s, peer, &(SignInput){ .request_id = req->id }, msg, out);
+		else
+			r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					msg, out);
 		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
 		return r;
 	}
@@ -202,4 +218,35 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	}
 	hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
 	return r;
+}
+
+int request_withhold_tokens(Buf *out, size_t from, const char *message)
+{
+	_cleanup_(buf_done) Buf held = {};
+	size_t off = 0;
+	int r = 0;
+
+	buf_append(&held, out->data + from, out->len - from);
+	if (held.error)
+		return held.error;
+	secret_wipe(out->data + from, out->len - from);
+	out->len = from;
+	while (r >= 0 && held.len - off >= FRAME_HEADER_SIZE) {
+		const uint8_t *p = (const uint8_t *)held.data + off;
+		uint32_t n = frame_header_get(p);
+		Response *resp;
+
+		if (n > held.len - off - FRAME_HEADER_SIZE)
+			return -EBADMSG; /* cannot happen: whole frames only */
+		resp = hsmjwt__v1__response__unpack(&wiping_allocator, n, p + FRAME_HEADER_SIZE);
+		if (resp && resp->body_case == HSMJWT__V1__RESPONSE__BODY_SIGN)
+			r = reply_error(resp->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE,
+					message, out);
+		else
+			buf_append(out, p, FRAME_HEADER_SIZE + n);
+		if (resp)
+			hsmjwt__v1__response__free_unpacked(resp, &wiping_allocator);
+		off += FRAME_HEADER_SIZE + n;
+	}
+	return r < 0 ? r : out->error;
 }

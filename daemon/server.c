@@ -25,6 +25,26 @@
  */
 #define OUTPUT_HIGH_WATER (256u * 1024u)
 
+/*
+ * Group commit of the audit trail (sync = always): a token may leave only
+ * once its audit record is durable, and one fdatasync() should cover as many
+ * records as possible. So:
+ * - request handlers write their records at once (write(2), cheap) and
+ *   append their replies to the connection's out buffer as before;
+ * - while the audit has records no sync covered yet, the bytes appended are
+ *   held back: only out[0..out_ready) is sent, and the connection is marked
+ *   held;
+ * - a post event source, which sd-event dispatches after the other sources
+ *   that were pending in this loop iteration, calls audit_commit() once for
+ *   all of them, then releases every held connection: out_ready moves to the
+ *   end of its buffer. If the sync failed, each held sign response is first
+ *   replaced by an UNAVAILABLE "audit trail" error with the same id
+ *   (request_withhold_tokens), so the tokens never leave.
+ * Serving a released connection's buffered frames may hold it again, so the
+ * post source loops until nothing is held. With sync = batch or none nothing
+ * is ever held.
+ */
+
 typedef struct Server {
 	sd_event *event;
 	Service *service;
@@ -34,6 +54,8 @@ typedef struct Server {
 	uint32_t max_frame;
 	Buf scratch;
 	struct Connection *connections; /* all open ones, to free them at exit */
+	Audit *audit;
+	unsigned n_held; /* connections whose replies wait for the audit commit */
 } Server;
 
 typedef struct Connection {
@@ -45,6 +67,8 @@ typedef struct Connection {
 	Buf in;
 	Buf out;
 	size_t out_sent;
+	size_t out_ready; /* out[0..out_ready) may leave; the rest waits for the audit commit */
+	bool held;
 	bool eof;    /* the peer sent all it will: answer what came, then close */
 	bool broken; /* a bad frame or a failure: flush what is queued, then close */
 } Connection;
@@ -58,6 +82,8 @@ static Connection *connection_free(Connection *c)
 		close(c->fd);
 	buf_done(&c->in);
 	buf_done(&c->out);
+	if (c->held)
+		c->server->n_held--;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -76,9 +102,9 @@ static int connection_update_events(Connection *c)
 
 	if (!c->eof && !c->broken && pending < OUTPUT_HIGH_WATER)
 		ev |= EPOLLIN;
-	if (pending > 0)
+	if (c->out_ready > c->out_sent)
 		ev |= EPOLLOUT;
-	if (ev == 0) {
+	if (ev == 0 && !c->held) {
 		connection_free(c);
 		return 0;
 	}
@@ -88,8 +114,8 @@ static int connection_update_events(Connection *c)
 /* Returns 1 while the connection lives, 0 once it was freed, -errno on error. */
 static int connection_flush(Connection *c)
 {
-	while (c->out_sent < c->out.len) {
-		ssize_t k = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
+	while (c->out_sent < c->out_ready) {
+		ssize_t k = send(c->fd, c->out.data + c->out_sent, c->out_ready - c->out_sent,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0) {
 			if (errno == EINTR)
@@ -102,7 +128,7 @@ static int connection_flush(Connection *c)
 	}
 	if (c->out_sent == c->out.len) {
 		buf_reset(&c->out);
-		c->out_sent = 0;
+		c->out_sent = c->out_ready = 0;
 	}
 	return 1;
 }
@@ -178,6 +204,42 @@ static bool connection_has_frame(Connection *c)
 	return !c->broken && frame_peek((uint8_t *)c->in.data, c->in.len, c->server->max_frame, &n) != 0;
 }
 
+/* Replies appended while records await their sync are held back (see the top). */
+static void connection_hold_or_release(Connection *c)
+{
+	if (!audit_unsynced(c->server->audit))
+		c->out_ready = c->out.len;
+	else if (!c->held) {
+		c->held = true;
+		c->server->n_held++;
+	}
+}
+
+/* Answers buffered frames and sends what may leave; frees c when done or failed. */
+static void connection_serve(Connection *c)
+{
+	int r;
+
+	/* Answer, send, and go on while the client keeps up with its replies. */
+	for (;;) {
+		connection_process(c);
+		connection_hold_or_release(c);
+		r = connection_flush(c);
+		if (r < 0)
+			goto fail;
+		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c))
+			break;
+	}
+	r = connection_update_events(c);
+	if (r < 0)
+		goto fail;
+	return;
+fail:
+	if (r != -ECONNRESET && r != -EPIPE)
+		log_debug("Connection of pid %d failed: %s", (int)c->peer.pid, strerror(-r));
+	connection_free(c);
+}
+
 static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	Connection *c = userdata;
@@ -190,26 +252,51 @@ static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void
 	}
 	if ((revents & (EPOLLIN | EPOLLHUP)) && !c->eof && !c->broken) {
 		r = connection_read(c);
-		if (r < 0)
-			goto fail;
+		if (r < 0) {
+			log_debug("Connection of pid %d failed: %s", (int)c->peer.pid,
+				  strerror(-r));
+			connection_free(c);
+			return 0;
+		}
 	}
-	/* Answer, send, and go on while the client keeps up with its replies. */
-	for (;;) {
-		connection_process(c);
-		r = connection_flush(c);
-		if (r < 0)
-			goto fail;
-		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c))
-			break;
-	}
-	r = connection_update_events(c);
-	if (r < 0)
-		goto fail;
+	connection_serve(c);
 	return 0;
-fail:
-	if (r != -ECONNRESET && r != -EPIPE)
-		log_debug("Connection of pid %d failed: %s", (int)c->peer.pid, strerror(-r));
-	connection_free(c);
+}
+
+static void connection_release(Connection *c, int commit)
+{
+	char msg[160];
+
+	c->held = false;
+	c->server->n_held--;
+	if (commit < 0) {
+		snprintf(msg, sizeof(msg),
+			 "audit trail could not make the record durable (%s); token withheld",
+			 audit_strerror(commit));
+		if (request_withhold_tokens(&c->out, c->out_ready, msg) < 0) {
+			/* Cannot even say why: drop what was held, and the connection. */
+			connection_free(c);
+			return;
+		}
+	}
+	c->out_ready = c->out.len;
+	connection_serve(c);
+}
+
+static int on_audit_commit(sd_event_source *src, void *userdata)
+{
+	Server *s = userdata;
+
+	(void)src;
+	while (s->n_held > 0 || audit_unsynced(s->audit)) {
+		int r = audit_commit(s->audit);
+
+		for (Connection *c = s->connections, *next; c; c = next) {
+			next = c->next;
+			if (c->held)
+				connection_release(c, r);
+		}
+	}
 	return 0;
 }
 
@@ -262,6 +349,16 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
+static int on_hangup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	Server *s = userdata;
+
+	(void)src, (void)si;
+	log_info("Received SIGHUP, reopening the audit file");
+	(void)audit_reopen(s->audit);
+	return 0;
+}
+
 static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
 	(void)userdata;
@@ -280,6 +377,7 @@ int server_run(Service *service)
 		.listen_fd = -EBADF,
 		.max_connections = cfg->max_connections,
 		.max_frame = cfg->max_frame,
+		.audit = service_audit(service),
 	};
 	bool bound = false;
 	sigset_t mask;
@@ -288,6 +386,7 @@ int server_run(Service *service)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "sigprocmask(): %m");
 
@@ -298,12 +397,19 @@ int server_run(Service *service)
 	r = sd_event_add_signal(e, NULL, SIGTERM, on_terminate, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_hangup, &s);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 	/* WatchdogSec= in the unit: pings come from the loop, so a stuck loop gets noticed. */
 	r = sd_event_set_watchdog(e, true);
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
+	r = sd_event_add_post(e, NULL, on_audit_commit, &s);
+	if (r >= 0)
+		r = audit_attach_event(s.audit, e);
+	if (r < 0)
+		return log_error_errno(r, "Cannot set up the audit trail's event sources: %m");
 
 	r = listen_socket_open(cfg->socket_path, &s.listen_fd, &bound);
 	if (r < 0)
@@ -322,6 +428,7 @@ out:
 	while (s.connections)
 		connection_free(s.connections);
 	sd_event_source_disable_unref(listen_src);
+	audit_detach_event(s.audit);
 	if (bound)
 		unlink(cfg->socket_path);
 	if (s.listen_fd >= 0)

@@ -27,6 +27,7 @@ struct Service {
 	size_t n_keys;
 	uint64_t tokens_issued;
 	Buf payload; /* scratch, reused by every request */
+	Audit *audit;
 };
 
 static int load_key(Service *s, const KeyConfig *kc, LoadedKey *lk)
@@ -80,6 +81,9 @@ int service_new(Config *config, Service **ret)
 		return -ENOMEM;
 	}
 	s->config = config;
+	r = audit_new(&config->audit, &s->audit);
+	if (r < 0)
+		goto fail;
 	r = token_open(config->module, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
@@ -114,6 +118,7 @@ Service *service_free(Service *s)
 	free(s->keys);
 	buf_done(&s->payload);
 	token_close(s->token);
+	audit_free(s->audit);
 	config_free(s->config);
 	free(s);
 	return NULL;
@@ -122,6 +127,11 @@ Service *service_free(Service *s)
 const Config *service_config(const Service *s)
 {
 	return s->config;
+}
+
+Audit *service_audit(Service *s)
+{
+	return s->audit;
 }
 
 uint64_t service_tokens_issued(const Service *s)
@@ -208,11 +218,66 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 	return 0;
 }
 
+static const struct {
+	AuditEvent event;
+	const char *name;
+} refusals[] = {
+	[SERVICE_OK] = { AUDIT_FAILED, "internal" },
+	[SERVICE_INVALID_REQUEST] = { AUDIT_INVALID, "invalid-request" },
+	[SERVICE_PERMISSION_DENIED] = { AUDIT_DENIED, "permission-denied" },
+	[SERVICE_UNAVAILABLE] = { AUDIT_FAILED, "unavailable" },
+	[SERVICE_INTERNAL] = { AUDIT_FAILED, "internal" },
+};
+
+static AuditRecord decision(const Peer *peer, const SignInput *in, const LoadedKey *key)
+{
+	return (AuditRecord){
+		.peer = peer,
+		.request_id = in->request_id,
+		.key = key ? key->config->name : in->key_name && *in->key_name ? in->key_name : NULL,
+		.kid = key ? key->config->kid : NULL,
+		.alg = key ? algorithm_to_string(key->config->alg) : NULL,
+		.audience = in->claims.audience,
+		.subject = in->claims.user_id,
+		.expires_at = in->claims.exp,
+	};
+}
+
+/* Fail closed: a decision that cannot be recorded becomes "unavailable", with no token. */
+static void audit_failed(Failure *fail, int r)
+{
+	refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable (%s); no token issued",
+	       audit_strerror(r));
+}
+
+static void record_refusal(Service *s, const Peer *peer, const SignInput *in,
+			   const LoadedKey *key, Failure *fail)
+{
+	AuditRecord rec = decision(peer, in, key);
+	ServiceError code = (size_t)fail->code < ELEMENTSOF(refusals) ? fail->code : SERVICE_INTERNAL;
+	int r;
+
+	rec.event = refusals[code].event;
+	rec.error = refusals[code].name;
+	rec.message = fail->message;
+	r = audit_record(s->audit, &rec);
+	if (r < 0)
+		audit_failed(fail, r);
+}
+
+void service_refuse(Service *s, const Peer *peer, const SignInput *in, ServiceError code,
+		    const char *message, Failure *fail)
+{
+	refuse(fail, code, "%s", message);
+	record_refusal(s, peer, in, NULL, fail);
+}
+
 int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
 		 Signed *ret, Failure *fail)
 {
 	const LoadedKey *key = NULL;
 	uint8_t mac[TOKEN_HMAC_SHA256_LEN];
+	AuditRecord rec;
 	int r;
 
 	*fail = (Failure){};
@@ -252,16 +317,20 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		.expires_at = in->claims.exp,
 	};
 	/* Fail closed: no record, no token. */
-	r = audit_issued(peer, ret, in);
+	rec = decision(peer, in, key);
+	rec.event = AUDIT_ISSUED;
+	rec.token = out->data;
+	rec.token_len = out->len;
+	r = audit_record(s->audit, &rec);
 	if (r < 0) {
 		buf_reset(out);
-		refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable; no token issued");
+		audit_failed(fail, r);
 		return -EIO;
 	}
 	s->tokens_issued++;
 	return 0;
 refused:
 	buf_reset(out);
-	audit_refused(peer, in, fail);
+	record_refusal(s, peer, in, key, fail);
 	return -EINVAL;
 }

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "audit.h"
 #include "buf.h"
 #include "claims.h"
 #include "config.h"
@@ -31,6 +32,7 @@ typedef struct Failure {
 } Failure;
 
 typedef struct SignInput {
+	uint64_t request_id;  /* the client's, for the audit record */
 	const char *key_name; /* NULL or "": the default key */
 	ZumoClaims claims;    /* exp filled in by service_sign from the fields below */
 	uint64_t lifetime;    /* 0: not given */
@@ -52,6 +54,7 @@ int service_new(Config *config, Service **ret);
 Service *service_free(Service *s);
 
 const Config *service_config(const Service *s);
+Audit *service_audit(Service *s);
 uint64_t service_tokens_issued(const Service *s);
 
 /*
@@ -61,3 +64,11 @@ uint64_t service_tokens_issued(const Service *s);
  */
 int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
 		 Signed *ret, Failure *fail);
+
+/*
+ * Records a sign request refused before it reached service_sign (the
+ * protocol layer's own checks) and fills *fail with the reply to send:
+ * code and message, or UNAVAILABLE if the refusal could not be recorded.
+ */
+void service_refuse(Service *s, const Peer *peer, const SignInput *in, ServiceError code,
+		    const char *message, Failure *fail);

@@ -75,7 +75,7 @@ def decode_part(token, i):
 
 class Env:
     def __init__(self, keys=(("zumo", {"max-lifetime": "400d"}),), module=None, extra_env=None,
-                 token_uri="pkcs11:token=hsmjwt", server_extra=""):
+                 token_uri="pkcs11:token=hsmjwt", server_extra="", audit=None):
         self.dir = tempfile.mkdtemp(prefix="hsmjwt-it-")
         self.sock = os.path.join(self.dir, "hsmjwtd.sock")
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
@@ -96,7 +96,12 @@ class Env:
         pin = os.path.join(self.dir, "pin")
         with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(PIN + "\n")
+        # The audit trail goes to the test's directory; tests of the journal turn it on.
+        audit_opts = {"file": os.path.join(self.dir, "audit.jsonl"), "journal": "no"}
+        audit_opts.update(audit or {})
+        self.audit_file = audit_opts["file"]
         lines = [f"[server]\nsocket = {self.sock}\n{server_extra}",
+                 "[audit]\n" + "".join(f"{k} = {v}\n" for k, v in audit_opts.items()),
                  f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
                  f"pin-file = {pin}\n"]
         for name, opts in keys:

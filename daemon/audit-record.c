@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+#include "audit-record.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "json.h"
+
+void audit_line_done(AuditLine *l)
+{
+	buf_done(&l->json);
+	buf_done(&l->journal);
+	*l = (AuditLine){};
+}
+
+void audit_line_journal_field(AuditLine *l, const char *name, const char *value, size_t n)
+{
+	if (l->n_fields >= AUDIT_JOURNAL_FIELDS_MAX) {
+		l->error = -E2BIG;
+		return;
+	}
+	buf_append_str(&l->journal, name);
+	buf_append_char(&l->journal, '=');
+	buf_append(&l->journal, value, n);
+	l->field_end[l->n_fields++] = l->journal.len;
+}
+
+size_t audit_line_iovec(const AuditLine *l, struct iovec iov[static AUDIT_JOURNAL_FIELDS_MAX])
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < l->n_fields; i++) {
+		iov[i] = (struct iovec){ l->journal.data + start, l->field_end[i] - start };
+		start = l->field_end[i];
+	}
+	return l->n_fields;
+}
+
+static void member_name(AuditLine *l, const char *name)
+{
+	if (!l->first)
+		buf_append_char(&l->json, ',');
+	l->first = false;
+	buf_append_char(&l->json, '"');
+	buf_append_str(&l->json, name);
+	buf_append_str(&l->json, "\":");
+}
+
+/* A string member; values that are not UTF-8 (refused requests) become null in JSON. */
+static void add_str(AuditLine *l, const char *name, const char *field, const char *v, size_t n)
+{
+	member_name(l, name);
+	if (json_append_string(&l->json, v, n) < 0)
+		buf_append_str(&l->json, "null");
+	audit_line_journal_field(l, field, v, n);
+}
+
+static void add_cstr(AuditLine *l, const char *name, const char *field, const char *v)
+{
+	if (v)
+		add_str(l, name, field, v, strlen(v));
+}
+
+/* Cuts an over-long value of a refused request at a character boundary. */
+static void add_span(AuditLine *l, const char *name, const char *field, Span s)
+{
+	size_t n = s.n;
+
+	if (!s.p)
+		return;
+	if (n > AUDIT_VALUE_MAX) {
+		n = AUDIT_VALUE_MAX;
+		while (n > 0 && ((unsigned char)s.p[n] & 0xc0) == 0x80)
+			n--;
+	}
+	add_str(l, name, field, s.p, n);
+}
+
+static void add_num(AuditLine *l, const char *name, const char *field, const char *fmt, ...)
+	_printf_(4, 5);
+static void add_num(AuditLine *l, const char *name, const char *field, const char *fmt, ...)
+{
+	char tmp[32];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	member_name(l, name);
+	buf_append(&l->json, tmp, (size_t)n);
+	audit_line_journal_field(l, field, tmp, (size_t)n);
+}
+
+static void open_object(AuditLine *l, const char *name)
+{
+	member_name(l, name);
+	buf_append_char(&l->json, '{');
+	l->first = true;
+}
+
+static void close_object(AuditLine *l)
+{
+	buf_append_char(&l->json, '}');
+	l->first = false;
+}
+
+/* RFC 3339, UTC, microseconds: 2025-01-31T23:59:59.123456Z */
+static void add_time(AuditLine *l)
+{
+	struct timespec ts;
+	struct tm tm;
+	char tmp[40];
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, ".%06ldZ", ts.tv_nsec / 1000);
+	add_str(l, "time", "HSMJWT_TIME", tmp, n);
+}
+
+/*
+ * Who asked. Fields the peer does not carry are left out; unit and exe join
+ * here once Peer has them.
+ */
+static void add_peer(AuditLine *l, const Peer *p)
+{
+	char pid[16];
+	int n = snprintf(pid, sizeof(pid), "%d", (int)p->pid);
+
+	open_object(l, "peer");
+	add_num(l, "pid", "HSMJWT_PEER_PID", "%d", (int)p->pid);
+	add_num(l, "uid", "HSMJWT_PEER_UID", "%u", (unsigned)p->uid);
+	add_num(l, "gid", "HSMJWT_PEER_GID", "%u", (unsigned)p->gid);
+	close_object(l);
+	/* journald adds the peer's OBJECT_* metadata (comm, exe, unit) from this. */
+	audit_line_journal_field(l, "OBJECT_PID", pid, (size_t)n);
+}
+
+static void add_decision(AuditLine *l, const AuditRecord *r)
+{
+	char fp[AUDIT_HASH_HEX];
+
+	if (r->peer)
+		add_peer(l, r->peer);
+	add_num(l, "request", "HSMJWT_REQUEST_ID", "%" PRIu64, r->request_id);
+	add_cstr(l, "key", "HSMJWT_KEY", r->key);
+	add_cstr(l, "kid", "HSMJWT_KID", r->kid);
+	add_cstr(l, "alg", "HSMJWT_ALG", r->alg);
+	add_span(l, "aud", "HSMJWT_AUDIENCE", r->audience);
+	add_span(l, "sub", "HSMJWT_SUBJECT", r->subject);
+	if (r->expires_at)
+		add_num(l, "exp", "HSMJWT_EXPIRES_AT", "%" PRId64, r->expires_at);
+	add_cstr(l, "jti", "HSMJWT_JTI", r->jti);
+	if (r->token) {
+		audit_sha256_hex(r->token, r->token_len, fp);
+		if (!fp[0]) {
+			l->error = -EIO;
+			return;
+		}
+		add_cstr(l, "sha256", "HSMJWT_TOKEN_SHA256", fp);
+	}
+}
+
+int audit_line_format(AuditLine *l, uint64_t seq, const char prev[static AUDIT_HASH_HEX],
+		      const AuditRecord *r)
+{
+	buf_reset(&l->json);
+	buf_reset(&l->journal);
+	l->n_fields = 0;
+	l->error = 0;
+
+	buf_append_char(&l->json, '{');
+	l->first = true;
+	/* seq and prev first, in this order: audit_chain_parse() relies on it. */
+	add_num(l, "seq", "HSMJWT_SEQ", "%" PRIu64, seq);
+	add_cstr(l, "prev", "HSMJWT_PREV", prev);
+	add_time(l);
+	add_cstr(l, "event", "HSMJWT_EVENT", audit_event_to_string(r->event));
+	if (audit_event_is_decision(r->event))
+		add_decision(l, r);
+	else if (r->key || r->kid || r->alg) {
+		add_cstr(l, "key", "HSMJWT_KEY", r->key);
+		add_cstr(l, "kid", "HSMJWT_KID", r->kid);
+		add_cstr(l, "alg", "HSMJWT_ALG", r->alg);
+	}
+	add_cstr(l, "error", "HSMJWT_ERROR", r->error);
+	add_cstr(l, "message", "HSMJWT_ERROR_MESSAGE", r->message);
+	add_cstr(l, "detail", "HSMJWT_DETAIL", r->detail);
+	add_cstr(l, "version", "HSMJWT_VERSION", r->version);
+	add_cstr(l, "chain", "HSMJWT_CHAIN", r->chain);
+	add_cstr(l, "file", "HSMJWT_FILE", r->file);
+	if (r->dropped_bytes)
+		add_num(l, "dropped_bytes", "HSMJWT_DROPPED_BYTES", "%" PRIu64, r->dropped_bytes);
+	add_cstr(l, "failed_since", "HSMJWT_FAILED_SINCE", r->failed_since);
+	if (r->withheld_from) {
+		add_num(l, "withheld_from", "HSMJWT_WITHHELD_FROM", "%" PRIu64, r->withheld_from);
+		add_num(l, "withheld_to", "HSMJWT_WITHHELD_TO", "%" PRIu64, r->withheld_to);
+	}
+	buf_append_char(&l->json, '}');
+	if (l->error)
+		return l->error;
+	if (l->json.error || l->journal.error)
+		return l->json.error ? l->json.error : l->journal.error;
+	return 0;
+}
