@@ -3,8 +3,11 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
-#include <systemd/sd-journal.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 
@@ -46,24 +49,84 @@ static int format_message(char *buf, size_t size, uint64_t seq, const AuditRecor
 			r->detail ? ": " : "", r->detail ? r->detail : "");
 }
 
-int audit_journal_send(AuditLine *l, uint64_t seq, const AuditRecord *r)
+void audit_journal_done(AuditJournal *j)
 {
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = -EBADF;
+	buf_done(&j->wire);
+}
+
+/* NAME=value\n, or NAME\n<64-bit little-endian length><value>\n when value has a newline. */
+static void encode_field(Buf *w, const char *f, size_t n)
+{
+	const char *eq = memchr(f, '=', n);
+	size_t name = (size_t)(eq - f), len = n - name - 1;
+	uint8_t le[8];
+
+	if (!memchr(eq + 1, '\n', len)) {
+		buf_append(w, f, n);
+		buf_append_char(w, '\n');
+		return;
+	}
+	buf_append(w, f, name);
+	buf_append_char(w, '\n');
+	for (size_t i = 0; i < 8; i++)
+		le[i] = (uint8_t)((uint64_t)len >> (8 * i));
+	buf_append(w, le, sizeof(le));
+	buf_append(w, eq + 1, len);
+	buf_append_char(w, '\n');
+}
+
+static int open_socket(AuditJournal *j)
+{
+	struct timeval tv = { .tv_sec = AUDIT_JOURNAL_SEND_TIMEOUT_SEC };
+
+	if (j->fd >= 0)
+		return 0;
+	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (j->fd < 0)
+		return negative_errno();
+	(void)setsockopt(j->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+int audit_journal_send(AuditJournal *j, AuditLine *l, uint64_t seq, const AuditRecord *rec)
+{
+	static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AUDIT_JOURNAL_SOCKET };
 	struct iovec iov[AUDIT_JOURNAL_FIELDS_MAX];
 	char hash[AUDIT_HASH_HEX], msg[512], prio[4];
 	size_t n;
-	int k;
+	ssize_t k;
+	int len, r;
 
 	audit_line_journal_field(l, "HSMJWT_RECORD", l->json.data, l->json.len);
 	audit_sha256_hex(l->json.data, l->json.len, hash);
 	audit_line_journal_field(l, "HSMJWT_RECORD_SHA256", hash, 64);
-	audit_line_journal_field(l, "MESSAGE_ID", events[r->event].id, 32);
-	k = snprintf(prio, sizeof(prio), "%d", events[r->event].priority);
-	audit_line_journal_field(l, "PRIORITY", prio, (size_t)k);
+	audit_line_journal_field(l, "MESSAGE_ID", events[rec->event].id, 32);
+	len = snprintf(prio, sizeof(prio), "%d", events[rec->event].priority);
+	audit_line_journal_field(l, "PRIORITY", prio, (size_t)len);
 	audit_line_journal_field(l, "SYSLOG_IDENTIFIER", "hsmjwtd", 7);
-	k = format_message(msg, sizeof(msg), seq, r);
-	audit_line_journal_field(l, "MESSAGE", msg, (size_t)k < sizeof(msg) ? (size_t)k : sizeof(msg) - 1);
+	len = format_message(msg, sizeof(msg), seq, rec);
+	audit_line_journal_field(l, "MESSAGE", msg,
+				 (size_t)len < sizeof(msg) ? (size_t)len : sizeof(msg) - 1);
 	if (l->error || l->journal.error)
 		return l->error ? l->error : l->journal.error;
+
+	buf_reset(&j->wire);
 	n = audit_line_iovec(l, iov);
-	return sd_journal_sendv(iov, (int)n);
+	for (size_t i = 0; i < n; i++)
+		encode_field(&j->wire, iov[i].iov_base, iov[i].iov_len);
+	if (j->wire.error)
+		return j->wire.error;
+	r = open_socket(j);
+	if (r < 0)
+		return r;
+	do
+		k = sendto(j->fd, j->wire.data, j->wire.len, MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+			   sizeof(sa));
+	while (k < 0 && errno == EINTR);
+	if (k < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
+	return 0;
 }

@@ -110,19 +110,24 @@ static void close_object(AuditLine *l)
 	l->first = false;
 }
 
-/* RFC 3339, UTC, microseconds: 2025-01-31T23:59:59.123456Z */
-static void add_time(AuditLine *l)
+void audit_format_time(char buf[static AUDIT_TIME_MAX])
 {
 	struct timespec ts;
 	struct tm tm;
-	char tmp[40];
 	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, ".%06ldZ", ts.tv_nsec / 1000);
-	add_str(l, "time", "HSMJWT_TIME", tmp, n);
+	n = strftime(buf, AUDIT_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, AUDIT_TIME_MAX - n, ".%06ldZ", ts.tv_nsec / 1000);
+}
+
+static void add_time(AuditLine *l)
+{
+	char tmp[AUDIT_TIME_MAX];
+
+	audit_format_time(tmp);
+	add_cstr(l, "time", "HSMJWT_TIME", tmp);
 }
 
 /*

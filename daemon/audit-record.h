@@ -26,6 +26,10 @@ typedef struct AuditLine {
 
 void audit_line_done(AuditLine *l);
 
+#define AUDIT_TIME_MAX 40
+/* Now, as RFC 3339 in UTC with microseconds: 2025-01-31T23:59:59.123456Z */
+void audit_format_time(char buf[static AUDIT_TIME_MAX]);
+
 /* Renders r as record number seq following the line whose hash is prev. */
 int audit_line_format(AuditLine *l, uint64_t seq, const char prev[static AUDIT_HASH_HEX],
 		      const AuditRecord *r);

@@ -27,11 +27,12 @@ struct Audit {
 	uint64_t dropped_at_open;
 	int error;		/* < 0: the trail is failing and refuses records */
 	int batch_error;	/* a sync failed since the last audit_commit() */
-	char failed_since[40];
+	char failed_since[AUDIT_TIME_MAX];
 	uint64_t withheld_from, withheld_to;
 	bool reopen_requested;
 	sd_event_source *tick;
 	AuditLine line;
+	AuditJournal journal_sink;
 };
 
 static const char *const event_names[_AUDIT_EVENT_MAX] = {
@@ -64,15 +65,6 @@ bool audit_event_is_decision(AuditEvent e)
 	return e <= AUDIT_LEGACY_UPGRADE;
 }
 
-static void now_rfc3339(char buf[static 40])
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, 40, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The first failure is logged and shown in the status; later ones only keep the trail failing. */
 static void fail(Audit *a, int r, const char *what, const char *sink)
 {
@@ -81,7 +73,7 @@ static void fail(Audit *a, int r, const char *what, const char *sink)
 			  what, sink, audit_file_strerror(r));
 		(void)sd_notifyf(0, "STATUS=Audit trail failing (%s): refusing to sign",
 				 audit_file_strerror(r));
-		now_rfc3339(a->failed_since);
+		audit_format_time(a->failed_since);
 	}
 	a->error = r;
 }
@@ -124,7 +116,7 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 		a->synced_seq = seq; /* nothing will ever wait for it */
 	if (a->journal) {
 		*ret_sink = "the journal";
-		r = audit_journal_send(l, seq, rec);
+		r = audit_journal_send(&a->journal_sink, l, seq, rec);
 		/* The file has the record, but its token will not leave: say so on recovery. */
 		if (r < 0 && rec->token)
 			note_withheld(a, seq, seq);
@@ -317,6 +309,7 @@ int audit_new(const AuditConfig *config, Audit **ret)
 	if (!a)
 		return -ENOMEM;
 	a->file = (AuditFile){ .fd = -EBADF, .torn_at = -1 };
+	a->journal_sink.fd = -EBADF;
 	a->journal = config->journal;
 	a->sync = config->sync;
 	memcpy(a->head.hash, audit_chain_genesis, AUDIT_HASH_HEX);
@@ -349,6 +342,7 @@ Audit *audit_free(Audit *a)
 	audit_detach_event(a);
 	audit_file_close(&a->file);
 	audit_line_done(&a->line);
+	audit_journal_done(&a->journal_sink);
 	free(a->path);
 	free(a);
 	return NULL;

@@ -291,3 +291,32 @@ def run(tests):
             failed += 1
             print(f"FAIL {t.__name__}: {type(e).__name__}: {e}")
     sys.exit(1 if failed else 0)
+
+
+# ---- audit trail helpers ----
+
+def read_trail(path):
+    """The audit file's records, parsed, with their raw lines."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    return [(json.loads(line), line) for line in lines]
+
+
+def private_mounts():
+    """Moves this process (and its future children) into a mount namespace of its
+    own, so tmpfs mounts vanish with it. Returns False when that is not allowed."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS = 0x00020000
+    if os.geteuid() != 0 or libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    return subprocess.run(["mount", "--make-rprivate", "/"]).returncode == 0
+
+
+def pipeline(path, frames):
+    """Sends all frames on one connection before reading, then returns the responses."""
+    s = connect(path)
+    s.sendall(b"".join(struct.pack(">I", len(f)) + f for f in frames))
+    out = [recv_frame(s) for _ in frames]
+    s.close()
+    return out
