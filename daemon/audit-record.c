@@ -132,20 +132,16 @@ static void add_time(AuditLine *l)
 
 /*
  * Who asked. Fields the peer does not carry are left out; unit and exe join
- * here once Peer has them.
+ * here once Peer has them. No OBJECT_PID= for the journal: journald would
+ * add the peer's OBJECT_CMDLINE, and clients do put secrets on command lines.
  */
 static void add_peer(AuditLine *l, const Peer *p)
 {
-	char pid[16];
-	int n = snprintf(pid, sizeof(pid), "%d", (int)p->pid);
-
 	open_object(l, "peer");
 	add_num(l, "pid", "HSMJWT_PEER_PID", "%d", (int)p->pid);
 	add_num(l, "uid", "HSMJWT_PEER_UID", "%u", (unsigned)p->uid);
 	add_num(l, "gid", "HSMJWT_PEER_GID", "%u", (unsigned)p->gid);
 	close_object(l);
-	/* journald adds the peer's OBJECT_* metadata (comm, exe, unit) from this. */
-	audit_line_journal_field(l, "OBJECT_PID", pid, (size_t)n);
 }
 
 static void add_decision(AuditLine *l, const AuditRecord *r)
