@@ -273,9 +273,9 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	Audit *a = userdata;
 
 	(void)usec;
-	if (a->sync == AUDIT_SYNC_BATCH)
+	if (a->sync == AUDIT_SYNC_BATCH && a->head.seq > a->synced_seq)
 		(void)audit_sync(a);
-	else if (a->path && !a->error && a->head.seq > 0) {
+	else if (a->path && !a->error) {
 		/* Notice a deleted file while idle, not only at the next request. */
 		int r = audit_file_check(&a->file, false);
 		if (r < 0)

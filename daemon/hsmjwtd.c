@@ -28,7 +28,9 @@ static void help(void)
 	       "\n"
 	       "The socket comes from systemd socket activation, or [server] socket when\n"
 	       "started by hand. The PIN is read from [token] pin-file or\n"
-	       "$CREDENTIALS_DIRECTORY/pin. See hsmjwtd(8) and hsmjwtd.conf(5).\n",
+	       "$CREDENTIALS_DIRECTORY/pin. Decisions are recorded in the [audit] trail;\n"
+	       "SIGHUP reopens its file after log rotation. See hsmjwtd(8) and\n"
+	       "hsmjwtd.conf(5).\n",
 	       HSMJWTD_DEFAULT_CONFIG);
 }
 
