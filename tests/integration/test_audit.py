@@ -281,7 +281,8 @@ def fill(path):
 
 def test_full_disk_fails_closed_and_recovers():
     if not have_mounts:
-        h.skip("needs root for a private tmpfs")
+        print("  (skipped: needs root for a private tmpfs)")
+        return
     mnt = os.path.join(env.dir, "small")
     os.mkdir(mnt)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], check=True)
@@ -333,6 +334,55 @@ def test_full_disk_fails_closed_and_recovers():
         subprocess.run(["umount", "-l", mnt])
 
 
+def test_failed_sync_withholds_tokens():
+    """fdatasync() fails while write() works: ext4 on a loop device whose backing
+    file sits on a full tmpfs (thin provisioning run dry). Tokens whose records
+    could not be made durable must not leave."""
+    if not have_mounts or not shutil.which("mkfs.ext4"):
+        print("  (skipped: needs root and mkfs.ext4)")
+        return
+    back = os.path.join(env.dir, "backing")
+    os.mkdir(back)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", back], check=True)
+    img, mnt = os.path.join(back, "img"), os.path.join(env.dir, "thin")
+    os.mkdir(mnt)
+    try:
+        subprocess.run(["truncate", "-s", "32M", img], check=True)
+        subprocess.run(["mkfs.ext4", "-q", "-O", "^has_journal", "-E",
+                        "nodiscard,lazy_itable_init=1", img], check=True)
+        if subprocess.run(["mount", "-o", "loop,errors=continue", img, mnt]).returncode != 0:
+            print("  (skipped: cannot mount a loop device here)")
+            return
+        with h.Env(audit={"file": os.path.join(mnt, "audit.jsonl")}) as e:
+            e.import_key()
+            e.start()
+            e.sign("--aud", "Custom", "--uid", "Custom:thin-ok")
+            fill(os.path.join(back, "filler"))
+            for i in range(64):
+                r = e.hsmjwt("sign", "--aud", "Custom", "--uid", f"Custom:thin{i}")
+                if r.returncode != 0:
+                    break
+            assert r.returncode == 6 and r.stdout == b"", (r.returncode, r.stderr, e.read_log())
+            assert b"audit trail could not make the record durable" in r.stderr, r.stderr
+            assert b"token withheld" in r.stderr, r.stderr
+            # Its record was written (the page cache has it), but the token never left.
+            recs = h.read_trail(e.audit_file)
+            withheld = [rec for rec, _ in recs if rec.get("sub") == f"Custom:thin{i}"]
+            assert len(withheld) == 1 and withheld[0]["event"] == "issued", withheld
+            os.unlink(os.path.join(back, "filler"))
+            e.sign("--aud", "Custom", "--uid", "Custom:thin-back")
+            recs = h.read_trail(e.audit_file)
+            recovered = [rec for rec, _ in recs if rec["event"] == "recovered"]
+            assert recovered, [rec["event"] for rec, _ in recs]
+            rec = recovered[0]
+            assert rec["withheld_from"] <= withheld[0]["seq"] <= rec["withheld_to"], rec
+            assert "cannot make records durable" in e.read_log()
+            assert verify(e.audit_file).returncode == 0
+    finally:
+        subprocess.run(["umount", mnt], stderr=subprocess.DEVNULL)
+        subprocess.run(["umount", "-l", back])
+
+
 def test_sync_modes_batch_and_none_record_too():
     for mode in ("batch", "none"):
         with h.Env(audit={"sync": mode}) as e:
@@ -355,6 +405,7 @@ try:
            test_verify_finds_the_changed_line, test_rotation_continues_the_chain,
            test_restart_continues_the_chain, test_second_daemon_refused,
            test_dev_null_refused_as_audit_file, test_full_disk_fails_closed_and_recovers,
+           test_failed_sync_withholds_tokens,
            test_sync_modes_batch_and_none_record_too, test_sigterm_writes_stop_record])
 finally:
     env.cleanup()
