@@ -144,6 +144,13 @@ static void add_peer(AuditLine *l, const Peer *p)
 	close_object(l);
 }
 
+static void add_key(AuditLine *l, const AuditRecord *r)
+{
+	add_cstr(l, "key", "HSMJWT_KEY", r->key);
+	add_cstr(l, "kid", "HSMJWT_KID", r->kid);
+	add_cstr(l, "alg", "HSMJWT_ALG", r->alg);
+}
+
 static void add_decision(AuditLine *l, const AuditRecord *r)
 {
 	char fp[AUDIT_HASH_HEX];
@@ -151,9 +158,7 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 	if (r->peer)
 		add_peer(l, r->peer);
 	add_num(l, "request", "HSMJWT_REQUEST_ID", "%" PRIu64, r->request_id);
-	add_cstr(l, "key", "HSMJWT_KEY", r->key);
-	add_cstr(l, "kid", "HSMJWT_KID", r->kid);
-	add_cstr(l, "alg", "HSMJWT_ALG", r->alg);
+	add_key(l, r);
 	add_span(l, "aud", "HSMJWT_AUDIENCE", r->audience);
 	add_span(l, "sub", "HSMJWT_SUBJECT", r->subject);
 	if (r->expires_at)
@@ -186,11 +191,8 @@ int audit_line_format(AuditLine *l, uint64_t seq, const char prev[static AUDIT_H
 	add_cstr(l, "event", "HSMJWT_EVENT", audit_event_to_string(r->event));
 	if (audit_event_is_decision(r->event))
 		add_decision(l, r);
-	else if (r->key || r->kid || r->alg) {
-		add_cstr(l, "key", "HSMJWT_KEY", r->key);
-		add_cstr(l, "kid", "HSMJWT_KID", r->kid);
-		add_cstr(l, "alg", "HSMJWT_ALG", r->alg);
-	}
+	else
+		add_key(l, r);
 	add_cstr(l, "error", "HSMJWT_ERROR", r->error);
 	add_cstr(l, "message", "HSMJWT_ERROR_MESSAGE", r->message);
 	add_cstr(l, "detail", "HSMJWT_DETAIL", r->detail);
