@@ -41,7 +41,9 @@ static void help(void)
 	       "Commands:\n"
 	       "  sign --aud AUD --uid UID [--lifetime SECONDS | --expires-at UNIX]\n"
 	       "       [--access-token TOKEN | --access-token-file FILE] [--key NAME]\n"
-	       "      print a signed token and a newline\n"
+	       "      print a signed token and a newline; --key names a configured key\n"
+	       "  keys\n"
+	       "      print the public key set (JWKS) verifiers need\n"
 	       "\n"
 	       "Options:\n"
 	       "  -s, --socket PATH   daemon socket (default: $HSMJWT_SOCKET, else %s)\n"
@@ -73,8 +75,11 @@ static int exit_code_for(int r)
 	case HSMJWT_E_UNSUPPORTED:
 	case HSMJWT_E_PROTOCOL:
 		return EXIT_PROTOCOL;
-	default:
+	case -ENOMEM:
 		return EXIT_LOCAL;
+	default:
+		/* The connection broke or timed out: the daemon is not answering. */
+		return EXIT_UNREACHABLE;
 	}
 }
 
@@ -232,9 +237,7 @@ static int cmd_sign(int argc, char *argv[])
 		goto out;
 	r = hsmjwt_sign(client, req, &token);
 	if (r < 0) {
-		rc = r > -HSMJWT_E_BASE && r != -ETIMEDOUT ? EXIT_UNREACHABLE : fail(client, r, "sign");
-		if (rc == EXIT_UNREACHABLE)
-			fprintf(stderr, "hsmjwt: sign: %s\n", hsmjwt_strerror(r));
+		rc = fail(client, r, "sign");
 		goto out;
 	}
 	printf("%s\n", hsmjwt_token_get_string(token));
@@ -243,6 +246,32 @@ out:
 	hsmjwt_token_free(token);
 	hsmjwt_client_free(client);
 	hsmjwt_sign_request_free(req);
+	return rc;
+}
+
+static int cmd_keys(int argc, char *argv[])
+{
+	hsmjwt_client *client = NULL;
+	char *jwks = NULL;
+	int r, rc;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "hsmjwt: keys takes no arguments\n");
+		return EXIT_USAGE;
+	}
+	rc = connect_daemon(&client);
+	if (rc != 0)
+		return rc;
+	r = hsmjwt_get_jwks(client, &jwks);
+	if (r < 0) {
+		rc = fail(client, r, "keys");
+	} else {
+		printf("%s\n", jwks);
+		rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_LOCAL;
+	}
+	free(jwks);
+	hsmjwt_client_free(client);
 	return rc;
 }
 
@@ -278,6 +307,8 @@ int main(int argc, char *argv[])
 	}
 	if (strcmp(argv[optind], "sign") == 0)
 		return cmd_sign(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "keys") == 0)
+		return cmd_keys(argc - optind, argv + optind);
 	fprintf(stderr, "hsmjwt: unknown command '%s'; see --help\n", argv[optind]);
 	return EXIT_USAGE;
 }

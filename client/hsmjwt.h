@@ -71,6 +71,12 @@ int hsmjwt_sign_request_set_key(hsmjwt_sign_request *r, const char *key_name);
 /* Sends the request and waits for the token. */
 int hsmjwt_sign(hsmjwt_client *c, const hsmjwt_sign_request *r, hsmjwt_token **ret);
 
+/*
+ * Fetches the daemon's public key set (RFC 7517 JWKS, UTF-8 JSON) into a new
+ * string the caller frees with free().
+ */
+int hsmjwt_get_jwks(hsmjwt_client *c, char **ret_jwks);
+
 const char *hsmjwt_token_get_string(const hsmjwt_token *t);
 const char *hsmjwt_token_get_kid(const hsmjwt_token *t);
 const char *hsmjwt_token_get_key(const hsmjwt_token *t);

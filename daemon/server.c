@@ -270,6 +270,27 @@ static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si,
 	return sd_event_exit(sd_event_source_get_event(src), 0);
 }
 
+static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	Server *s = userdata;
+	_cleanup_free_ char *error = NULL, *path = NULL;
+	Config *config = NULL;
+	int r;
+
+	(void)src, (void)si;
+	(void)sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+	path = strdup(service_config(s->service)->path);
+	r = path ? config_load(path, &config, &error) : -ENOMEM;
+	if (r < 0)
+		log_error("Reload refused, the previous configuration stays in force: %s",
+			  error ? error : strerror(-r));
+	else
+		(void)service_reload(s->service, config);
+	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %zu key(s)",
+			 service_keyring(s->service)->n_keys);
+	return 0;
+}
+
 int server_run(Service *service)
 {
 	const Config *cfg = service_config(service);
@@ -281,6 +302,7 @@ int server_run(Service *service)
 		.max_connections = cfg->max_connections,
 		.max_frame = cfg->max_frame,
 	};
+	_cleanup_free_ char *socket_path = NULL;
 	bool bound = false;
 	sigset_t mask;
 	int r;
@@ -288,6 +310,7 @@ int server_run(Service *service)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "sigprocmask(): %m");
 
@@ -298,6 +321,8 @@ int server_run(Service *service)
 	r = sd_event_add_signal(e, NULL, SIGTERM, on_terminate, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, &s);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 	/* WatchdogSec= in the unit: pings come from the loop, so a stuck loop gets noticed. */
@@ -305,7 +330,11 @@ int server_run(Service *service)
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
 
-	r = listen_socket_open(cfg->socket_path, &s.listen_fd, &bound);
+	/* The Config may be replaced by a reload; keep what must outlive it. */
+	socket_path = strdup(cfg->socket_path);
+	if (!socket_path)
+		return -ENOMEM;
+	r = listen_socket_open(socket_path, &s.listen_fd, &bound);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(e, &listen_src, s.listen_fd, EPOLLIN, on_accept, &s);
@@ -314,7 +343,7 @@ int server_run(Service *service)
 		goto out;
 	}
 
-	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %zu key(s)", cfg->n_keys);
+	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %zu key(s)", service_keyring(service)->n_keys);
 	r = sd_event_loop(e);
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
@@ -323,7 +352,7 @@ out:
 		connection_free(s.connections);
 	sd_event_source_disable_unref(listen_src);
 	if (bound)
-		unlink(cfg->socket_path);
+		unlink(socket_path);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);
 	buf_done(&s.scratch);

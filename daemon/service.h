@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "claims.h"
 #include "config.h"
+#include "keyring.h"
 #include "peer.h"
 #include "token.h"
 
@@ -51,7 +52,14 @@ typedef struct Service Service;
 int service_new(Config *config, Service **ret);
 Service *service_free(Service *s);
 
+/*
+ * Applies a new configuration (takes it): keys are re-resolved on the open
+ * token session; if anything fails the old configuration stays in force.
+ */
+int service_reload(Service *s, Config *config);
+
 const Config *service_config(const Service *s);
+const Keyring *service_keyring(const Service *s);
 uint64_t service_tokens_issued(const Service *s);
 
 /*
