@@ -80,9 +80,10 @@ static int load_signer(Token *t, LoadedKey *lk)
 	if (r < 0)
 		return r;
 	/* SoftHSM signs about 3x faster with a session object; the copy stays sensitive. */
-	if (token_copy_to_session(t, object, &copy) >= 0)
+	if (token_copy_to_session(t, object, &copy) >= 0) {
 		object = copy;
-	else
+		lk->is_copy = true;
+	} else
 		log_notice("Key %s: the token refused a session copy; signing with the token object",
 			   lk->config->name);
 	lk->object = object;
@@ -146,11 +147,22 @@ int keyring_load(Token *t, const Config *c, unsigned flags, Keyring **ret)
 	if (r >= 0 && (r = jwks.error) >= 0 && !(k->jwks = strdup(buf_cstr(&jwks))))
 		r = -ENOMEM;
 	if (r < 0) {
+		keyring_release_objects(t, k);
 		keyring_free(k);
 		return r;
 	}
 	*ret = k;
 	return 0;
+}
+
+void keyring_release_objects(Token *t, Keyring *k)
+{
+	for (size_t i = 0; k && i < k->n_keys; i++)
+		if (k->keys[i].is_copy) {
+			token_destroy_session_object(t, k->keys[i].object);
+			k->keys[i].is_copy = false;
+			k->keys[i].can_sign = false;
+		}
 }
 
 Keyring *keyring_free(Keyring *k)

@@ -22,6 +22,7 @@ typedef struct LoadedKey {
 	const AlgorithmInfo *alg;
 	TokenObject object; /* signs: the secret or private key, a session copy if allowed */
 	bool can_sign;	    /* active, and loaded with KEYRING_SIGN */
+	bool is_copy;	    /* object is our session copy, destroyed with the keyring */
 	TokenMechanism mech;
 	HostHash host_hash;
 	size_t sig_len; /* the exact JWS signature length */
@@ -41,6 +42,8 @@ enum {
 
 int keyring_load(Token *t, const Config *c, unsigned flags, Keyring **ret);
 Keyring *keyring_free(Keyring *k);
+/* Destroys the session copies this keyring made; call before keyring_free() once unused. */
+void keyring_release_objects(Token *t, Keyring *k);
 static inline void keyring_freep(Keyring **k)
 {
 	keyring_free(*k);

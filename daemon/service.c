@@ -83,7 +83,8 @@ int service_reload(Service *s, Config *config)
 	r = keyring_load(s->token, c, KEYRING_SIGN, &k);
 	if (r < 0)
 		return log_error_errno(r, "Reload refused, the previous keys stay in force: %m");
-	/* The old keyring's session copies stay in the token until the session closes; few. */
+	/* Nothing signs with the old keyring any more: the loop is single-threaded. */
+	keyring_release_objects(s->token, s->keyring);
 	keyring_free(s->keyring);
 	s->keyring = k;
 	config_free(s->config);

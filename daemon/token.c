@@ -251,7 +251,8 @@ int token_find_key(Token *t, const char *key_uri, TokenObjectClass cls, TokenObj
 {
 	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
 	CK_OBJECT_CLASS want = class_values[cls];
-	CK_ATTRIBUTE tmpl[8], *attrs, *uri_cls;
+	CK_BBOOL on_token = CK_TRUE;
+	CK_ATTRIBUTE tmpl[10], *attrs, *uri_cls;
 	CK_OBJECT_HANDLE found[2];
 	CK_ULONG n, n_found = 0, k = 0;
 	int r;
@@ -265,10 +266,12 @@ int token_find_key(Token *t, const char *key_uri, TokenObjectClass cls, TokenObj
 			*(CK_OBJECT_CLASS *)uri_cls->pValue != want))
 		return log_error_errno(EINVAL, "Key URI %s names another object type than needed here",
 				       key_uri);
-	for (CK_ULONG i = 0; i < n && k < ELEMENTSOF(tmpl) - 1; i++)
+	for (CK_ULONG i = 0; i < n && k < ELEMENTSOF(tmpl) - 2; i++)
 		if (attrs[i].type != CKA_CLASS)
 			tmpl[k++] = attrs[i];
 	tmpl[k++] = (CK_ATTRIBUTE){ CKA_CLASS, &want, sizeof(want) };
+	/* Only token objects: our own session copies carry the same label and id. */
+	tmpl[k++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
 
 	r = token_find_objects(t, tmpl, k, found, ELEMENTSOF(found), &n_found);
 	if (r < 0)
@@ -283,6 +286,11 @@ int token_find_key(Token *t, const char *key_uri, TokenObjectClass cls, TokenObj
 						 "URI", t->description, key_uri);
 	*ret = found[0];
 	return 0;
+}
+
+void token_destroy_session_object(Token *t, TokenObject o)
+{
+	(void)t->module->C_DestroyObject(t->session, o);
 }
 
 int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret)

@@ -120,6 +120,9 @@ int token_list_keys(Token *t, TokenKeyInfo **ret, size_t *ret_n);
  */
 int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret);
 
+/* Destroys a session copy made by token_copy_to_session(); never a token object. */
+void token_destroy_session_object(Token *t, TokenObject o);
+
 
 /*
  * Imports a 32-byte HMAC secret as a token object: CKA_SENSITIVE=TRUE,

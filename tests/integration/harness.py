@@ -99,11 +99,37 @@ class Env:
         lines = [f"[server]\nsocket = {self.sock}\n{server_extra}",
                  f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
                  f"pin-file = {pin}\n"]
+        self.header = "\n".join(lines)
+        self.write_config(keys)
+
+    def write_config(self, keys):
+        """Rewrites the [key] sections (for reload tests); the rest stays."""
+        lines = [self.header]
         for name, opts in keys:
-            lines.append(f"[key {name}]\nuri = pkcs11:token=hsmjwt;object={name};type=secret-key\n"
+            opts = dict(opts)
+            # Key pairs share label and id, so their URI names no type.
+            kind = "" if opts.get("alg", "HS256") != "HS256" else ";type=secret-key"
+            uri = opts.pop("uri", f"pkcs11:token=hsmjwt;object={name}{kind}")
+            lines.append(f"[key {name}]\nuri = {uri}\n"
                          + "".join(f"{k} = {v}\n" for k, v in opts.items()))
-        with open(self.conf, "w") as f:
+        tmp = self.conf + ".new"
+        with open(tmp, "w") as f:
             f.write("\n".join(lines))
+        os.rename(tmp, self.conf)
+
+    def reload(self, timeout=30):
+        """SIGHUP to hsmjwtd itself (under systemd-socket-activate it is the same process:
+        the activator execs the daemon), then waits until the daemon logged the outcome."""
+        def outcomes():
+            log = self.read_log()
+            return log.count("Reloaded:") + log.count("Reload refused")
+        before = outcomes()
+        self.daemon.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while outcomes() == before:
+            if time.monotonic() > deadline:
+                raise AssertionError("reload not acknowledged:\n" + self.read_log()[-2000:])
+            time.sleep(0.02)
 
     def ctl(self, *args, stdin=None):
         return subprocess.run([HSMJWTCTL, "--config", self.conf, *args], input=stdin,
