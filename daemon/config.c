@@ -306,6 +306,11 @@ static int handle(void *user, const char *section, const char *name, const char 
 			c->max_connections = (unsigned)v;
 			return 1;
 		}
+		if (strcmp(name, "exit-idle") == 0) {
+			if (parse_duration(value, &c->exit_idle) < 0 || c->exit_idle > 86400)
+				return fail(st, "exit-idle must be a duration up to 1d (0: never)");
+			return 1;
+		}
 		return fail(st, "unknown option '%s' in [server]", name);
 	}
 	if (strcmp(section, "token") == 0) {

@@ -57,6 +57,7 @@ typedef struct Config {
 	char *socket_path;
 	uint32_t max_frame;
 	unsigned max_connections;
+	uint64_t exit_idle; /* seconds without connections before exiting; 0: never */
 	char *module;	 /* NULL: the modules registered with p11-kit */
 	char *token_uri; /* RFC 7512, e.g. pkcs11:token=hsmjwt */
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */

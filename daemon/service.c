@@ -20,6 +20,8 @@ struct Service {
 	Token *token;
 	Keyring *keyring;
 	uint64_t tokens_issued;
+	uint64_t sign_failures;	  /* the token refused or failed to sign */
+	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
 	Buf payload; /* scratch, reused by every request */
 };
 
@@ -119,6 +121,20 @@ const Keyring *service_keyring(const Service *s)
 uint64_t service_tokens_issued(const Service *s)
 {
 	return s->tokens_issued;
+}
+
+void service_describe(const Service *s, unsigned connections, char *buf, size_t size)
+{
+	size_t signing = 0;
+
+	for (size_t i = 0; i < s->keyring->n_keys; i++)
+		signing += s->keyring->keys[i].can_sign;
+	snprintf(buf, size, "%zu key(s), %zu active; %" PRIu64 " token(s) issued; token %s%s%s; "
+		 "%u connection(s)",
+		 s->keyring->n_keys, signing, s->tokens_issued,
+		 s->last_sign_error ? "failing: " : "OK",
+		 s->last_sign_error ? strerror(-s->last_sign_error) : "",
+		 s->sign_failures && !s->last_sign_error ? " (recovered)" : "", connections);
 }
 
 static int refuse(Failure *f, ServiceError code, const char *fmt, ...) _printf_(3, 4);
@@ -262,7 +278,9 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		goto refused;
 	}
 	r = keyring_sign(s->token, key, out->data, out->len, sig, &sig_len);
+	s->last_sign_error = r < 0 ? r : 0;
 	if (r < 0) {
+		s->sign_failures++;
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to sign (%s)", strerror(-r));
 		goto refused;
 	}

@@ -62,6 +62,9 @@ const Config *service_config(const Service *s);
 const Keyring *service_keyring(const Service *s);
 uint64_t service_tokens_issued(const Service *s);
 
+/* One line for sd_notify STATUS=: keys, tokens issued, token health. */
+void service_describe(const Service *s, unsigned connections, char *buf, size_t size);
+
 /*
  * Validates the request, builds the v2 token and signs it in the token.
  * out receives the token text; on failure *fail says why and out holds
