@@ -24,7 +24,22 @@ enum {
 	KEY_SEEN_STATE = 1u << 4,
 	KEY_SEEN_NOT_AFTER = 1u << 5,
 	KEY_SEEN_BITS = 1u << 6,
+	KEY_SEEN_CLOCK_SKEW = 1u << 7,
+	KEY_SEEN_ACCEPT_V1 = 1u << 8,
 };
+
+static int parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		if (strcmp(s, yes[i]) == 0)
+			return *ret = true, 0;
+		if (strcmp(s, no[i]) == 0)
+			return *ret = false, 0;
+	}
+	return -EINVAL;
+}
 #define KID_MAX 256
 
 typedef struct ParseState {
@@ -199,6 +214,8 @@ static KeyConfig *key_section(ParseState *st, const char *name)
 		.profile = PROFILE_ZUMO_V2,
 		.state = KEY_STATE_ACTIVE,
 		.bits = RSA_BITS_DEFAULT,
+		.clock_skew = CLOCK_SKEW_DEFAULT,
+		.accept_v1 = true,
 		.default_lifetime = CONFIG_DEFAULT_DEFAULT_LIFETIME,
 		.max_lifetime = CONFIG_DEFAULT_MAX_LIFETIME,
 	};
@@ -253,6 +270,16 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		if (parse_timestamp(value, &k->not_after) < 0 || k->not_after <= 0)
 			return fail(st, "not-after: '%s' is not an RFC 3339 time or Unix seconds", value);
 		return once(st, k, KEY_SEEN_NOT_AFTER, name);
+	}
+	if (strcmp(name, "clock-skew") == 0) {
+		if (parse_duration(value, &k->clock_skew) < 0 || k->clock_skew > CLOCK_SKEW_MAX)
+			return fail(st, "clock-skew must be a duration up to 1h");
+		return once(st, k, KEY_SEEN_CLOCK_SKEW, name);
+	}
+	if (strcmp(name, "accept-v1") == 0) {
+		if (parse_bool(value, &k->accept_v1) < 0)
+			return fail(st, "accept-v1 must be yes or no");
+		return once(st, k, KEY_SEEN_ACCEPT_V1, name);
 	}
 	if (strcmp(name, "bits") == 0) {
 		if (parse_uint(value, RSA_BITS_MAX, &v) < 0 || v < RSA_BITS_MIN || v % 1024)
@@ -339,6 +366,9 @@ static int key_defaults(const Config *c, KeyConfig *k, char **ret_error)
 		return key_error("%s: [key %s]: profile zumo-v2 requires alg HS256", c->path, k->name);
 	if (k->profile == PROFILE_STANDARD && !k->issuer)
 		return key_error("%s: [key %s]: profile standard needs an issuer", c->path, k->name);
+	if ((k->seen & KEY_SEEN_ACCEPT_V1) && k->profile != PROFILE_ZUMO_V2)
+		return key_error("%s: [key %s]: accept-v1 applies to zumo-v2 keys only", c->path,
+				 k->name);
 	if ((k->seen & KEY_SEEN_BITS) && k->alg != ALG_RS256 && k->alg != ALG_PS256)
 		return key_error("%s: [key %s]: bits applies to RSA keys only", c->path, k->name);
 	if (k->default_lifetime > k->max_lifetime)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ typedef enum KeyState {
 	KEY_STATE_RETIRED,   /* neither */
 } KeyState;
 
+#define CLOCK_SKEW_DEFAULT 300u /* five minutes, as most JWT libraries allow */
+#define CLOCK_SKEW_MAX 3600u
+
 #define RSA_BITS_DEFAULT 2048u
 #define RSA_BITS_MIN 2048u
 #define RSA_BITS_MAX 4096u
@@ -49,6 +53,8 @@ typedef struct KeyConfig {
 	uint64_t max_lifetime;
 	int64_t not_after; /* no token may expire later; 0: no limit */
 	unsigned bits;	   /* RSA modulus size for hsmjwtctl generate */
+	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
+	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
 	unsigned seen;	   /* bit per option, to refuse repeats */
 } KeyConfig;
 

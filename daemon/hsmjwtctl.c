@@ -20,6 +20,8 @@ static const CtlCommand commands[] = {
 	{ "jwks", ctl_jwks, "[--login]",
 	  "print the public key set (JWKS) of active and published keys" },
 	{ "list", ctl_list, "", "show the configured keys and the key objects on the token" },
+	{ "enable-verify", ctl_enable_verify, "KEYNAME",
+	  "let an HMAC key imported by an older version verify (CKA_VERIFY=TRUE)" },
 };
 
 static void help(void)

@@ -31,6 +31,45 @@ static int choose_mechanism(Token *t, LoadedKey *lk)
 			       lk->config->name, token_mechanism_name(ai->mech), ai->name);
 }
 
+static int choose_verify_mechanism(Token *t, LoadedKey *lk)
+{
+	const AlgorithmInfo *ai = lk->alg;
+
+	if (token_has_verify_mechanism(t, ai->mech)) {
+		lk->verify_mech = ai->mech, lk->verify_host_hash = ai->host_hash;
+		return 0;
+	}
+	if (ai->fallback_mech != ai->mech && token_has_verify_mechanism(t, ai->fallback_mech)) {
+		lk->verify_mech = ai->fallback_mech, lk->verify_host_hash = ai->fallback_host_hash;
+		return 0;
+	}
+	return -EOPNOTSUPP;
+}
+
+/* Keys that cannot verify still sign; verify requests for them get a clear refusal. */
+static void load_verifier(Token *t, LoadedKey *lk, TokenObject object)
+{
+	static const uint8_t zero[SIGNATURE_MAX];
+	int r;
+
+	if (choose_verify_mechanism(t, lk) < 0) {
+		log_warning("Key %s: the token offers no mechanism to verify %s; verify requests "
+			    "naming it will fail", lk->config->name, lk->alg->name);
+		return;
+	}
+	lk->verify_object = object;
+	lk->can_verify = true;
+	if (!lk->alg->symmetric)
+		return;
+	/* An HMAC key imported before CKA_VERIFY was set cannot verify: find out now. */
+	r = keyring_verify(t, lk, "probe", 5, zero, lk->sig_len);
+	if (r == -EBADMSG)
+		return;
+	lk->can_verify = false;
+	log_warning("Key %s cannot verify (%s); run: hsmjwtctl enable-verify %s", lk->config->name,
+		    r == -EPERM ? "CKA_VERIFY is FALSE" : strerror(-r), lk->config->name);
+}
+
 static int load_public(Token *t, LoadedKey *lk, Buf *jwks, bool *first)
 {
 	TokenPublicKey pub = {};
@@ -44,6 +83,7 @@ static int load_public(Token *t, LoadedKey *lk, Buf *jwks, bool *first)
 	r = token_read_public_key(t, object, lk->alg->key_type, &pub);
 	if (r < 0)
 		return log_error_errno(r, "Key %s: cannot read its public half", lk->config->name);
+	lk->verify_object = object;
 	if (lk->alg->key_type == TOKEN_KEY_RSA) {
 		lk->sig_len = pub.n_len;
 		if (pub.n_len < RSA_BITS_MIN / 8 || pub.n_len > SIGNATURE_MAX)
@@ -117,6 +157,17 @@ static int load_key(Token *t, const KeyConfig *kc, unsigned flags, LoadedKey *lk
 		if (r < 0)
 			return r;
 	}
+	if (flags & KEYRING_SIGN) {
+		TokenObject verify_with = lk->verify_object;
+
+		if (lk->alg->symmetric) {
+			if (lk->can_sign)
+				verify_with = lk->object; /* the session copy: faster on SoftHSM */
+			else if ((r = token_find_key(t, kc->uri, TOKEN_CLASS_SECRET_KEY, &verify_with)) < 0)
+				return r;
+		}
+		load_verifier(t, lk, verify_with);
+	}
 	r = claims_header(&header, lk->alg->name, lk->kid);
 	if (r < 0)
 		return log_error_errno(r, "Key %s: kid is not valid UTF-8", kc->name);
@@ -162,6 +213,8 @@ void keyring_release_objects(Token *t, Keyring *k)
 			token_destroy_session_object(t, k->keys[i].object);
 			k->keys[i].is_copy = false;
 			k->keys[i].can_sign = false;
+			if (k->keys[i].alg->symmetric)
+				k->keys[i].can_verify = false; /* it verified with the copy */
 		}
 }
 
@@ -195,20 +248,46 @@ const LoadedKey *keyring_default(const Keyring *k)
 	return NULL;
 }
 
+static int host_hash(HostHash h, const void **input, size_t *n, uint8_t digest[static EVP_MAX_MD_SIZE])
+{
+	unsigned int len = 0;
+
+	if (h == HOST_HASH_NONE)
+		return 0;
+	if (!EVP_Digest(*input, *n, digest, &len, h == HOST_HASH_SHA384 ? EVP_sha384() : EVP_sha256(),
+			NULL))
+		return -EIO;
+	*input = digest, *n = len;
+	return 0;
+}
+
+int keyring_verify(Token *t, const LoadedKey *key, const void *input, size_t n, const uint8_t *sig,
+		   size_t sig_len)
+{
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	int r;
+
+	if (!key->can_verify)
+		return -EOPNOTSUPP;
+	/* A JWS signature of the wrong length is simply invalid; the token need not see it. */
+	if (sig_len != key->sig_len)
+		return -EBADMSG;
+	r = host_hash(key->verify_host_hash, &input, &n, digest);
+	if (r < 0)
+		return r;
+	return token_verify(t, key->verify_object, key->verify_mech, input, n, sig, sig_len);
+}
+
 int keyring_sign(Token *t, const LoadedKey *key, const void *input, size_t n,
 		 uint8_t sig[static SIGNATURE_MAX], size_t *ret_len)
 {
 	uint8_t digest[EVP_MAX_MD_SIZE];
-	unsigned int digest_len = 0;
 	size_t len = SIGNATURE_MAX;
 	int r;
 
-	if (key->host_hash != HOST_HASH_NONE) {
-		const EVP_MD *md = key->host_hash == HOST_HASH_SHA384 ? EVP_sha384() : EVP_sha256();
-		if (!EVP_Digest(input, n, digest, &digest_len, md, NULL))
-			return -EIO;
-		input = digest, n = digest_len;
-	}
+	r = host_hash(key->host_hash, &input, &n, digest);
+	if (r < 0)
+		return r;
 	r = token_sign(t, key->object, key->mech, input, n, sig, &len);
 	if (r < 0)
 		return r;

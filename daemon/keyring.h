@@ -26,6 +26,11 @@ typedef struct LoadedKey {
 	TokenMechanism mech;
 	HostHash host_hash;
 	size_t sig_len; /* the exact JWS signature length */
+	/* Verification: the secret key, or the public half; active and published keys. */
+	TokenObject verify_object;
+	bool can_verify;
+	TokenMechanism verify_mech;
+	HostHash verify_host_hash;
 	char *kid;
 	Buf header_b64; /* base64url(header) ".", encoded once */
 } LoadedKey;
@@ -53,6 +58,13 @@ static inline void keyring_freep(Keyring **k)
 const LoadedKey *keyring_find(const Keyring *k, const char *name);
 /* The first key that can sign, or NULL. */
 const LoadedKey *keyring_default(const Keyring *k);
+
+/*
+ * Verifies sig over input inside the token: 0 valid, -EBADMSG invalid,
+ * another -errno when the token failed.
+ */
+int keyring_verify(Token *t, const LoadedKey *key, const void *input, size_t n, const uint8_t *sig,
+		   size_t sig_len);
 
 /* Signs input (the JWS signing input) with key; *ret_len is the exact signature length. */
 int keyring_sign(Token *t, const LoadedKey *key, const void *input, size_t n,

@@ -173,6 +173,40 @@ static int handle_keys(Service *s, const Request *req, Buf *out)
 	return append_response(&resp, out);
 }
 
+static int handle_verify(Service *s, const Peer *peer, const Request *req, Buf *out)
+{
+	const Hsmjwt__V1__VerifyRequest *vr = req->verify;
+	Hsmjwt__V1__VerifyResponse v = HSMJWT__V1__VERIFY_RESPONSE__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
+	VerifyExpect expect = {
+		.audience = vr->audience,
+		.issuer = vr->issuer,
+		.user_id_pattern = vr->user_id_pattern,
+	};
+	VerifyResult result;
+	Failure fail;
+	int r;
+
+	r = service_verify(s, peer, vr->token, strlen(vr->token), &expect, time(NULL), &result, &fail);
+	if (r < 0)
+		return reply_error(req->id, error_code(fail.code), fail.message, out);
+	v.valid = result.reason == VERIFY_VALID;
+	v.reason = (Hsmjwt__V1__VerifyReason)result.reason;
+	v.detail = result.reason ? result.detail : (char *)"";
+	if (v.valid) {
+		v.payload_json = result.payload_json;
+		v.key = (char *)result.key->config->name;
+		v.kid = result.key->kid;
+		v.deprecated_v1 = result.deprecated_v1;
+	}
+	resp.id = req->id;
+	resp.body_case = HSMJWT__V1__RESPONSE__BODY_VERIFY;
+	resp.verify = &v;
+	r = append_response(&resp, out);
+	verify_result_done(&result);
+	return r;
+}
+
 int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t n, Buf *scratch,
 		   Buf *out)
 {
@@ -203,6 +237,9 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 		break;
 	case HSMJWT__V1__REQUEST__BODY_KEYS:
 		r = handle_keys(s, req, out);
+		break;
+	case HSMJWT__V1__REQUEST__BODY_VERIFY:
+		r = handle_verify(s, peer, req, out);
 		break;
 	case HSMJWT__V1__REQUEST__BODY__NOT_SET:
 		if (req->base.n_unknown_fields == 0) {

@@ -311,3 +311,19 @@ refused:
 	audit_refused(peer, in, fail);
 	return -EINVAL;
 }
+
+int service_verify(Service *s, const Peer *peer, const char *token, size_t n,
+		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail)
+{
+	int r;
+
+	*fail = (Failure){};
+	r = verify_token(s->token, s->keyring, token, n, expect, now, result);
+	if (r < 0) {
+		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));
+		audit_verify_failed(peer, fail);
+		return r;
+	}
+	audit_verified(peer, token, n, result);
+	return 0;
+}

@@ -67,3 +67,24 @@ int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[st
 	}
 	return 0;
 }
+
+int token_enable_verify(Token *t, const char *key_uri)
+{
+	CK_BBOOL yes = CK_TRUE;
+	CK_ATTRIBUTE a = { CKA_VERIFY, &yes, sizeof(yes) };
+	TokenObject key;
+	CK_RV rv;
+	int r;
+
+	r = token_find_key(t, key_uri, TOKEN_CLASS_SECRET_KEY, &key);
+	if (r < 0)
+		return r;
+	rv = t->module->C_SetAttributeValue(t->session, key, &a, 1);
+	if (rv == CKR_ATTRIBUTE_READ_ONLY)
+		return log_error_errno(EPERM, "Token %s will not change CKA_VERIFY of %s (the key is "
+					      "not modifiable); re-import it with import-zumo --replace",
+				       t->description, key_uri);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_SetAttributeValue(CKA_VERIFY)");
+	return 0;
+}

@@ -37,13 +37,23 @@ const char *token_mechanism_name(TokenMechanism m)
 	return (unsigned)m < _TOKEN_MECH_MAX ? mechanisms[m].name : "unknown";
 }
 
-bool token_has_mechanism(Token *t, TokenMechanism m)
+static bool mechanism_flags(Token *t, TokenMechanism m, CK_FLAGS want)
 {
 	CK_MECHANISM_INFO info;
 
 	if (t->module->C_GetMechanismInfo(t->slot, mechanism_type(m), &info) != CKR_OK)
 		return false;
-	return info.flags & CKF_SIGN;
+	return (info.flags & want) == want;
+}
+
+bool token_has_mechanism(Token *t, TokenMechanism m)
+{
+	return mechanism_flags(t, m, CKF_SIGN);
+}
+
+bool token_has_verify_mechanism(Token *t, TokenMechanism m)
+{
+	return mechanism_flags(t, m, CKF_VERIFY);
 }
 
 int token_sign(Token *t, TokenObject key, TokenMechanism m, const void *data, size_t n,
@@ -60,5 +70,25 @@ int token_sign(Token *t, TokenObject key, TokenMechanism m, const void *data, si
 	if (rv != CKR_OK)
 		return fail_rv(rv, "C_Sign");
 	*inout_len = len;
+	return 0;
+}
+
+int token_verify(Token *t, TokenObject key, TokenMechanism m, const void *data, size_t n,
+		 const uint8_t *sig, size_t sig_len)
+{
+	CK_MECHANISM mech = { mechanism_type(m), mechanisms[m].param, mechanisms[m].param_len };
+	CK_RV rv;
+
+	rv = t->module->C_VerifyInit(t->session, &mech, key);
+	if (rv == CKR_KEY_FUNCTION_NOT_PERMITTED)
+		return -EPERM;
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_VerifyInit");
+	/* C_Verify ends the operation whatever it returns. */
+	rv = t->module->C_Verify(t->session, (CK_BYTE *)data, n, (CK_BYTE *)sig, sig_len);
+	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
+		return -EBADMSG;
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_Verify");
 	return 0;
 }

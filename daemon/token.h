@@ -80,6 +80,8 @@ int token_find_key(Token *t, const char *key_uri, TokenObjectClass cls, TokenObj
 
 /* Whether the token offers mech for signing; mechanisms vanish behind p11-kit remote. */
 bool token_has_mechanism(Token *t, TokenMechanism mech);
+/* The same, for verifying. */
+bool token_has_verify_mechanism(Token *t, TokenMechanism mech);
 const char *token_mechanism_name(TokenMechanism mech);
 
 /*
@@ -88,6 +90,17 @@ const char *token_mechanism_name(TokenMechanism mech);
  */
 int token_sign(Token *t, TokenObject key, TokenMechanism mech, const void *data, size_t n,
 	       uint8_t *sig, size_t *inout_len);
+
+/*
+ * Verifies sig over data inside the token (C_VerifyInit/C_Verify): 0 when it
+ * verifies, -EBADMSG when it does not, -EPERM when the key may not verify
+ * (CKA_VERIFY is FALSE), another -errno when the token failed.
+ */
+int token_verify(Token *t, TokenObject key, TokenMechanism mech, const void *data, size_t n,
+		 const uint8_t *sig, size_t sig_len);
+
+/* Sets CKA_VERIFY=TRUE on the secret key key_uri names (keys imported by older versions). */
+int token_enable_verify(Token *t, const char *key_uri);
 
 /*
  * Generates a key pair as token objects labelled (and id'ed) from key_uri:
