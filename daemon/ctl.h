@@ -3,7 +3,10 @@
 
 #include "config.h"
 
-/* One hsmjwtctl subcommand per file, behind a {name, fn, help} table. */
+/*
+ * One hsmjwtctl subcommand per file, behind a {name, fn, help} table. run
+ * returns -errno (exit status 1) or the exit status, 0 for success.
+ */
 typedef struct CtlCommand {
 	const char *name;
 	int (*run)(const Config *config, int argc, char *argv[]);
@@ -12,6 +15,7 @@ typedef struct CtlCommand {
 } CtlCommand;
 
 int ctl_import_zumo(const Config *config, int argc, char *argv[]);
+int ctl_check_policy(const Config *config, int argc, char *argv[]);
 
 /* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */
 int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32]);

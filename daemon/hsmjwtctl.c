@@ -15,12 +15,17 @@
 static const CtlCommand commands[] = {
 	{ "import-zumo", ctl_import_zumo, "[--replace] KEYNAME",
 	  "import a zumo master key (read from stdin) as KEYNAME's signing key" },
+	{ "check-policy", ctl_check_policy,
+	  "--uid U [--gid G]... [--unit X] --aud A [--sub S] [--key K] [--lifetime N]\n"
+	  "      [--credentials] [--extra-claim NAME]... [--legacy-claims]",
+	  "say what hsmjwtd would decide for this peer and request, offline (no token,\n"
+	  "      no PIN); exit 0 allowed, 3 invalid request, 4 permission denied" },
 };
 
 static void help(void)
 {
 	printf("Usage: hsmjwtctl [--config FILE] COMMAND [ARGS...]\n\n"
-	       "Administers hsmjwtd's keys in the PKCS#11 token.\n\n"
+	       "Administers hsmjwtd's keys in the PKCS#11 token and checks its policies.\n\n"
 	       "  -c, --config FILE   configuration file (default %s)\n"
 	       "  -h, --help          show this help\n"
 	       "      --version       show the version\n\nCommands:\n",
@@ -78,7 +83,7 @@ int main(int argc, char *argv[])
 		}
 		r = commands[i].run(config, argc - optind, argv + optind);
 		config_free(config);
-		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+		return r < 0 ? EXIT_FAILURE : r;
 	}
 	fprintf(stderr, "hsmjwtctl: unknown command '%s'; see --help\n", argv[optind]);
 	return 2;

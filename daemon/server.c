@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fd-limit.h"
 #include "frame.h"
 #include "listen.h"
 #include "log.h"
@@ -58,6 +60,7 @@ static Connection *connection_free(Connection *c)
 		close(c->fd);
 	buf_done(&c->in);
 	buf_done(&c->out);
+	peer_done(&c->peer);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -217,8 +220,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 {
 	Server *s = userdata;
 	_cleanup_close_ int cfd = -EBADF;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	Peer peer;
 	Connection *c;
 	int r;
 
@@ -230,23 +232,27 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		return 0;
 	}
 	/* Identity before any byte is read: later requests cannot change who asked. */
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		log_warning_errno(errno, "SO_PEERCRED failed, dropping connection: %m");
+	r = peer_from_socket(cfd, &peer);
+	if (r < 0) {
+		log_warning_errno(r, "SO_PEERCRED failed, dropping connection: %m");
 		return 0;
 	}
 	if (s->n_connections >= s->max_connections) {
 		log_warning("Refusing connection of pid %d uid %u: %u connections open "
-			    "([server] max-connections)", (int)cred.pid, (unsigned)cred.uid,
+			    "([server] max-connections)", (int)peer.pid, (unsigned)peer.uid,
 			    s->n_connections);
+		peer_done(&peer);
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		peer_done(&peer);
 		return 0;
+	}
 	*c = (Connection){
 		.server = s,
 		.fd = TAKE_FD(cfd),
-		.peer = { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid },
+		.peer = peer,
 		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
 	};
 	s->n_connections++;
@@ -259,6 +265,32 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		log_warning_errno(r, "Cannot watch connection: %m");
 		connection_free(c);
 	}
+	return 0;
+}
+
+/*
+ * SIGHUP: re-read what can change at run time (today the policies), with
+ * connections kept open. More parts (keys, audit sink) can hook in here.
+ */
+static int server_reload(Server *s)
+{
+	return service_reload_policy(s->service);
+}
+
+static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	Server *s = userdata;
+	struct timespec ts;
+
+	(void)src, (void)si;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
+			 (unsigned long long)ts.tv_sec * 1000000ull +
+				 (unsigned long long)ts.tv_nsec / 1000ull);
+	if (server_reload(s) < 0)
+		(void)sd_notify(0, "READY=1\nSTATUS=Reload failed, running with the previous policies");
+	else
+		(void)sd_notify(0, "READY=1\nSTATUS=Reloaded");
 	return 0;
 }
 
@@ -288,6 +320,7 @@ int server_run(Service *service)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "sigprocmask(): %m");
 
@@ -298,12 +331,17 @@ int server_run(Service *service)
 	r = sd_event_add_signal(e, NULL, SIGTERM, on_terminate, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, &s);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 	/* WatchdogSec= in the unit: pings come from the loop, so a stuck loop gets noticed. */
 	r = sd_event_set_watchdog(e, true);
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
+
+	/* Each connection holds its socket and the peer's pidfd. */
+	fd_limit_ensure(2u * s.max_connections + 64u);
 
 	r = listen_socket_open(cfg->socket_path, &s.listen_fd, &bound);
 	if (r < 0)

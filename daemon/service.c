@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "authorize.h"
 #include "base64url.h"
 #include "cleanup.h"
 #include "json.h"
@@ -27,6 +28,7 @@ struct Service {
 	size_t n_keys;
 	uint64_t tokens_issued;
 	Buf payload; /* scratch, reused by every request */
+	RateLimiter *ratelimit;
 };
 
 static int load_key(Service *s, const KeyConfig *kc, LoadedKey *lk)
@@ -80,6 +82,14 @@ int service_new(Config *config, Service **ret)
 		return -ENOMEM;
 	}
 	s->config = config;
+	s->ratelimit = ratelimit_new(RATELIMIT_MAX_BUCKETS);
+	if (!s->ratelimit) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (config->n_policies == 0)
+		log_warning("%s has no [policy NAME] section: every request will be denied",
+			    config->path);
 	r = token_open(config->module, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
@@ -113,6 +123,7 @@ Service *service_free(Service *s)
 		buf_done(&s->keys[i].header_b64);
 	free(s->keys);
 	buf_done(&s->payload);
+	ratelimit_free(s->ratelimit);
 	token_close(s->token);
 	config_free(s->config);
 	free(s);
@@ -163,10 +174,11 @@ static int check_string(Failure *f, const char *what, Span v, size_t max, bool r
 	return 0;
 }
 
-static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
-			 int64_t *ret_exp)
+/* The lifetime the request names, 0 for none; the key's limit applies to every peer. */
+static int requested_lifetime(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
+			      uint64_t *ret)
 {
-	uint64_t lifetime = kc->default_lifetime;
+	uint64_t lifetime = 0;
 
 	if (in->lifetime && in->expires_at)
 		return refuse(f, SERVICE_INVALID_REQUEST, "give lifetime or expires-at, not both");
@@ -182,11 +194,12 @@ static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, F
 		return refuse(f, SERVICE_INVALID_REQUEST,
 			      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64 " s",
 			      lifetime, kc->name, kc->max_lifetime);
-	*ret_exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
+	*ret = lifetime;
 	return 0;
 }
 
-static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key, Failure *f)
+static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key,
+		    uint64_t *ret_lifetime, Failure *f)
 {
 	const LoadedKey *key;
 	int r;
@@ -201,10 +214,38 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 		r = check_string(f, "access token", in->claims.access_token,
 				 CLAIM_ACCESS_TOKEN_MAX, false);
 	if (r >= 0)
-		r = choose_expiry(key->config, in, now, f, &in->claims.exp);
+		r = requested_lifetime(key->config, in, now, f, ret_lifetime);
 	if (r < 0)
 		return r;
 	*ret_key = key;
+	return 0;
+}
+
+/* Policy and rate decide before anything is built or signed. */
+static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *key,
+		  uint64_t lifetime, time_t now, const Policy **ret_policy, Failure *f)
+{
+	PolicyRequest rq = {
+		.key = key->config->name,
+		.audience = in->claims.audience,
+		.user_id = in->claims.user_id,
+		.lifetime = lifetime,
+		.credentials = in->claims.access_token.p != NULL,
+		/* Requests carry no extra or legacy claims yet; those land here when they do. */
+	};
+	struct timespec ts;
+	const Policy *p = NULL;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = authorize(s->config, s->ratelimit, peer, &rq,
+		      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &p, f);
+	if (r < 0)
+		return r;
+	if (!lifetime)
+		lifetime = policy_default_lifetime(p, key->config->default_lifetime);
+	in->claims.exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
+	*ret_policy = p;
 	return 0;
 }
 
@@ -212,11 +253,15 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		 Signed *ret, Failure *fail)
 {
 	const LoadedKey *key = NULL;
+	const Policy *policy = NULL;
 	uint8_t mac[TOKEN_HMAC_SHA256_LEN];
+	uint64_t lifetime = 0;
 	int r;
 
 	*fail = (Failure){};
-	r = validate(s, in, now, &key, fail);
+	r = validate(s, in, now, &key, &lifetime, fail);
+	if (r >= 0)
+		r = decide(s, peer, in, key, lifetime, now, &policy, fail);
 	if (r < 0)
 		goto refused;
 
@@ -250,6 +295,7 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		.kid = key->config->kid,
 		.key_name = key->config->name,
 		.expires_at = in->claims.exp,
+		.policy = policy->name,
 	};
 	/* Fail closed: no record, no token. */
 	r = audit_issued(peer, ret, in);
@@ -264,4 +310,9 @@ refused:
 	buf_reset(out);
 	audit_refused(peer, in, fail);
 	return -EINVAL;
+}
+
+int service_reload_policy(Service *s)
+{
+	return policy_config_reload(s->config);
 }

@@ -23,11 +23,13 @@ typedef enum ServiceError {
 	SERVICE_PERMISSION_DENIED,
 	SERVICE_UNAVAILABLE,
 	SERVICE_INTERNAL,
+	SERVICE_RATE_LIMITED,
 } ServiceError;
 
 typedef struct Failure {
 	ServiceError code;
 	char message[256];
+	uint32_t retry_after_ms; /* SERVICE_RATE_LIMITED: when a retry may succeed */
 } Failure;
 
 typedef struct SignInput {
@@ -43,6 +45,7 @@ typedef struct Signed {
 	const char *kid;
 	const char *key_name;
 	int64_t expires_at;
+	const char *policy; /* the [policy NAME] that granted it */
 } Signed;
 
 typedef struct Service Service;
@@ -61,3 +64,10 @@ uint64_t service_tokens_issued(const Service *s);
  */
 int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
 		 Signed *ret, Failure *fail);
+
+/*
+ * Re-reads the configuration file and applies its [policy] sections; the
+ * rest of the file applies at the next start. An invalid file changes
+ * nothing: the error is logged and returned.
+ */
+int service_reload_policy(Service *s);
