@@ -73,19 +73,31 @@ def decode_part(token, i):
 
 # ---- a fresh token, config and daemon ----
 
+# Policies deny by default; tests that are not about policy run as root and get everything.
+ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "user-ids": "*",
+                                 "credentials": "yes"}),)
+
+
 class Env:
     def __init__(self, keys=(("zumo", {"max-lifetime": "400d"}),), module=None, extra_env=None,
-                 token_uri="pkcs11:token=hsmjwt", server_extra=""):
+                 token_uri="pkcs11:token=hsmjwt", server_extra="", policies=ROOT_POLICY,
+                 notify=False):
         self.dir = tempfile.mkdtemp(prefix="hsmjwt-it-")
         self.sock = os.path.join(self.dir, "hsmjwtd.sock")
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
         self.log = os.path.join(self.dir, "hsmjwtd.log")
         self.daemon = None
+        self.notify = None
         os.mkdir(os.path.join(self.dir, "tokens"))
         with open(os.path.join(self.dir, "softhsm2.conf"), "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n"
                     "log.level = ERROR\n")
         self.daemon_env = {"SOFTHSM2_CONF": os.path.join(self.dir, "softhsm2.conf")}
+        if notify:
+            # sd_notify() messages, to know when a reload is done without guessing.
+            self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.notify.bind(os.path.join(self.dir, "notify.sock"))
+            self.daemon_env["NOTIFY_SOCKET"] = os.path.join(self.dir, "notify.sock")
         if extra_env:
             self.daemon_env.update(extra_env)
         self.env = dict(os.environ, **self.daemon_env)
@@ -96,14 +108,23 @@ class Env:
         pin = os.path.join(self.dir, "pin")
         with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(PIN + "\n")
-        lines = [f"[server]\nsocket = {self.sock}\n{server_extra}",
-                 f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
-                 f"pin-file = {pin}\n"]
+        self.base_lines = [f"[server]\nsocket = {self.sock}\n{server_extra}",
+                           f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
+                           f"pin-file = {pin}\n"]
         for name, opts in keys:
-            lines.append(f"[key {name}]\nuri = pkcs11:token=hsmjwt;object={name};type=secret-key\n"
-                         + "".join(f"{k} = {v}\n" for k, v in opts.items()))
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines))
+            self.base_lines.append(
+                f"[key {name}]\nuri = pkcs11:token=hsmjwt;object={name};type=secret-key\n"
+                + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+        self.write_config(policies)
+
+    def write_config(self, policies, extra=""):
+        """(Re)writes the config with these [policy NAME] sections, in order."""
+        lines = list(self.base_lines)
+        for name, opts in policies:
+            lines.append(f"[policy {name}]\n" + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+        with open(self.conf + ".new", "w") as f:
+            f.write("\n".join(lines) + extra)
+        os.replace(self.conf + ".new", self.conf)
 
     def ctl(self, *args, stdin=None):
         return subprocess.run([HSMJWTCTL, "--config", self.conf, *args], input=stdin,
@@ -136,6 +157,35 @@ class Env:
                 raise AssertionError("daemon did not come up:\n" + self.read_log())
             time.sleep(0.02)
 
+    def allow_other_users(self):
+        """Lets every uid reach the socket, so the daemon's policy is the only gate."""
+        os.chmod(self.dir, 0o711)
+        os.chmod(self.sock, 0o666)
+
+    def notifications(self, until, timeout=30):
+        """sd_notify messages until one contains `until` (a deadline for an event, not a speed check)."""
+        got = []
+        self.notify.settimeout(timeout)
+        while True:
+            msg = self.notify.recv(4096).decode()
+            got.append(msg)
+            if until in msg:
+                return got
+
+    def reload(self):
+        """SIGHUP, then waits for the daemon's RELOADING=1 ... READY=1."""
+        self.notify.setblocking(False)
+        try:
+            while self.notify.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+        self.daemon.send_signal(signal.SIGHUP)
+        got = self.notifications("RELOADING=1")
+        if "READY=1" not in got[-1]:
+            got += self.notifications("READY=1")
+        return got
+
     def stop(self):
         if self.daemon and self.daemon.poll() is None:
             self.daemon.send_signal(signal.SIGTERM)
@@ -165,10 +215,19 @@ class Env:
         assert out.endswith("\n") and out.count("\n") == 1, repr(out)
         return out[:-1]
 
+    def hsmjwt_as(self, uid, gid, *args, groups=None, stdin=None, wrap=()):
+        """The CLI as another user: setpriv drops to uid/gid with exactly `groups`."""
+        ids = ["--reuid", str(uid), "--regid", str(gid)]
+        ids += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
+        cmd = [*wrap, "setpriv", *ids, HSMJWT, "--socket", self.sock, *args]
+        return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
+
     def cleanup(self):
         try:
             self.stop()
         finally:
+            if self.notify:
+                self.notify.close()
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
