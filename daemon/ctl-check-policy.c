@@ -180,12 +180,21 @@ static int parse_args(CheckArgs *a, int argc, char *argv[])
 
 static int decide(const Config *config, CheckArgs *a)
 {
-	const KeyConfig *kc = a->key ? config_find_key(config, a->key) : &config->keys[0];
+	const KeyConfig *kc = a->key ? config_find_key(config, a->key) : config_default_key(config);
 	const Policy *p = NULL;
 	char msg[POLICY_MESSAGE_MAX], rate[64];
 
+	/* The daemon's own checks on the key, as far as they need no token. */
+	if (!kc && !a->key) {
+		printf("unavailable: no key is active\n");
+		return CHECK_INVALID;
+	}
 	if (!kc) {
 		printf("invalid: no key named '%s'\n", a->key);
+		return CHECK_INVALID;
+	}
+	if (kc->state != KEY_STATE_ACTIVE) {
+		printf("invalid: key %s is %s, not active\n", kc->name, key_state_to_string(kc->state));
 		return CHECK_INVALID;
 	}
 	if (a->rq.lifetime > kc->max_lifetime) {

@@ -15,6 +15,10 @@ typedef struct CtlCommand {
 } CtlCommand;
 
 int ctl_import_zumo(const Config *config, int argc, char *argv[]);
+int ctl_generate(const Config *config, int argc, char *argv[]);
+int ctl_jwks(const Config *config, int argc, char *argv[]);
+int ctl_list(const Config *config, int argc, char *argv[]);
+int ctl_enable_verify(const Config *config, int argc, char *argv[]);
 int ctl_check_policy(const Config *config, int argc, char *argv[]);
 
 /* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */

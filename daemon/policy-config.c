@@ -11,7 +11,6 @@
 #include "cleanup.h"
 #include "config.h"
 #include "glob.h"
-#include "log.h"
 #include "policy.h"
 
 _Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
@@ -349,40 +348,5 @@ int policy_config_finish(Config *c, char **ret_error)
 				*ret_error = NULL;
 			return -EINVAL;
 		}
-	return 0;
-}
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
-
-int policy_config_reload(Config *running)
-{
-	_cleanup_(config_freep) Config *fresh = NULL;
-	_cleanup_free_ char *error = NULL;
-	Policy *old;
-	size_t n_old;
-	int r;
-
-	r = config_load(running->path, &fresh, &error);
-	if (r < 0)
-		return log_error_errno(r, "Reload: %s; keeping the current policies",
-				       error ? error : "out of memory");
-	/* Keys are opened at start: a policy may only name keys this process has. */
-	for (size_t i = 0; i < fresh->n_policies; i++)
-		for (char **k = fresh->policies[i].keys; *k; k++)
-			if (strcmp(*k, "*") != 0 && !config_find_key(running, *k))
-				return log_error_errno(EINVAL, "Reload: [policy %s] grants key '%s', "
-						       "which was not loaded at start; keeping the "
-						       "current policies (restart to add keys)",
-						       fresh->policies[i].name, *k);
-	old = running->policies;
-	n_old = running->n_policies;
-	running->policies = TAKE_PTR(fresh->policies);
-	running->n_policies = fresh->n_policies;
-	fresh->policies = old;
-	fresh->n_policies = n_old;
-	log_info("Reloaded %zu [policy] section(s) from %s; other sections apply at the next start",
-		 running->n_policies, running->path);
-	if (running->n_policies == 0)
-		log_warning("No [policy NAME] section left: every request will be denied");
 	return 0;
 }

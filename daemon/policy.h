@@ -81,9 +81,3 @@ int policy_config_handle(struct Config *c, const char *name, const char *key, co
 			 char **ret_error);
 /* After the whole file: required grants present, named keys exist. -EINVAL with a message. */
 int policy_config_finish(struct Config *c, char **ret_error);
-/*
- * SIGHUP: re-reads c->path and, when the whole file is valid and its
- * policies name only keys c has, swaps in its policies. Otherwise c is
- * untouched and the reason is logged.
- */
-int policy_config_reload(struct Config *c);

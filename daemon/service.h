@@ -7,6 +7,8 @@
 #include "buf.h"
 #include "claims.h"
 #include "config.h"
+#include "keyring.h"
+#include "verify.h"
 #include "peer.h"
 #include "token.h"
 
@@ -54,8 +56,26 @@ typedef struct Service Service;
 int service_new(Config *config, Service **ret);
 Service *service_free(Service *s);
 
+/*
+ * Applies a new configuration (takes it): keys are re-resolved on the open
+ * token session; if anything fails the old configuration stays in force.
+ */
+int service_reload(Service *s, Config *config);
+
 const Config *service_config(const Service *s);
+const Keyring *service_keyring(const Service *s);
 uint64_t service_tokens_issued(const Service *s);
+
+/*
+ * Verifies a token with the keys in the token. 0 with *result saying valid
+ * or why not (the caller frees it with verify_result_done()); -errno when the
+ * token device failed, with *fail saying so.
+ */
+int service_verify(Service *s, const Peer *peer, const char *token, size_t n,
+		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail);
+
+/* One line for sd_notify STATUS=: keys, tokens issued, token health. */
+void service_describe(const Service *s, unsigned connections, char *buf, size_t size);
 
 /*
  * Validates the request, builds the v2 token and signs it in the token.
@@ -64,10 +84,3 @@ uint64_t service_tokens_issued(const Service *s);
  */
 int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
 		 Signed *ret, Failure *fail);
-
-/*
- * Re-reads the configuration file and applies its [policy] sections; the
- * rest of the file applies at the next start. An invalid file changes
- * nothing: the error is logged and returned.
- */
-int service_reload_policy(Service *s);
