@@ -70,6 +70,8 @@ typedef struct Config {
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
 	KeyConfig *keys;
 	size_t n_keys;
+	struct Policy *policies; /* [policy NAME] in file order, see policy.h; none: deny all */
+	size_t n_policies;
 } Config;
 
 /* Parses and validates path. On failure *ret_error holds a message naming the line. */

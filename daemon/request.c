@@ -50,17 +50,24 @@ static int append_response(const Response *resp, Buf *out)
 	return 0;
 }
 
-static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
+static int reply_error_retry(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message,
+			     uint32_t retry_after_ms, Buf *out)
 {
 	Hsmjwt__V1__Error err = HSMJWT__V1__ERROR__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
 
 	err.code = code;
 	err.message = (char *)message;
+	err.retry_after_ms = retry_after_ms;
 	resp.id = id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_ERROR;
 	resp.error = &err;
 	return append_response(&resp, out);
+}
+
+static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
+{
+	return reply_error_retry(id, code, message, 0, out);
 }
 
 int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out)
@@ -81,6 +88,8 @@ static Hsmjwt__V1__ErrorCode error_code(ServiceError e)
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED;
 	case SERVICE_UNAVAILABLE:
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE;
+	case SERVICE_RATE_LIMITED:
+		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_RATE_LIMITED;
 	default:
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 	}
@@ -124,7 +133,8 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 
 	r = service_sign(s, peer, &in, time(NULL), scratch, &sig, &fail);
 	if (r < 0)
-		return reply_error(req->id, error_code(fail.code), fail.message, out);
+		return reply_error_retry(req->id, error_code(fail.code), fail.message,
+					 fail.retry_after_ms, out);
 
 	sresp.token = (char *)sig.token;
 	sresp.kid = (char *)sig.kid;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "authorize.h"
 #include "base64url.h"
 #include "cleanup.h"
 #include "json.h"
@@ -23,6 +24,7 @@ struct Service {
 	uint64_t sign_failures;	  /* the token refused or failed to sign */
 	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
 	Buf payload; /* scratch, reused by every request */
+	RateLimiter *ratelimit;
 };
 
 static void log_keys(const Keyring *k)
@@ -46,6 +48,14 @@ int service_new(Config *config, Service **ret)
 		return -ENOMEM;
 	}
 	s->config = config;
+	s->ratelimit = ratelimit_new(RATELIMIT_MAX_BUCKETS);
+	if (!s->ratelimit) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (config->n_policies == 0)
+		log_warning("%s has no [policy NAME] section: every request will be denied",
+			    config->path);
 	r = token_open(config->module, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
@@ -102,6 +112,7 @@ Service *service_free(Service *s)
 		return NULL;
 	keyring_free(s->keyring);
 	buf_done(&s->payload);
+	ratelimit_free(s->ratelimit);
 	token_close(s->token);
 	config_free(s->config);
 	free(s);
@@ -181,10 +192,11 @@ static int check_string(Failure *f, const char *what, Span v, size_t max, bool r
 	return 0;
 }
 
-static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
-			 int64_t *ret_exp)
+/* The lifetime the request names, 0 for none; the key's limit applies to every peer. */
+static int requested_lifetime(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
+			      uint64_t *ret)
 {
-	uint64_t lifetime = kc->default_lifetime;
+	uint64_t lifetime = 0;
 
 	if (in->lifetime && in->expires_at)
 		return refuse(f, SERVICE_INVALID_REQUEST, "give lifetime or expires-at, not both");
@@ -200,15 +212,12 @@ static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, F
 		return refuse(f, SERVICE_INVALID_REQUEST,
 			      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64 " s",
 			      lifetime, kc->name, kc->max_lifetime);
-	*ret_exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
-	if (kc->not_after && *ret_exp > kc->not_after)
-		return refuse(f, SERVICE_INVALID_REQUEST,
-			      "expiry %" PRId64 " is after key %s's not-after %" PRId64, *ret_exp,
-			      kc->name, kc->not_after);
+	*ret = lifetime;
 	return 0;
 }
 
-static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key, Failure *f)
+static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key,
+		    uint64_t *ret_lifetime, Failure *f)
 {
 	const LoadedKey *key = NULL;
 	int r;
@@ -227,10 +236,42 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 		r = check_string(f, "access token", in->claims.access_token,
 				 CLAIM_ACCESS_TOKEN_MAX, false);
 	if (r >= 0)
-		r = choose_expiry(key->config, in, now, f, &in->claims.exp);
+		r = requested_lifetime(key->config, in, now, f, ret_lifetime);
 	if (r < 0)
 		return r;
 	*ret_key = key;
+	return 0;
+}
+
+/* Policy and rate decide before anything is built or signed. */
+static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *key,
+		  uint64_t lifetime, time_t now, const Policy **ret_policy, Failure *f)
+{
+	PolicyRequest rq = {
+		.key = key->config->name,
+		.audience = in->claims.audience,
+		.user_id = in->claims.user_id,
+		.lifetime = lifetime,
+		.credentials = in->claims.access_token.p != NULL,
+		/* Requests carry no extra or legacy claims yet; those land here when they do. */
+	};
+	struct timespec ts;
+	const Policy *p = NULL;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = authorize(s->config, s->ratelimit, peer, &rq,
+		      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &p, f);
+	if (r < 0)
+		return r;
+	if (!lifetime)
+		lifetime = policy_default_lifetime(p, key->config->default_lifetime);
+	in->claims.exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
+	if (key->config->not_after && in->claims.exp > key->config->not_after)
+		return refuse(f, SERVICE_INVALID_REQUEST,
+			      "expiry %" PRId64 " is after key %s's not-after %" PRId64,
+			      in->claims.exp, key->config->name, key->config->not_after);
+	*ret_policy = p;
 	return 0;
 }
 
@@ -256,12 +297,16 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		 Signed *ret, Failure *fail)
 {
 	const LoadedKey *key = NULL;
+	const Policy *policy = NULL;
 	uint8_t sig[SIGNATURE_MAX];
 	size_t sig_len = 0;
+	uint64_t lifetime = 0;
 	int r;
 
 	*fail = (Failure){};
-	r = validate(s, in, now, &key, fail);
+	r = validate(s, in, now, &key, &lifetime, fail);
+	if (r >= 0)
+		r = decide(s, peer, in, key, lifetime, now, &policy, fail);
 	if (r < 0)
 		goto refused;
 
@@ -296,6 +341,7 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		.kid = key->kid,
 		.key_name = key->config->name,
 		.expires_at = in->claims.exp,
+		.policy = policy->name,
 	};
 	/* Fail closed: no record, no token. */
 	r = audit_issued(peer, ret, in);

@@ -25,11 +25,13 @@ typedef enum ServiceError {
 	SERVICE_PERMISSION_DENIED,
 	SERVICE_UNAVAILABLE,
 	SERVICE_INTERNAL,
+	SERVICE_RATE_LIMITED,
 } ServiceError;
 
 typedef struct Failure {
 	ServiceError code;
 	char message[256];
+	uint32_t retry_after_ms; /* SERVICE_RATE_LIMITED: when a retry may succeed */
 } Failure;
 
 typedef struct SignInput {
@@ -45,6 +47,7 @@ typedef struct Signed {
 	const char *kid;
 	const char *key_name;
 	int64_t expires_at;
+	const char *policy; /* the [policy NAME] that granted it */
 } Signed;
 
 typedef struct Service Service;
