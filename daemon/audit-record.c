@@ -131,9 +131,11 @@ static void add_time(AuditLine *l)
 }
 
 /*
- * Who asked. Fields the peer does not carry are left out; unit and exe join
- * here once Peer has them. No OBJECT_PID= for the journal: journald would
- * add the peer's OBJECT_CMDLINE, and clients do put secrets on command lines.
+ * Who asked (see peer.h for what each field is worth: unit, exe and comm are
+ * read from /proc after accept, and a peer sets its own comm). Fields the
+ * peer does not carry are left out. No OBJECT_PID= for the journal: journald
+ * would add the peer's OBJECT_CMDLINE, and clients do put secrets on command
+ * lines.
  */
 static void add_peer(AuditLine *l, const Peer *p)
 {
@@ -141,6 +143,12 @@ static void add_peer(AuditLine *l, const Peer *p)
 	add_num(l, "pid", "HSMJWT_PEER_PID", "%d", (int)p->pid);
 	add_num(l, "uid", "HSMJWT_PEER_UID", "%u", (unsigned)p->uid);
 	add_num(l, "gid", "HSMJWT_PEER_GID", "%u", (unsigned)p->gid);
+	if (p->unit && *p->unit)
+		add_cstr(l, "unit", "HSMJWT_PEER_UNIT", p->unit);
+	if (p->exe && *p->exe)
+		add_cstr(l, "exe", "HSMJWT_PEER_EXE", p->exe);
+	if (*p->comm)
+		add_str(l, "comm", "HSMJWT_PEER_COMM", p->comm, strnlen(p->comm, PEER_COMM_MAX));
 	close_object(l);
 }
 
@@ -163,7 +171,8 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 	add_span(l, "sub", "HSMJWT_SUBJECT", r->subject);
 	if (r->expires_at)
 		add_num(l, "exp", "HSMJWT_EXPIRES_AT", "%" PRId64, r->expires_at);
-	add_cstr(l, "jti", "HSMJWT_JTI", r->jti);
+	add_span(l, "jti", "HSMJWT_JTI", r->jti);
+	add_cstr(l, "policy", "HSMJWT_POLICY", r->policy);
 	if (r->token) {
 		audit_sha256_hex(r->token, r->token_len, fp);
 		if (!fp[0]) {

@@ -42,6 +42,10 @@ static const char *const event_names[_AUDIT_EVENT_MAX] = {
 	[AUDIT_RATE_LIMITED] = "rate-limited",
 	[AUDIT_FAILED] = "failed",
 	[AUDIT_LEGACY_UPGRADE] = "legacy-upgrade",
+	[AUDIT_VERIFY_VALID] = "verify-valid",
+	[AUDIT_VERIFY_INVALID] = "verify-invalid",
+	[AUDIT_VERIFY_FAILED] = "verify-failed",
+	[AUDIT_DEPRECATION] = "deprecation",
 	[AUDIT_START] = "start",
 	[AUDIT_STOP] = "stop",
 	[AUDIT_RELOAD] = "reload",
@@ -62,7 +66,7 @@ const char *audit_strerror(int r)
 
 bool audit_event_is_decision(AuditEvent e)
 {
-	return e <= AUDIT_LEGACY_UPGRADE;
+	return e < _AUDIT_DECISION_MAX;
 }
 
 /* The first failure is logged and shown in the status; later ones only keep the trail failing. */

@@ -43,8 +43,14 @@ typedef enum AuditEvent {
 	AUDIT_RATE_LIMITED,
 	AUDIT_FAILED,	/* the token or the daemon failed: nothing issued */
 	AUDIT_LEGACY_UPGRADE,
+	/* Decisions on verify requests. */
+	AUDIT_VERIFY_VALID,
+	AUDIT_VERIFY_INVALID,	/* the token is not valid: error names the reason */
+	AUDIT_VERIFY_FAILED,	/* the PKCS#11 token failed: nothing decided */
+	AUDIT_DEPRECATION,	/* a valid v1 token: clients that still present them */
+	_AUDIT_DECISION_MAX,
 	/* The daemon's life. */
-	AUDIT_START,
+	AUDIT_START = _AUDIT_DECISION_MAX,
 	AUDIT_STOP,
 	AUDIT_RELOAD,
 	AUDIT_KEY_CHANGE,
@@ -67,7 +73,8 @@ typedef struct AuditRecord {
 	Span audience;		/* .p == NULL: absent */
 	Span subject;
 	int64_t expires_at;	/* 0: absent */
-	const char *jti;	/* NULL: absent */
+	Span jti;		/* .p == NULL: absent */
+	const char *policy;	/* the [policy NAME] that granted it */
 	const char *token;	/* only its SHA-256 is recorded */
 	size_t token_len;
 	const char *error;	/* stable name of the refusal, e.g. "invalid-request" */

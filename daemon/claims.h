@@ -21,10 +21,12 @@ typedef struct ZumoClaims {
 	Span audience;
 	Span user_id;
 	Span access_token; /* p == NULL: no credentials claim */
+	int64_t iat;	   /* standard profile only */
+	Span jti;	   /* standard profile only */
 } ZumoClaims;
 
-/* {"alg":"HS256","typ":"JWT","kid":<kid>} byte for byte. */
-int claims_zumo_header(Buf *b, const char *kid);
+/* {"alg":<alg>,"typ":"JWT","kid":<kid>} byte for byte; kid is always a JSON string. */
+int claims_header(Buf *b, const char *alg, const char *kid);
 
 /*
  * The v2 payload, members in the spec's order:
@@ -32,3 +34,9 @@ int claims_zumo_header(Buf *b, const char *kid);
  * -EILSEQ when a string is not UTF-8; the buffer is then unusable until reset.
  */
 int claims_zumo_payload(Buf *b, const char *issuer, const ZumoClaims *c);
+
+/*
+ * The standard profile's payload: iss, sub (the user id), aud, exp, iat,
+ * jti, under the same serialisation rules.
+ */
+int claims_standard_payload(Buf *b, const char *issuer, const ZumoClaims *c);

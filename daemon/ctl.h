@@ -6,8 +6,8 @@
 #include "config.h"
 
 /*
- * One hsmjwtctl subcommand per file, behind a {name, fn, help} table. run()
- * returns -errno on failure (exit status 1), else the exit status.
+ * One hsmjwtctl subcommand per file, behind a {name, fn, help} table. run
+ * returns -errno (exit status 1) or the exit status, 0 for success.
  */
 typedef struct CtlCommand {
 	const char *name;
@@ -18,6 +18,11 @@ typedef struct CtlCommand {
 } CtlCommand;
 
 int ctl_import_zumo(const Config *config, int argc, char *argv[]);
+int ctl_generate(const Config *config, int argc, char *argv[]);
+int ctl_jwks(const Config *config, int argc, char *argv[]);
+int ctl_list(const Config *config, int argc, char *argv[]);
+int ctl_enable_verify(const Config *config, int argc, char *argv[]);
+int ctl_check_policy(const Config *config, int argc, char *argv[]);
 int ctl_audit(const Config *config, int argc, char *argv[]);
 int ctl_reopen_audit(const Config *config, int argc, char *argv[]);
 

@@ -15,6 +15,18 @@
 static const CtlCommand commands[] = {
 	{ "import-zumo", ctl_import_zumo, "[--replace] KEYNAME",
 	  "import a zumo master key (read from stdin) as KEYNAME's signing key" },
+	{ "generate", ctl_generate, "[--replace] KEYNAME",
+	  "generate KEYNAME's key pair inside the token (alg from the config)" },
+	{ "jwks", ctl_jwks, "[--login]",
+	  "print the public key set (JWKS) of active and published keys" },
+	{ "list", ctl_list, "", "show the configured keys and the key objects on the token" },
+	{ "enable-verify", ctl_enable_verify, "KEYNAME",
+	  "let an HMAC key imported by an older version verify (CKA_VERIFY=TRUE)" },
+	{ "check-policy", ctl_check_policy,
+	  "--uid U [--gid G]... [--unit X] --aud A [--sub S] [--key K] [--lifetime N]\n"
+	  "      [--credentials] [--extra-claim NAME]... [--legacy-claims]",
+	  "say what hsmjwtd would decide for this peer and request, offline (no token,\n"
+	  "      no PIN); exit 0 allowed, 3 invalid request, 4 permission denied" },
 	{ "audit", ctl_audit, "verify [--any-start] FILE...",
 	  "check the audit trail's hash chain across FILEs, oldest first\n"
 	  "      (exit 0 intact, 1 broken, 3 unreadable; needs no configuration)",
@@ -27,7 +39,7 @@ static const CtlCommand commands[] = {
 static void help(void)
 {
 	printf("Usage: hsmjwtctl [--config FILE] COMMAND [ARGS...]\n\n"
-	       "Administers hsmjwtd's keys in the PKCS#11 token, and its audit trail.\n\n"
+	       "Administers hsmjwtd's keys in the PKCS#11 token and checks its policies.\n\n"
 	       "  -c, --config FILE   configuration file (default %s)\n"
 	       "  -h, --help          show this help\n"
 	       "      --version       show the version\n\nCommands:\n",

@@ -28,9 +28,10 @@ static void help(void)
 	       "\n"
 	       "The socket comes from systemd socket activation, or [server] socket when\n"
 	       "started by hand. The PIN is read from [token] pin-file or\n"
-	       "$CREDENTIALS_DIRECTORY/pin. Decisions are recorded in the [audit] trail;\n"
-	       "SIGHUP reopens its file after log rotation. See hsmjwtd(8) and\n"
-	       "hsmjwtd.conf(5).\n",
+	       "$CREDENTIALS_DIRECTORY/pin. Requests are granted by [policy NAME] sections\n"
+	       "(none: every request is denied); SIGHUP re-reads them without dropping\n"
+	       "connections and reopens the [audit] file after log rotation. See hsmjwtd(8)\n"
+	       "and hsmjwtd.conf(5).\n",
 	       HSMJWTD_DEFAULT_CONFIG);
 }
 
@@ -84,7 +85,9 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	if (check_only) {
-		printf("%s: OK, %zu key(s)\n", config_path, config->n_keys);
+		printf("%s: OK, %zu key(s), %zu polic%s%s\n", config_path, config->n_keys,
+		       config->n_policies, config->n_policies == 1 ? "y" : "ies",
+		       config->n_policies ? "" : " (every request will be denied)");
 		config_free(config);
 		return EXIT_SUCCESS;
 	}

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fd-limit.h"
 #include "frame.h"
 #include "listen.h"
 #include "log.h"
@@ -56,6 +58,10 @@ typedef struct Server {
 	struct Connection *connections; /* all open ones, to free them at exit */
 	Audit *audit;
 	unsigned n_held; /* connections whose replies wait for the audit commit */
+	sd_event_source *listen_source;
+	uint64_t exit_idle_usec;      /* 0: never exit for idleness */
+	uint64_t last_activity_usec; /* CLOCK_MONOTONIC, from the loop's cached clock */
+	char last_status[256];
 } Server;
 
 typedef struct Connection {
@@ -84,6 +90,7 @@ static Connection *connection_free(Connection *c)
 	buf_done(&c->out);
 	if (c->held)
 		c->server->n_held--;
+	peer_done(&c->peer);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -91,6 +98,7 @@ static Connection *connection_free(Connection *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->server->n_connections--;
+	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->server->last_activity_usec);
 	free(c);
 	return NULL;
 }
@@ -304,8 +312,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 {
 	Server *s = userdata;
 	_cleanup_close_ int cfd = -EBADF;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	Peer peer;
 	Connection *c;
 	int r;
 
@@ -317,26 +324,31 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		return 0;
 	}
 	/* Identity before any byte is read: later requests cannot change who asked. */
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		log_warning_errno(errno, "SO_PEERCRED failed, dropping connection: %m");
+	r = peer_from_socket(cfd, &peer);
+	if (r < 0) {
+		log_warning_errno(r, "SO_PEERCRED failed, dropping connection: %m");
 		return 0;
 	}
 	if (s->n_connections >= s->max_connections) {
 		log_warning("Refusing connection of pid %d uid %u: %u connections open "
-			    "([server] max-connections)", (int)cred.pid, (unsigned)cred.uid,
+			    "([server] max-connections)", (int)peer.pid, (unsigned)peer.uid,
 			    s->n_connections);
+		peer_done(&peer);
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		peer_done(&peer);
 		return 0;
+	}
 	*c = (Connection){
 		.server = s,
 		.fd = TAKE_FD(cfd),
-		.peer = { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid },
+		.peer = peer,
 		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
 	};
 	s->n_connections++;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->last_activity_usec);
 	c->next = s->connections;
 	if (c->next)
 		c->next->prev = c;
@@ -349,13 +361,43 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
-static int on_hangup(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+/* Status and idle checks run on this period: cheap, and no syscall on the request path. */
+#define HOUSEKEEPING_USEC (5ull * 1000000ull)
+
+static void update_status(Server *s)
+{
+	char status[sizeof(s->last_status)];
+
+	service_describe(s->service, s->n_connections, status, sizeof(status));
+	if (strcmp(status, s->last_status) == 0)
+		return;
+	memcpy(s->last_status, status, sizeof(status));
+	(void)sd_notifyf(0, "STATUS=%s", status);
+}
+
+static int on_housekeeping(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	Server *s = userdata;
+	uint64_t next = usec + HOUSEKEEPING_USEC;
 
-	(void)src, (void)si;
-	log_info("Received SIGHUP, reopening the audit file");
-	(void)audit_reopen(s->audit);
+	update_status(s);
+	if (s->exit_idle_usec && s->n_connections == 0) {
+		uint64_t idle_until = s->last_activity_usec + s->exit_idle_usec;
+		if (usec >= idle_until) {
+			/*
+			 * Connections arriving from now on wait in the socket, which systemd
+			 * holds; it starts us again for them, so none is lost.
+			 */
+			log_info("Idle for %" PRIu64 " s, exiting; socket activation restarts on demand",
+				 s->exit_idle_usec / 1000000);
+			(void)sd_notify(0, "STOPPING=1\nSTATUS=Exiting: idle");
+			sd_event_source_set_enabled(s->listen_source, SD_EVENT_OFF);
+			return sd_event_exit(sd_event_source_get_event(src), 0);
+		}
+		if (idle_until < next)
+			next = idle_until;
+	}
+	(void)sd_event_source_set_time(src, next);
 	return 0;
 }
 
@@ -367,11 +409,36 @@ static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si,
 	return sd_event_exit(sd_event_source_get_event(src), 0);
 }
 
+static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	Server *s = userdata;
+	_cleanup_free_ char *error = NULL, *path = NULL;
+	Config *config = NULL;
+	int r;
+
+	(void)src, (void)si;
+	(void)sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+	/* SIGHUP is also what log rotation sends: the chain continues into the new file. */
+	(void)audit_reopen(s->audit);
+	path = strdup(service_config(s->service)->path);
+	r = path ? config_load(path, &config, &error) : -ENOMEM;
+	if (r < 0) {
+		log_error("Reload refused, the previous configuration stays in force: %s",
+			  error ? error : strerror(-r));
+		(void)audit_reload(s->audit, "refused: the configuration is invalid");
+	} else
+		(void)service_reload(s->service, config);
+	s->last_status[0] = '\0';
+	update_status(s);
+	(void)sd_notify(0, "READY=1");
+	return 0;
+}
+
 int server_run(Service *service)
 {
 	const Config *cfg = service_config(service);
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
-	sd_event_source *listen_src = NULL;
+	sd_event_source *listen_src = NULL, *housekeeping = NULL;
 	Server s = {
 		.service = service,
 		.listen_fd = -EBADF,
@@ -379,6 +446,7 @@ int server_run(Service *service)
 		.max_frame = cfg->max_frame,
 		.audit = service_audit(service),
 	};
+	_cleanup_free_ char *socket_path = NULL;
 	bool bound = false;
 	sigset_t mask;
 	int r;
@@ -398,7 +466,7 @@ int server_run(Service *service)
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);
 	if (r >= 0)
-		r = sd_event_add_signal(e, NULL, SIGHUP, on_hangup, &s);
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, &s);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 	/* WatchdogSec= in the unit: pings come from the loop, so a stuck loop gets noticed. */
@@ -411,7 +479,14 @@ int server_run(Service *service)
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the audit trail's event sources: %m");
 
-	r = listen_socket_open(cfg->socket_path, &s.listen_fd, &bound);
+	/* Each connection holds its socket and the peer's pidfd. */
+	fd_limit_ensure(2u * s.max_connections + 64u);
+
+	/* The Config may be replaced by a reload; keep what must outlive it. */
+	socket_path = strdup(cfg->socket_path);
+	if (!socket_path)
+		return -ENOMEM;
+	r = listen_socket_open(socket_path, &s.listen_fd, &bound);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(e, &listen_src, s.listen_fd, EPOLLIN, on_accept, &s);
@@ -420,7 +495,24 @@ int server_run(Service *service)
 		goto out;
 	}
 
-	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %zu key(s)", cfg->n_keys);
+	s.listen_source = listen_src;
+	if (cfg->exit_idle && bound)
+		log_notice("exit-idle ignored: the socket was not passed by systemd, so nobody would "
+			   "restart the daemon");
+	else
+		s.exit_idle_usec = cfg->exit_idle * 1000000ull;
+	(void)sd_event_now(e, CLOCK_MONOTONIC, &s.last_activity_usec);
+	r = sd_event_add_time_relative(e, &housekeeping, CLOCK_MONOTONIC,
+				       s.exit_idle_usec && s.exit_idle_usec < HOUSEKEEPING_USEC ?
+					       s.exit_idle_usec : HOUSEKEEPING_USEC,
+				       0, on_housekeeping, &s);
+	if (r < 0) {
+		log_error_errno(r, "Cannot arm the housekeeping timer: %m");
+		goto out;
+	}
+	(void)sd_event_source_set_enabled(housekeeping, SD_EVENT_ON);
+	service_describe(service, 0, s.last_status, sizeof(s.last_status));
+	(void)sd_notifyf(0, "READY=1\nSTATUS=%s", s.last_status);
 	r = sd_event_loop(e);
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
@@ -429,8 +521,9 @@ out:
 		connection_free(s.connections);
 	sd_event_source_disable_unref(listen_src);
 	audit_detach_event(s.audit);
+	sd_event_source_disable_unref(housekeeping);
 	if (bound)
-		unlink(cfg->socket_path);
+		unlink(socket_path);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);
 	buf_done(&s.scratch);

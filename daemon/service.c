@@ -3,71 +3,40 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit-keys.h"
 #include "audit.h"
+#include "authorize.h"
 #include "base64url.h"
 #include "cleanup.h"
 #include "json.h"
 #include "log.h"
 
-typedef struct LoadedKey {
-	const KeyConfig *config;
-	TokenObject object;	/* a session copy when the token allows it */
-	Buf header_b64;		/* base64url(header) ".", encoded once at load */
-} LoadedKey;
-
 struct Service {
 	Config *config;
 	Token *token;
-	LoadedKey *keys;
-	size_t n_keys;
+	Keyring *keyring;
 	uint64_t tokens_issued;
+	uint64_t sign_failures;	  /* the token refused or failed to sign */
+	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
 	Buf payload; /* scratch, reused by every request */
+	RateLimiter *ratelimit;
 	Audit *audit;
 };
 
-static int load_key(Service *s, const KeyConfig *kc, LoadedKey *lk)
+static void log_keys(const Keyring *k)
 {
-	_cleanup_(buf_done) Buf header = {};
-	TokenObject object, copy = 0;
-	bool copied;
-	int r;
-
-	r = token_find_key(s->token, kc->uri, &object);
-	if (r < 0)
-		return r;
-	/* Probe the key once now, so a key that cannot sign fails the start, not a request. */
-	uint8_t mac[TOKEN_HMAC_SHA256_LEN];
-	r = token_sign_hmac_sha256(s->token, object, "probe", 5, mac);
-	if (r < 0)
-		return log_error_errno(r, "Key %s (%s) cannot sign HMAC-SHA256", kc->name, kc->uri);
-
-	r = token_copy_to_session(s->token, object, &copy);
-	copied = r >= 0;
-	if (copied) {
-		object = copy;
-	} else {
-		log_notice("Key %s: the token refused a session copy (%s); signing with the token "
-			   "object, which is slower on some tokens", kc->name, strerror(-r));
+	for (size_t i = 0; i < k->n_keys; i++) {
+		const LoadedKey *lk = &k->keys[i];
+		log_info("Key %s: %s, kid \"%s\", profile %s, %s", lk->config->name, lk->alg->name,
+			 lk->kid, profile_to_string(lk->config->profile),
+			 key_state_to_string(lk->config->state));
 	}
-
-	r = claims_zumo_header(&header, kc->kid);
-	if (r < 0)
-		return log_error_errno(r, "Key %s: kid is not valid UTF-8", kc->name);
-	base64url_append(&lk->header_b64, header.data, header.len);
-	buf_append_char(&lk->header_b64, '.');
-	if (lk->header_b64.error)
-		return lk->header_b64.error;
-	lk->config = kc;
-	lk->object = object;
-	log_info("Key %s ready: %s, kid \"%s\", profile %s, %s", kc->name,
-		 algorithm_to_string(kc->alg), kc->kid, profile_to_string(kc->profile),
-		 copied ? "session copy" : "token object");
-	return 0;
 }
 
 int service_new(Config *config, Service **ret)
@@ -81,27 +50,28 @@ int service_new(Config *config, Service **ret)
 		return -ENOMEM;
 	}
 	s->config = config;
+	s->ratelimit = ratelimit_new(RATELIMIT_MAX_BUCKETS);
+	if (!s->ratelimit) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	r = audit_new(&config->audit, &s->audit);
 	if (r < 0)
 		goto fail;
+	if (config->n_policies == 0)
+		log_warning("%s has no [policy NAME] section: every request will be denied",
+			    config->path);
 	r = token_open(config->module, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
 	r = token_login(s->token, config->pin_file);
 	if (r < 0)
 		goto fail;
-	s->keys = calloc(config->n_keys, sizeof(*s->keys));
-	if (!s->keys) {
-		r = -ENOMEM;
+	r = keyring_load(s->token, config, KEYRING_SIGN, &s->keyring);
+	if (r < 0)
 		goto fail;
-	}
-	for (size_t i = 0; i < config->n_keys; i++) {
-		r = load_key(s, &config->keys[i], &s->keys[i]);
-		if (r < 0)
-			goto fail;
-		s->n_keys++;
-	}
-	log_info("Token %s: %zu key(s) loaded", token_describe(s->token), s->n_keys);
+	log_keys(s->keyring);
+	log_info("Token %s: %zu key(s) loaded", token_describe(s->token), s->keyring->n_keys);
 	*ret = s;
 	return 0;
 fail:
@@ -109,14 +79,55 @@ fail:
 	return r;
 }
 
+static bool same_string(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int service_reload(Service *s, Config *config)
+{
+	_cleanup_(config_freep) Config *c = config;
+	Keyring *k = NULL;
+	char detail[64];
+	int r;
+
+	/* The token session and login stay; changing them needs a restart. */
+	if (!same_string(c->module, s->config->module) ||
+	    !same_string(c->token_uri, s->config->token_uri) ||
+	    !same_string(c->pin_file, s->config->pin_file))
+		log_warning("Reload: [token] settings changed; they take effect at the next restart");
+	if (!same_string(c->socket_path, s->config->socket_path))
+		log_warning("Reload: [server] socket changed; it takes effect at the next restart");
+	if (!same_string(c->audit.file, s->config->audit.file) ||
+	    c->audit.journal != s->config->audit.journal || c->audit.sync != s->config->audit.sync)
+		log_warning("Reload: [audit] settings changed; they take effect at the next restart");
+	r = keyring_load(s->token, c, KEYRING_SIGN, &k);
+	if (r < 0) {
+		(void)audit_reload(s->audit, "refused: the keys could not be loaded");
+		return log_error_errno(r, "Reload refused, the previous keys stay in force: %m");
+	}
+	audit_keyring_changes(s->audit, s->keyring, k);
+	/* Nothing signs with the old keyring any more: the loop is single-threaded. */
+	keyring_release_objects(s->token, s->keyring);
+	keyring_free(s->keyring);
+	s->keyring = k;
+	config_free(s->config);
+	s->config = TAKE_PTR(c);
+	log_keys(s->keyring);
+	log_info("Reloaded: %zu key(s)", s->keyring->n_keys);
+	snprintf(detail, sizeof(detail), "%zu key(s), %zu polic%s", s->keyring->n_keys,
+		 s->config->n_policies, s->config->n_policies == 1 ? "y" : "ies");
+	(void)audit_reload(s->audit, detail);
+	return 0;
+}
+
 Service *service_free(Service *s)
 {
 	if (!s)
 		return NULL;
-	for (size_t i = 0; i < s->n_keys; i++)
-		buf_done(&s->keys[i].header_b64);
-	free(s->keys);
+	keyring_free(s->keyring);
 	buf_done(&s->payload);
+	ratelimit_free(s->ratelimit);
 	token_close(s->token);
 	audit_free(s->audit);
 	config_free(s->config);
@@ -129,6 +140,11 @@ const Config *service_config(const Service *s)
 	return s->config;
 }
 
+const Keyring *service_keyring(const Service *s)
+{
+	return s->keyring;
+}
+
 Audit *service_audit(Service *s)
 {
 	return s->audit;
@@ -137,6 +153,22 @@ Audit *service_audit(Service *s)
 uint64_t service_tokens_issued(const Service *s)
 {
 	return s->tokens_issued;
+}
+
+void service_describe(const Service *s, unsigned connections, char *buf, size_t size)
+{
+	size_t signing = 0;
+
+	for (size_t i = 0; i < s->keyring->n_keys; i++)
+		signing += s->keyring->keys[i].can_sign;
+	snprintf(buf, size, "%zu key(s), %zu active; %" PRIu64 " token(s) issued; token %s%s%s; "
+		 "%u connection(s)%s%s",
+		 s->keyring->n_keys, signing, s->tokens_issued,
+		 s->last_sign_error ? "failing: " : "OK",
+		 s->last_sign_error ? strerror(-s->last_sign_error) : "",
+		 s->sign_failures && !s->last_sign_error ? " (recovered)" : "", connections,
+		 audit_error(s->audit) ? "; AUDIT TRAIL FAILING, refusing to sign: " : "",
+		 audit_error(s->audit) ? audit_strerror(audit_error(s->audit)) : "");
 }
 
 static int refuse(Failure *f, ServiceError code, const char *fmt, ...) _printf_(3, 4);
@@ -151,14 +183,24 @@ static int refuse(Failure *f, ServiceError code, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static const LoadedKey *pick_key(Service *s, const char *name)
+static int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure *f)
 {
-	if (!name || !*name)
-		return &s->keys[0];
-	for (size_t i = 0; i < s->n_keys; i++)
-		if (strcmp(s->keys[i].config->name, name) == 0)
-			return &s->keys[i];
-	return NULL;
+	const LoadedKey *key;
+
+	if (!name || !*name) {
+		key = keyring_default(s->keyring);
+		if (!key)
+			return refuse(f, SERVICE_UNAVAILABLE, "no key is active");
+	} else {
+		key = keyring_find(s->keyring, name);
+		if (!key)
+			return refuse(f, SERVICE_INVALID_REQUEST, "no key named '%.64s'", name);
+		if (!key->can_sign)
+			return refuse(f, SERVICE_INVALID_REQUEST, "key %s is %s, not active", name,
+				      key_state_to_string(key->config->state));
+	}
+	*ret = key;
+	return 0;
 }
 
 static int check_string(Failure *f, const char *what, Span v, size_t max, bool required)
@@ -173,10 +215,11 @@ static int check_string(Failure *f, const char *what, Span v, size_t max, bool r
 	return 0;
 }
 
-static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
-			 int64_t *ret_exp)
+/* The lifetime the request names, 0 for none; the key's limit applies to every peer. */
+static int requested_lifetime(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
+			      uint64_t *ret)
 {
-	uint64_t lifetime = kc->default_lifetime;
+	uint64_t lifetime = 0;
 
 	if (in->lifetime && in->expires_at)
 		return refuse(f, SERVICE_INVALID_REQUEST, "give lifetime or expires-at, not both");
@@ -192,18 +235,23 @@ static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, F
 		return refuse(f, SERVICE_INVALID_REQUEST,
 			      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64 " s",
 			      lifetime, kc->name, kc->max_lifetime);
-	*ret_exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
+	*ret = lifetime;
 	return 0;
 }
 
-static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key, Failure *f)
+static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key,
+		    uint64_t *ret_lifetime, Failure *f)
 {
-	const LoadedKey *key;
+	const LoadedKey *key = NULL;
 	int r;
 
-	key = pick_key(s, in->key_name);
-	if (!key)
-		return refuse(f, SERVICE_INVALID_REQUEST, "no key named '%.64s'", in->key_name);
+	r = pick_key(s, in->key_name, &key, f);
+	if (r < 0)
+		return r;
+	if (in->claims.access_token.p && key->config->profile != PROFILE_ZUMO_V2)
+		return refuse(f, SERVICE_INVALID_REQUEST,
+			      "credentials belong to the zumo-v2 profile; key %s is %s",
+			      key->config->name, profile_to_string(key->config->profile));
 	r = check_string(f, "audience", in->claims.audience, CLAIM_AUDIENCE_MAX, true);
 	if (r >= 0)
 		r = check_string(f, "user id", in->claims.user_id, CLAIM_USER_ID_MAX, true);
@@ -211,11 +259,61 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 		r = check_string(f, "access token", in->claims.access_token,
 				 CLAIM_ACCESS_TOKEN_MAX, false);
 	if (r >= 0)
-		r = choose_expiry(key->config, in, now, f, &in->claims.exp);
+		r = requested_lifetime(key->config, in, now, f, ret_lifetime);
 	if (r < 0)
 		return r;
 	*ret_key = key;
 	return 0;
+}
+
+/* Policy and rate decide before anything is built or signed. */
+static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *key,
+		  uint64_t lifetime, time_t now, const Policy **ret_policy, Failure *f)
+{
+	PolicyRequest rq = {
+		.key = key->config->name,
+		.audience = in->claims.audience,
+		.user_id = in->claims.user_id,
+		.lifetime = lifetime,
+		.credentials = in->claims.access_token.p != NULL,
+		/* Requests carry no extra or legacy claims yet; those land here when they do. */
+	};
+	struct timespec ts;
+	const Policy *p = NULL;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = authorize(s->config, s->ratelimit, peer, &rq,
+		      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &p, f);
+	if (r < 0)
+		return r;
+	if (!lifetime)
+		lifetime = policy_default_lifetime(p, key->config->default_lifetime);
+	in->claims.exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
+	if (key->config->not_after && in->claims.exp > key->config->not_after)
+		return refuse(f, SERVICE_INVALID_REQUEST,
+			      "expiry %" PRId64 " is after key %s's not-after %" PRId64,
+			      in->claims.exp, key->config->name, key->config->not_after);
+	*ret_policy = p;
+	return 0;
+}
+
+static int build_payload(Service *s, const LoadedKey *key, SignInput *in, time_t now)
+{
+	uint8_t jti[16];
+	char jti_text[24];
+	Buf jb = { .data = jti_text, .cap = sizeof(jti_text) };
+
+	buf_reset(&s->payload);
+	if (key->config->profile == PROFILE_ZUMO_V2)
+		return claims_zumo_payload(&s->payload, key->config->issuer, &in->claims);
+	/* 128 random bits name the token uniquely (RFC 7519 section 4.1.7). */
+	if (RAND_bytes(jti, sizeof(jti)) != 1)
+		return -EIO;
+	base64url_append(&jb, jti, sizeof(jti));
+	in->claims.iat = (int64_t)now;
+	in->claims.jti = (Span){ jti_text, jb.len };
+	return claims_standard_payload(&s->payload, key->config->issuer, &in->claims);
 }
 
 static const struct {
@@ -227,6 +325,7 @@ static const struct {
 	[SERVICE_PERMISSION_DENIED] = { AUDIT_DENIED, "permission-denied" },
 	[SERVICE_UNAVAILABLE] = { AUDIT_FAILED, "unavailable" },
 	[SERVICE_INTERNAL] = { AUDIT_FAILED, "internal" },
+	[SERVICE_RATE_LIMITED] = { AUDIT_RATE_LIMITED, "rate-limited" },
 };
 
 static AuditRecord decision(const Peer *peer, const SignInput *in, const LoadedKey *key)
@@ -235,11 +334,12 @@ static AuditRecord decision(const Peer *peer, const SignInput *in, const LoadedK
 		.peer = peer,
 		.request_id = in->request_id,
 		.key = key ? key->config->name : in->key_name && *in->key_name ? in->key_name : NULL,
-		.kid = key ? key->config->kid : NULL,
-		.alg = key ? algorithm_to_string(key->config->alg) : NULL,
+		.kid = key ? key->kid : NULL,
+		.alg = key ? key->alg->name : NULL,
 		.audience = in->claims.audience,
 		.subject = in->claims.user_id,
 		.expires_at = in->claims.exp,
+		.jti = in->claims.jti,
 	};
 }
 
@@ -248,6 +348,7 @@ static void audit_failed(Failure *fail, int r)
 {
 	refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable (%s); no token issued",
 	       audit_strerror(r));
+	fail->retry_after_ms = 0;
 }
 
 static void record_refusal(Service *s, const Peer *peer, const SignInput *in,
@@ -268,6 +369,7 @@ static void record_refusal(Service *s, const Peer *peer, const SignInput *in,
 void service_refuse(Service *s, const Peer *peer, const SignInput *in, ServiceError code,
 		    const char *message, Failure *fail)
 {
+	*fail = (Failure){};
 	refuse(fail, code, "%s", message);
 	record_refusal(s, peer, in, NULL, fail);
 }
@@ -276,17 +378,21 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		 Signed *ret, Failure *fail)
 {
 	const LoadedKey *key = NULL;
-	uint8_t mac[TOKEN_HMAC_SHA256_LEN];
+	const Policy *policy = NULL;
+	uint8_t sig[SIGNATURE_MAX];
+	size_t sig_len = 0;
+	uint64_t lifetime = 0;
 	AuditRecord rec;
 	int r;
 
 	*fail = (Failure){};
-	r = validate(s, in, now, &key, fail);
+	r = validate(s, in, now, &key, &lifetime, fail);
+	if (r >= 0)
+		r = decide(s, peer, in, key, lifetime, now, &policy, fail);
 	if (r < 0)
 		goto refused;
 
-	buf_reset(&s->payload);
-	r = claims_zumo_payload(&s->payload, key->config->issuer, &in->claims);
+	r = build_payload(s, key, in, now);
 	if (r < 0) {
 		refuse(fail, SERVICE_INTERNAL, "cannot build payload: %s", strerror(-r));
 		goto refused;
@@ -298,13 +404,15 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		refuse(fail, SERVICE_INTERNAL, "out of memory");
 		goto refused;
 	}
-	r = token_sign_hmac_sha256(s->token, key->object, out->data, out->len, mac);
+	r = keyring_sign(s->token, key, out->data, out->len, sig, &sig_len);
+	s->last_sign_error = r < 0 ? r : 0;
 	if (r < 0) {
+		s->sign_failures++;
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to sign (%s)", strerror(-r));
 		goto refused;
 	}
 	buf_append_char(out, '.');
-	base64url_append(out, mac, sizeof(mac));
+	base64url_append(out, sig, sig_len);
 	if (!buf_cstr(out)) {
 		refuse(fail, SERVICE_INTERNAL, "out of memory");
 		goto refused;
@@ -312,13 +420,15 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 	*ret = (Signed){
 		.token = out->data,
 		.token_len = out->len,
-		.kid = key->config->kid,
+		.kid = key->kid,
 		.key_name = key->config->name,
 		.expires_at = in->claims.exp,
+		.policy = policy->name,
 	};
 	/* Fail closed: no record, no token. */
 	rec = decision(peer, in, key);
 	rec.event = AUDIT_ISSUED;
+	rec.policy = policy->name;
 	rec.token = out->data;
 	rec.token_len = out->len;
 	r = audit_record(s->audit, &rec);
@@ -333,4 +443,57 @@ refused:
 	buf_reset(out);
 	record_refusal(s, peer, in, key, fail);
 	return -EINVAL;
+}
+
+/* Verify decisions; a valid v1 token also gets a "deprecation" record operators can watch. */
+static int record_verify(Service *s, const Peer *peer, uint64_t request_id, const char *token,
+			 size_t n, const VerifyResult *res)
+{
+	AuditRecord rec = {
+		.event = res->reason ? AUDIT_VERIFY_INVALID : AUDIT_VERIFY_VALID,
+		.peer = peer,
+		.request_id = request_id,
+		.key = res->key ? res->key->config->name : NULL,
+		.kid = res->key ? res->key->kid : NULL,
+		.alg = res->key ? res->key->alg->name : NULL,
+		.subject = res->key ? (Span){ res->subject, strlen(res->subject) } : (Span){},
+		.token = token,
+		.token_len = n,
+		.error = res->reason ? verify_reason_to_string(res->reason) : NULL,
+		.message = res->reason ? res->detail : NULL,
+	};
+	int r;
+
+	r = audit_record(s->audit, &rec);
+	if (r < 0 || !res->deprecated_v1 || res->reason)
+		return r;
+	rec.event = AUDIT_DEPRECATION;
+	rec.detail = "v1 token verified";
+	return audit_record(s->audit, &rec);
+}
+
+int service_verify(Service *s, const Peer *peer, uint64_t request_id, const char *token, size_t n,
+		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail)
+{
+	int r, k;
+
+	*fail = (Failure){};
+	r = verify_token(s->token, s->keyring, token, n, expect, now, result);
+	if (r < 0) {
+		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));
+		k = audit_record(s->audit, &(AuditRecord){
+			.event = AUDIT_VERIFY_FAILED, .peer = peer, .request_id = request_id,
+			.token = token, .token_len = n, .error = "unavailable", .message = fail->message });
+		if (k < 0)
+			audit_failed(fail, k);
+		return r;
+	}
+	r = record_verify(s, peer, request_id, token, n, result);
+	if (r < 0) {
+		verify_result_done(result);
+		refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable (%s); nothing verified",
+		       audit_strerror(r));
+		return r;
+	}
+	return 0;
 }

@@ -73,9 +73,15 @@ def decode_part(token, i):
 
 # ---- a fresh token, config and daemon ----
 
+# Policies deny by default; tests that are not about policy run as root and get everything.
+ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "user-ids": "*",
+                                 "credentials": "yes"}),)
+
+
 class Env:
     def __init__(self, keys=(("zumo", {"max-lifetime": "400d"}),), module=None, extra_env=None,
-                 token_uri="pkcs11:token=hsmjwt", server_extra="", audit=None):
+                 token_uri="pkcs11:token=hsmjwt", server_extra="", policies=ROOT_POLICY,
+                 audit=None):
         self.dir = tempfile.mkdtemp(prefix="hsmjwt-it-")
         self.sock = os.path.join(self.dir, "hsmjwtd.sock")
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
@@ -104,11 +110,43 @@ class Env:
                  "[audit]\n" + "".join(f"{k} = {v}\n" for k, v in audit_opts.items()),
                  f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
                  f"pin-file = {pin}\n"]
-        for name, opts in keys:
-            lines.append(f"[key {name}]\nuri = pkcs11:token=hsmjwt;object={name};type=secret-key\n"
+        self.header = "\n".join(lines)
+        self.keys, self.policies = keys, policies
+        self.write_config(keys)
+
+    def write_config(self, keys=None, policies=None, extra=""):
+        """Rewrites the [key] and [policy NAME] sections (for reload tests); the rest
+        stays, and so do keys or policies not given."""
+        self.keys = self.keys if keys is None else keys
+        self.policies = self.policies if policies is None else policies
+        lines = [self.header]
+        for name, opts in self.keys:
+            opts = dict(opts)
+            # Key pairs share label and id, so their URI names no type.
+            kind = "" if opts.get("alg", "HS256") != "HS256" else ";type=secret-key"
+            uri = opts.pop("uri", f"pkcs11:token=hsmjwt;object={name}{kind}")
+            lines.append(f"[key {name}]\nuri = {uri}\n"
                          + "".join(f"{k} = {v}\n" for k, v in opts.items()))
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines))
+        for name, opts in self.policies:
+            lines.append(f"[policy {name}]\n" + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+        tmp = self.conf + ".new"
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines) + extra)
+        os.rename(tmp, self.conf)
+
+    def reload(self, timeout=30):
+        """SIGHUP to hsmjwtd itself (under systemd-socket-activate it is the same process:
+        the activator execs the daemon), then waits until the daemon logged the outcome."""
+        def outcomes():
+            log = self.read_log()
+            return log.count("Reloaded:") + log.count("Reload refused")
+        before = outcomes()
+        self.daemon.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while outcomes() == before:
+            if time.monotonic() > deadline:
+                raise AssertionError("reload not acknowledged:\n" + self.read_log()[-2000:])
+            time.sleep(0.02)
 
     def ctl(self, *args, stdin=None):
         return subprocess.run([HSMJWTCTL, "--config", self.conf, *args], input=stdin,
@@ -136,10 +174,23 @@ class Env:
             cmd = [HSMJWTD, "--config", self.conf]
         self.daemon = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=logf)
         deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
+        while not os.path.exists(self.sock) or not self.accepting():
             if self.daemon.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("daemon did not come up:\n" + self.read_log())
             time.sleep(0.02)
+
+    def accepting(self):
+        # The path appears at bind(), a moment before listen(): until then connect() is refused.
+        try:
+            connect(self.sock).close()
+            return True
+        except ConnectionRefusedError:
+            return False
+
+    def allow_other_users(self):
+        """Lets every uid reach the socket, so the daemon's policy is the only gate."""
+        os.chmod(self.dir, 0o711)
+        os.chmod(self.sock, 0o666)
 
     def stop(self):
         if self.daemon and self.daemon.poll() is None:
@@ -169,6 +220,13 @@ class Env:
         out = r.stdout.decode()
         assert out.endswith("\n") and out.count("\n") == 1, repr(out)
         return out[:-1]
+
+    def hsmjwt_as(self, uid, gid, *args, groups=None, stdin=None, wrap=()):
+        """The CLI as another user: setpriv drops to uid/gid with exactly `groups`."""
+        ids = ["--reuid", str(uid), "--regid", str(gid)]
+        ids += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
+        cmd = [*wrap, "setpriv", *ids, HSMJWT, "--socket", self.sock, *args]
+        return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
 
     def cleanup(self):
         try:
@@ -293,6 +351,80 @@ def run(tests):
     sys.exit(1 if failed else 0)
 
 
+class Activator:
+    """What systemd does for a .socket unit, for machines where systemd is not PID 1:
+    holds the listening socket, starts the daemon with it (LISTEN_FDS=1) whenever a
+    client is waiting and no daemon runs, and collects sd_notify messages."""
+
+    def __init__(self, env, notify=True, watchdog_usec=None):
+        import select  # noqa: F401 - used by run()
+        import threading
+        self.env = env
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(env.sock)
+        self.listener.listen(512)
+        self.notify_path = os.path.join(env.dir, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.messages = []
+        self.starts = 0
+        self.watchdog_usec = watchdog_usec
+        self.proc = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def spawn(self):
+        extra = dict(self.env.daemon_env, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1")
+        if self.watchdog_usec:
+            extra["WATCHDOG_USEC"] = str(self.watchdog_usec)
+        exports = " ".join(f"{k}={sh_quote(v)}" for k, v in extra.items())
+        # LISTEN_PID must be the daemon's own pid: set it in the shell that execs it.
+        script = (f"exec 3<&{self.listener.fileno()}; export {exports} LISTEN_PID=$$"
+                  + (" WATCHDOG_PID=$$" if self.watchdog_usec else "")
+                  + f"; exec {HSMJWTD} --config {self.env.conf}")
+        logf = open(self.env.log, "ab")
+        self.proc = subprocess.Popen(["sh", "-c", script], pass_fds=[self.listener.fileno()],
+                                     stdout=logf, stderr=logf, env=self.env.env)
+        self.starts += 1
+
+    def run(self):
+        import select
+        while not self.stopping.is_set():
+            r, _, _ = select.select([self.notify, self.listener], [], [], 0.05)
+            if self.notify in r:
+                self.messages.append(self.notify.recv(4096).decode())
+            running = self.proc is not None and self.proc.poll() is None
+            if self.listener in r and not running and not self.stopping.is_set():
+                self.spawn()
+
+    def wait_message(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in m for m in self.messages):
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"no sd_notify message with {text!r}: {self.messages}")
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.notify.setblocking(False)
+        while True:  # what the daemon said on its way out
+            try:
+                self.messages.append(self.notify.recv(4096).decode())
+            except BlockingIOError:
+                break
+        self.listener.close()
+        self.notify.close()
+        return self.proc.returncode if self.proc else None
+
+
+def sh_quote(v):
+    return "'" + str(v).replace("'", "'\\''") + "'"
 # ---- audit trail helpers ----
 
 def read_trail(path):
