@@ -32,8 +32,9 @@ static const CtlCommand commands[] = {
 	  "      (exit 0 intact, 1 broken, 3 unreadable; needs no configuration)",
 	  .no_config = true },
 	{ "reopen-audit", ctl_reopen_audit, "[--unit NAME]",
-	  "make hsmjwtd reopen its audit file after log rotation (SIGHUP through\n"
-	  "      [server] pid-file, else through systemd to NAME, default hsmjwtd.service)" },
+	  "make hsmjwtd reopen its audit file after log rotation: SIGHUP (which also\n"
+	  "      reloads the configuration) through [server] pid-file, else through\n"
+	  "      systemd to NAME, default hsmjwtd.service" },
 };
 
 static void help(void)

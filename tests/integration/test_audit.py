@@ -22,9 +22,9 @@ UNAVAILABLE = 4
 have_mounts = h.private_mounts()
 
 env = h.Env()
-# reopen-audit finds the daemon through its pid file (inih merges repeated sections).
-with open(env.conf, "a") as f:
-    f.write(f"\n[server]\npid-file = {env.dir}/hsmjwtd.pid\n")
+# reopen-audit finds the daemon through its pid file.
+env.header = env.header.replace("[server]\n", f"[server]\npid-file = {env.dir}/hsmjwtd.pid\n", 1)
+env.write_config()
 env.import_key()
 env.start(activate=False)
 
@@ -224,6 +224,41 @@ def test_rotation_continues_the_chain():
     assert r.returncode == 1, r.stdout
 
 
+def test_reload_and_key_changes_recorded():
+    keys = env.keys
+    before = last_seq()
+    env.write_config(keys=tuple(keys) + (("second", {"max-lifetime": "1d"}),))
+    env.import_key("second")
+    env.reload()
+    new = [r for r, _ in h.read_trail(env.audit_file) if r["seq"] > before]
+    events = [r["event"] for r in new]
+    # SIGHUP reopens the file too (nothing was rotated: same file, one record says so).
+    assert events == ["reopen", "key-change", "reload"], new
+    assert new[1]["key"] == "second" and new[1]["detail"] == "added, active", new[1]
+    assert new[2]["detail"] == "2 key(s), 1 policy", new[2]
+    env.write_config(keys=keys)
+    env.reload()
+    changes = [r for r, _ in h.read_trail(env.audit_file) if r["event"] == "key-change"]
+    assert changes[-1]["key"] == "second" and "removed" in changes[-1]["detail"], changes
+    r = verify(env.audit_file + ".1", env.audit_file)  # rotated by the test before
+    assert r.returncode == 0, r.stdout
+
+
+def test_rate_limited_and_denied_recorded():
+    limited = (("limited", {"uid": "0", "keys": "*", "audiences": "Custom", "user-ids": "*",
+                            "rate": "1/h", "burst": "1"}),)
+    with h.Env(policies=limited) as e:
+        e.import_key()
+        e.start()
+        e.sign("--aud", "Custom", "--uid", "Custom:1")
+        assert e.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:2").returncode == 5
+        assert e.hsmjwt("sign", "--aud", "Other", "--uid", "Custom:3").returncode in (4, 5)
+        recs = [r for r, _ in h.read_trail(e.audit_file) if r["event"] in DECISIONS]
+        assert [r["event"] for r in recs[:2]] == ["issued", "rate-limited"], recs
+        assert recs[0]["policy"] == "limited" and recs[1]["error"] == "rate-limited", recs
+        assert recs[2]["event"] in ("denied", "rate-limited"), recs[2]
+
+
 def test_restart_continues_the_chain():
     env.stop()
     env.start(activate=False)
@@ -404,6 +439,7 @@ def test_sigterm_writes_stop_record():
 try:
     h.run([test_each_decision_has_one_record_matching_the_token, test_trail_holds_no_secrets,
            test_verify_finds_the_changed_line, test_rotation_continues_the_chain,
+           test_reload_and_key_changes_recorded, test_rate_limited_and_denied_recorded,
            test_restart_continues_the_chain, test_second_daemon_refused,
            test_dev_null_refused_as_audit_file, test_full_disk_fails_closed_and_recovers,
            test_failed_sync_withholds_tokens,
