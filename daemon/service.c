@@ -27,6 +27,7 @@ struct Service {
 	Buf payload; /* scratch, reused by every request */
 	RateLimiter *ratelimit;
 	Audit *audit;
+	char jti[24]; /* the last token's jti: claims point here until its audit record is written */
 };
 
 static void log_keys(const Keyring *k)
@@ -301,8 +302,7 @@ static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *
 static int build_payload(Service *s, const LoadedKey *key, SignInput *in, time_t now)
 {
 	uint8_t jti[16];
-	char jti_text[24];
-	Buf jb = { .data = jti_text, .cap = sizeof(jti_text) };
+	Buf jb = { .data = s->jti, .cap = sizeof(s->jti) };
 
 	buf_reset(&s->payload);
 	if (key->config->profile == PROFILE_ZUMO_V2)
@@ -312,7 +312,7 @@ static int build_payload(Service *s, const LoadedKey *key, SignInput *in, time_t
 		return -EIO;
 	base64url_append(&jb, jti, sizeof(jti));
 	in->claims.iat = (int64_t)now;
-	in->claims.jti = (Span){ jti_text, jb.len };
+	in->claims.jti = (Span){ s->jti, jb.len };
 	return claims_standard_payload(&s->payload, key->config->issuer, &in->claims);
 }
 

@@ -259,6 +259,25 @@ def test_rate_limited_and_denied_recorded():
         assert recs[2]["event"] in ("denied", "rate-limited"), recs[2]
 
 
+def test_standard_profile_records_jti_and_verify_decisions():
+    with h.Env(keys=(("es", {"alg": "ES256", "issuer": "https://issuer.example"}),)) as e:
+        r = e.ctl("generate", "es")
+        assert r.returncode == 0, r.stderr
+        e.start()
+        tok = e.sign("--aud", "Custom", "--uid", "Custom:std")
+        assert e.hsmjwt("verify", tok).returncode == 0
+        head, sig = tok.rsplit(".", 1)
+        forged = head + "." + ("B" if sig[0] == "A" else "A") + sig[1:]
+        assert e.hsmjwt("verify", forged).returncode == 12
+        fp = hashlib.sha256(tok.encode()).hexdigest()
+        recs = [r for r, _ in h.read_trail(e.audit_file) if r["event"] in DECISIONS | {
+            "verify-valid", "verify-invalid"}]
+        assert [r["event"] for r in recs] == ["issued", "verify-valid", "verify-invalid"], recs
+        assert recs[0]["jti"] == h.decode_part(tok, 1)["jti"] and recs[0]["alg"] == "ES256"
+        assert recs[0]["sha256"] == recs[1]["sha256"] == fp, recs
+        assert recs[2]["error"] == "bad signature" and "sha256" in recs[2], recs[2]
+
+
 def test_restart_continues_the_chain():
     env.stop()
     env.start(activate=False)
@@ -440,6 +459,7 @@ try:
     h.run([test_each_decision_has_one_record_matching_the_token, test_trail_holds_no_secrets,
            test_verify_finds_the_changed_line, test_rotation_continues_the_chain,
            test_reload_and_key_changes_recorded, test_rate_limited_and_denied_recorded,
+           test_standard_profile_records_jti_and_verify_decisions,
            test_restart_continues_the_chain, test_second_daemon_refused,
            test_dev_null_refused_as_audit_file, test_full_disk_fails_closed_and_recovers,
            test_failed_sync_withholds_tokens,
