@@ -28,20 +28,10 @@ void audit_config_done(AuditConfig *a)
 	a->file = NULL;
 }
 
-static int parse_bool(const char *v)
-{
-	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
-		return 1;
-	if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
-		return 0;
-	return -1;
-}
-
 const char *audit_config_set(AuditConfig *a, const char *name, const char *value)
 {
 	static const char *const options[] = { "file", "journal", "sync" };
 	unsigned bit = 0;
-	int b;
 
 	for (size_t i = 0; i < ELEMENTSOF(options); i++)
 		if (strcmp(name, options[i]) == 0)
@@ -60,13 +50,9 @@ const char *audit_config_set(AuditConfig *a, const char *name, const char *value
 			return "out of memory";
 		return NULL;
 	}
-	if (bit == 1u << 1) {
-		b = parse_bool(value);
-		if (b < 0)
-			return "[audit] journal must be yes or no";
-		a->journal = b;
-		return NULL;
-	}
+	if (bit == 1u << 1)
+		return config_parse_bool(value, &a->journal) < 0 ? "[audit] journal must be yes or no"
+								  : NULL;
 	for (size_t i = 0; i < ELEMENTSOF(sync_names); i++)
 		if (strcmp(value, sync_names[i]) == 0) {
 			a->sync = (AuditSync)i;

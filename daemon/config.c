@@ -29,7 +29,7 @@ enum {
 	KEY_SEEN_ACCEPT_V1 = 1u << 8,
 };
 
-static int parse_bool(const char *s, bool *ret)
+int config_parse_bool(const char *s, bool *ret)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
 
@@ -278,7 +278,7 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		return once(st, k, KEY_SEEN_CLOCK_SKEW, name);
 	}
 	if (strcmp(name, "accept-v1") == 0) {
-		if (parse_bool(value, &k->accept_v1) < 0)
+		if (config_parse_bool(value, &k->accept_v1) < 0)
 			return fail(st, "accept-v1 must be yes or no");
 		return once(st, k, KEY_SEEN_ACCEPT_V1, name);
 	}

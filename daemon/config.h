@@ -115,6 +115,9 @@ const char *key_state_to_string(KeyState s);
 /* The key a request without a key name gets: the first active one, or NULL. */
 const KeyConfig *config_default_key(const Config *c);
 
+/* yes/true/on/1 or no/false/off/0. */
+int config_parse_bool(const char *s, bool *ret);
+
 /* "90", "90s", "15min", "2h", "7d" -> seconds. */
 int parse_duration(const char *s, uint64_t *ret);
 
