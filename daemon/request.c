@@ -199,7 +199,8 @@ static int handle_verify(Service *s, const Peer *peer, const Request *req, Buf *
 
 	r = service_verify(s, peer, vr->token, strlen(vr->token), &expect, time(NULL), &result, &fail);
 	if (r < 0)
-		return reply_error(req->id, error_code(fail.code), fail.message, out);
+		return reply_error_retry(req->id, error_code(fail.code), fail.message,
+					 fail.retry_after_ms, out);
 	v.valid = result.reason == VERIFY_VALID;
 	v.reason = (Hsmjwt__V1__VerifyReason)result.reason;
 	v.detail = result.reason ? result.detail : (char *)"";

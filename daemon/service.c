@@ -361,9 +361,18 @@ refused:
 int service_verify(Service *s, const Peer *peer, const char *token, size_t n,
 		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail)
 {
+	const Policy *policy = NULL;
+	struct timespec ts;
 	int r;
 
 	*fail = (Failure){};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = authorize_verify(s->config, s->ratelimit, peer,
+			     (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &policy, fail);
+	if (r < 0) {
+		audit_verify_failed(peer, fail);
+		return r;
+	}
 	r = verify_token(s->token, s->keyring, token, n, expect, now, result);
 	if (r < 0) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));

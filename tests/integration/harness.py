@@ -75,7 +75,7 @@ def decode_part(token, i):
 
 # Policies deny by default; tests that are not about policy run as root and get everything.
 ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "user-ids": "*",
-                                 "credentials": "yes"}),)
+                                 "credentials": "yes", "verify": "yes"}),)
 
 
 class Env:
