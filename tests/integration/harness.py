@@ -24,6 +24,9 @@ HSMJWT = os.path.join(BUILD, "client/hsmjwt")
 SOFTHSM_CANDIDATES = ["/usr/lib/softhsm/libsofthsm2.so",
                       "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
 SPEC_MASTER = "shared-vector-1 master key"
+# E.g. "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite":
+# every daemon the tests start runs under it (scripts/test-valgrind).
+DAEMON_WRAPPER = os.environ.get("HSMJWT_DAEMON_WRAPPER", "").split()
 ZUMO_ISS = "urn:microsoft:windows-azure:zumo"
 PIN = "1234"
 
@@ -86,11 +89,16 @@ class Env:
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
         self.log = os.path.join(self.dir, "hsmjwtd.log")
         self.daemon = None
+        self.expect_failure = False  # set by tests that make the daemon fail on purpose
         os.mkdir(os.path.join(self.dir, "tokens"))
         with open(os.path.join(self.dir, "softhsm2.conf"), "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n"
                     "log.level = ERROR\n")
         self.daemon_env = {"SOFTHSM2_CONF": os.path.join(self.dir, "softhsm2.conf")}
+        # Sanitizer settings must reach the daemon through systemd-socket-activate too.
+        for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in os.environ:
+                self.daemon_env[k] = os.environ[k]
         if extra_env:
             self.daemon_env.update(extra_env)
         self.env = dict(os.environ, **self.daemon_env)
@@ -163,9 +171,9 @@ class Env:
             cmd = ["systemd-socket-activate", "-l", self.sock]
             for k, v in self.daemon_env.items():
                 cmd += ["-E", f"{k}={v}"]
-            cmd += [HSMJWTD, "--config", self.conf]
+            cmd += DAEMON_WRAPPER + [HSMJWTD, "--config", self.conf]
         else:
-            cmd = [HSMJWTD, "--config", self.conf]
+            cmd = DAEMON_WRAPPER + [HSMJWTD, "--config", self.conf]
         self.daemon = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=logf)
         deadline = time.monotonic() + 10
         while not os.path.exists(self.sock):
@@ -216,7 +224,11 @@ class Env:
 
     def cleanup(self):
         try:
-            self.stop()
+            rc = self.stop()
+            # SIGTERM must end the daemon cleanly; under ASan or valgrind a leak or a
+            # memory error turns into a non-zero status here.
+            if rc not in (None, 0) and not self.expect_failure:
+                raise AssertionError(f"hsmjwtd exited with {rc}:\n" + self.read_log()[-4000:])
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
