@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "claims-extra.h"
 #include "json.h"
 
 int claims_zumo_header(Buf *b, const char *kid)
@@ -42,6 +43,24 @@ int claims_zumo_payload(Buf *b, const char *issuer, const ZumoClaims *c)
 		if (r < 0)
 			return r;
 		buf_append_char(b, '}');
+	}
+	if (c->iat) {
+		buf_append_str(b, ",\"iat\":");
+		buf_append_int64(b, c->iat);
+	}
+	if (c->nbf) {
+		buf_append_str(b, ",\"nbf\":");
+		buf_append_int64(b, c->nbf);
+	}
+	if (c->jti[0]) {
+		buf_append_str(b, ",\"jti\":\"");
+		buf_append_str(b, c->jti); /* base64url: nothing to escape */
+		buf_append_char(b, '"');
+	}
+	for (size_t i = 0; i < c->n_extras; i++) {
+		r = claims_append_extra(b, &c->extras[i]);
+		if (r < 0)
+			return r;
 	}
 	buf_append_char(b, '}');
 	return b->error;

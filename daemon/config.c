@@ -205,6 +205,13 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		*(is_max ? &k->max_lifetime : &k->default_lifetime) = v;
 		return once(st, k, is_max ? 1u << 2 : 1u << 3, name);
 	}
+	if (strcmp(name, "add-claims") == 0) {
+		char err[256];
+
+		if (config_parse_add_claims(value, &k->add_claims, err, sizeof(err)) < 0)
+			return fail(st, "%s", err);
+		return once(st, k, 1u << 4, name);
+	}
 	return fail(st, "unknown option '%s' in [key %s]", name, k->name);
 }
 
@@ -246,6 +253,13 @@ static int handle(void *user, const char *section, const char *name, const char 
 		if (strcmp(name, "pin-file") == 0)
 			return set_string(st, &c->pin_file, value, name);
 		return fail(st, "unknown option '%s' in [token]", name);
+	}
+	if (strcmp(section, "claims") == 0) {
+		char err[256];
+
+		if (config_claims_option(&c->claims, name, value, err, sizeof(err)) < 0)
+			return fail(st, "%s", err);
+		return 1;
 	}
 	return fail(st, "unknown section [%s]", section);
 }
@@ -295,6 +309,7 @@ int config_load(const char *path, Config **ret, char **ret_error)
 		return -ENOMEM;
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	claim_limits_init(&c->claims);
 
 	f = fopen(path, "re");
 	if (!f) {

@@ -27,6 +27,25 @@ typedef enum Profile {
 	PROFILE_ZUMO_V2,
 } Profile;
 
+/* [claims]: bounds on extra claims and the payload (README "Extra claims"). */
+#define CLAIMS_DEFAULT_MAX_EXTRA 32u
+#define CLAIMS_DEFAULT_MAX_NAME 128u
+#define CLAIMS_DEFAULT_MAX_VALUE 4096u
+/* Above the largest payload the fixed members alone can make (escaped aud, uid, access token). */
+#define CLAIMS_DEFAULT_MAX_PAYLOAD 65536u
+
+typedef struct ClaimLimits {
+	uint32_t max_extra;   /* extra claims per request */
+	uint32_t max_name;    /* bytes of a claim name */
+	uint32_t max_value;   /* bytes of a value as written in the payload */
+	uint32_t max_payload; /* bytes of the payload JSON */
+} ClaimLimits;
+
+/* add-claims = iat, nbf, jti (per key; none by default, so zumo-v2 stays byte-exact). */
+#define ADD_CLAIM_IAT (1u << 0)
+#define ADD_CLAIM_NBF (1u << 1)
+#define ADD_CLAIM_JTI (1u << 2)
+
 typedef struct KeyConfig {
 	char *name;
 	char *uri;
@@ -36,6 +55,7 @@ typedef struct KeyConfig {
 	char *issuer;
 	uint64_t default_lifetime;
 	uint64_t max_lifetime;
+	unsigned add_claims; /* ADD_CLAIM_* */
 	unsigned seen; /* bit per option, to refuse repeats */
 } KeyConfig;
 
@@ -49,6 +69,7 @@ typedef struct Config {
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
 	KeyConfig *keys;
 	size_t n_keys;
+	ClaimLimits claims;
 } Config;
 
 /* Parses and validates path. On failure *ret_error holds a message naming the line. */
@@ -58,6 +79,12 @@ const KeyConfig *config_find_key(const Config *c, const char *name);
 
 const char *algorithm_to_string(Algorithm a);
 const char *profile_to_string(Profile p);
+
+/* config-claims.c: [claims] options and a key's add-claims; -EINVAL with the reason in err. */
+void claim_limits_init(ClaimLimits *l);
+int config_claims_option(ClaimLimits *l, const char *name, const char *value, char *err,
+			 size_t err_size);
+int config_parse_add_claims(const char *value, unsigned *ret, char *err, size_t err_size);
 
 /* "90", "90s", "15min", "2h", "7d" -> seconds. */
 int parse_duration(const char *s, uint64_t *ret);

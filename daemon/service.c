@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit-deprecation.h"
 #include "audit.h"
 #include "base64url.h"
+#include "claims-extra.h"
+#include "claims-std.h"
 #include "cleanup.h"
 #include "json.h"
+#include "legacy.h"
 #include "log.h"
 
 typedef struct LoadedKey {
@@ -151,15 +155,24 @@ static const LoadedKey *pick_key(Service *s, const char *name)
 	return NULL;
 }
 
-static int check_string(Failure *f, const char *what, Span v, size_t max, bool required)
+/* rule: the field's rule prefix, e.g. "user-id" for user-id-required. */
+static int check_string(Failure *f, const char *what, const char *rule, Span v, size_t max,
+			bool required)
 {
-	if (required && v.n == 0)
-		return refuse(f, SERVICE_INVALID_REQUEST, "%s is required", what);
-	if (v.n > max)
-		return refuse(f, SERVICE_INVALID_REQUEST, "%s is %zu bytes; the limit is %zu", what,
-			      v.n, max);
-	if (utf8_validate(v.p, v.n) < 0)
-		return refuse(f, SERVICE_INVALID_REQUEST, "%s is not valid UTF-8", what);
+	char name[32];
+
+	if (required && v.n == 0) {
+		snprintf(name, sizeof(name), "%s-required", rule);
+		return failure_refuse(f, name, "%s is required", what);
+	}
+	if (v.n > max) {
+		snprintf(name, sizeof(name), "%s-too-long", rule);
+		return failure_refuse(f, name, "%s is %zu bytes; the limit is %zu", what, v.n, max);
+	}
+	if (utf8_validate(v.p, v.n) < 0) {
+		snprintf(name, sizeof(name), "%s-utf8", rule);
+		return failure_refuse(f, name, "%s is not valid UTF-8", what);
+	}
 	return 0;
 }
 
@@ -169,37 +182,47 @@ static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, F
 	uint64_t lifetime = kc->default_lifetime;
 
 	if (in->lifetime && in->expires_at)
-		return refuse(f, SERVICE_INVALID_REQUEST, "give lifetime or expires-at, not both");
+		return failure_refuse(f, "expiry-conflict", "give lifetime or expires-at, not both");
 	if (in->expires_at) {
 		if (in->expires_at <= (int64_t)now)
-			return refuse(f, SERVICE_INVALID_REQUEST,
-				      "expires-at %" PRId64 " is not in the future", in->expires_at);
+			return failure_refuse(f, "expiry-past",
+					      "expires-at %" PRId64 " is not in the future",
+					      in->expires_at);
 		lifetime = (uint64_t)(in->expires_at - (int64_t)now);
 	} else if (in->lifetime) {
 		lifetime = in->lifetime;
 	}
 	if (lifetime > kc->max_lifetime)
-		return refuse(f, SERVICE_INVALID_REQUEST,
-			      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64 " s",
-			      lifetime, kc->name, kc->max_lifetime);
+		return failure_refuse(f, "expiry-too-long",
+				      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64
+				      " s", lifetime, kc->name, kc->max_lifetime);
 	*ret_exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
 	return 0;
 }
 
-static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key, Failure *f)
+static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key,
+		    Legacy **ret_legacy, Failure *f)
 {
 	const LoadedKey *key;
-	int r;
+	int r = 0;
 
 	key = pick_key(s, in->key_name);
 	if (!key)
-		return refuse(f, SERVICE_INVALID_REQUEST, "no key named '%.64s'", in->key_name);
-	r = check_string(f, "audience", in->claims.audience, CLAIM_AUDIENCE_MAX, true);
+		return failure_refuse(f, "key-unknown", "no key named '%.64s'", in->key_name);
+	if (in->legacy_json.p)
+		r = legacy_upgrade(&s->config->claims, key->config, in, now, ret_legacy, f);
 	if (r >= 0)
-		r = check_string(f, "user id", in->claims.user_id, CLAIM_USER_ID_MAX, true);
+		r = check_string(f, "audience", "audience", in->claims.audience, CLAIM_AUDIENCE_MAX,
+				 true);
+	if (r >= 0)
+		r = check_string(f, "user id", "user-id", in->claims.user_id, CLAIM_USER_ID_MAX,
+				 true);
 	if (r >= 0 && in->claims.access_token.p)
-		r = check_string(f, "access token", in->claims.access_token,
+		r = check_string(f, "access token", "access-token", in->claims.access_token,
 				 CLAIM_ACCESS_TOKEN_MAX, false);
+	if (r >= 0)
+		r = claims_check_extras(&s->config->claims, in->claims.extras, in->claims.n_extras,
+					f);
 	if (r >= 0)
 		r = choose_expiry(key->config, in, now, f, &in->claims.exp);
 	if (r < 0)
@@ -211,19 +234,31 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
 		 Signed *ret, Failure *fail)
 {
+	_cleanup_(legacy_freep) Legacy *legacy = NULL;
 	const LoadedKey *key = NULL;
 	uint8_t mac[TOKEN_HMAC_SHA256_LEN];
 	int r;
 
 	*fail = (Failure){};
-	r = validate(s, in, now, &key, fail);
+	r = validate(s, in, now, &key, &legacy, fail);
 	if (r < 0)
 		goto refused;
 
+	r = claims_add_standard(&in->claims, key->config->add_claims, now);
+	if (r < 0) {
+		refuse(fail, SERVICE_INTERNAL, "cannot draw a jti: %s", strerror(-r));
+		goto refused;
+	}
 	buf_reset(&s->payload);
 	r = claims_zumo_payload(&s->payload, key->config->issuer, &in->claims);
 	if (r < 0) {
 		refuse(fail, SERVICE_INTERNAL, "cannot build payload: %s", strerror(-r));
+		goto refused;
+	}
+	if (s->payload.len > s->config->claims.max_payload) {
+		failure_refuse(fail, "payload-too-large",
+			       "the payload would be %zu bytes; the limit is %" PRIu32,
+			       s->payload.len, s->config->claims.max_payload);
 		goto refused;
 	}
 	buf_reset(out);
@@ -252,7 +287,9 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		.expires_at = in->claims.exp,
 	};
 	/* Fail closed: no record, no token. */
-	r = audit_issued(peer, ret, in);
+	r = legacy ? audit_deprecation(peer, key->config->name, legacy_changes(legacy)) : 0;
+	if (r >= 0)
+		r = audit_issued(peer, ret, in);
 	if (r < 0) {
 		buf_reset(out);
 		refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable; no token issued");

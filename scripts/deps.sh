@@ -4,7 +4,7 @@
 HSMJWT_DEBS=(
 	build-essential meson ninja-build pkg-config
 	libp11-kit-dev p11-kit libprotobuf-c-dev protobuf-c-compiler
-	libsystemd-dev systemd libssl-dev libinih-dev
+	libsystemd-dev systemd libssl-dev libinih-dev libjansson-dev
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
 )
 
