@@ -59,6 +59,11 @@ static int check_name(const ClaimLimits *lim, const ExtraClaim *extras, size_t i
 {
 	Span name = extras[i].name;
 
+	/* First: a reserved name is refused as such, whatever the length limit. */
+	for (size_t k = 0; k < ELEMENTSOF(reserved_names); k++)
+		if (span_is(name, reserved_names[k]))
+			return failure_refuse(f, "claim-name-reserved",
+					      "%s: the name is reserved for the token itself", what);
 	if (name.n == 0 || name.n > lim->max_name)
 		return failure_refuse(f, "claim-name-invalid",
 				      "%s: the name must be 1 to %" PRIu32 " bytes, not %zu", what,
@@ -73,10 +78,6 @@ static int check_name(const ClaimLimits *lim, const ExtraClaim *extras, size_t i
 		return failure_refuse(f, "claim-name-invalid",
 				      "%s: the name __proto__ is not allowed (JavaScript would drop it)",
 				      what);
-	for (size_t k = 0; k < ELEMENTSOF(reserved_names); k++)
-		if (span_is(name, reserved_names[k]))
-			return failure_refuse(f, "claim-name-reserved",
-					      "%s: the name is reserved for the token itself", what);
 	for (size_t k = 0; k < i; k++)
 		if (span_eq(name, extras[k].name))
 			return failure_refuse(f, "claim-name-repeated",
