@@ -16,8 +16,8 @@ static const struct {
 	/* 0 extra claims is a policy: this daemon then signs the fixed members only. */
 	{ "max-extra-claims", offsetof(ClaimLimits, max_extra), 0, 1024 },
 	{ "max-claim-name", offsetof(ClaimLimits, max_name), 1, 1024 },
-	/* 16: room for any integer (17 bytes at most are needed only past 2^53). */
-	{ "max-claim-value", offsetof(ClaimLimits, max_value), 16, 1u << 20 },
+	/* 17: room for every integer allowed, -9007199254740991 included. */
+	{ "max-claim-value", offsetof(ClaimLimits, max_value), 17, 1u << 20 },
 	{ "max-payload", offsetof(ClaimLimits, max_payload), 1024, 1u << 24 },
 };
 

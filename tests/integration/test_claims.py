@@ -251,6 +251,34 @@ def test_add_claims_iat_nbf_jti():
     assert tok3 == h.reference_token(h.SPEC_MASTER, EXP, "Custom", "Custom:1"), tok3
 
 
+README_V1 = b"""{
+  "exp": 1798761600.5,
+  "iss": "urn:microsoft:windows-azure:zumo",
+  "ver": 1,
+  "aud": "Facebook",
+  "uid": "Facebook:10203040",
+  "urn:microsoft:credentials": "{\\"accessToken\\":\\"EAAB-demo-token\\"}"
+}
+"""
+SPEC_VECTOR_2 = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6IjAifQ.eyJleHAiOjE3OTg3NjE2MDAsImlzcyI6InVybjp"
+    "taWNyb3NvZnQ6d2luZG93cy1henVyZTp6dW1vIiwidmVyIjoyLCJhdWQiOiJGYWNlYm9vayIsInVpZCI6IkZhY2Vib2"
+    "9rOjEwMjAzMDQwIiwidXJuOm1pY3Jvc29mdDpjcmVkZW50aWFscyI6eyJhY2Nlc3NUb2tlbiI6IkVBQUItZGVtby10"
+    "b2tlbiJ9fQ.0UHA-ECFYxuTdDZ7JeHup_Das9levN0mz32wbAo3Ms4")
+
+
+def test_readme_migration_example():
+    # The README's v1 claim set comes out as spec vector 2, byte for byte, while its exp
+    # (2027-01-01) lies ahead; the deprecation record names each change.
+    if time.time() >= 1798761600:
+        print("     (the README example has expired: not checked)")
+        return
+    r = env.hsmjwt("sign", "--claims-json", "-", stdin=README_V1)
+    assert r.returncode == 0 and r.stdout.decode() == SPEC_VECTOR_2 + "\n", r
+    assert ('"changed":"exp 1798761600.5 floored to 1798761600; ver 1 -> 2; '
+            'urn:microsoft:credentials parsed from a JSON string"') in env.read_log()
+
+
 def test_refusals_are_audited():
     log = env.read_log()
     assert '"event":"refused"' in log and "reserved for the token itself" in log
@@ -299,6 +327,6 @@ try:
            test_legacy_mixed_with_structured_fields, test_legacy_ver, test_legacy_exp,
            test_legacy_iss, test_legacy_credentials, test_legacy_aud_uid,
            test_legacy_extras_follow_the_same_rules, test_add_claims_iat_nbf_jti,
-           test_refusals_are_audited, test_cli_checks, test_sigterm_exits_cleanly])
+           test_readme_migration_example, test_refusals_are_audited, test_cli_checks, test_sigterm_exits_cleanly])
 finally:
     env.cleanup()
