@@ -25,7 +25,16 @@ enum {
 	EXIT_UNAVAILABLE = 6,
 	EXIT_UNREACHABLE = 7,
 	EXIT_PROTOCOL = 8,
+	/* hsmjwt verify: the token is invalid, by class of reason. */
+	EXIT_TOKEN_MALFORMED = 10,
+	EXIT_TOKEN_UNKNOWN_KID = 11,
+	EXIT_TOKEN_FORGED = 12,	  /* bad signature, or an algorithm the key does not use */
+	EXIT_TOKEN_TIME = 13,	  /* expired or not yet valid */
+	EXIT_TOKEN_MISMATCH = 14, /* wrong audience, issuer or subject */
+	EXIT_TOKEN_V1 = 15,	  /* a v1 token and the key refuses them */
 };
+
+#define VERIFY_INPUT_MAX 16384
 
 #define ACCESS_TOKEN_FILE_MAX 8192
 
@@ -41,10 +50,14 @@ static void help(void)
 	       "  sign --aud AUD --uid UID [--lifetime SECONDS | --expires-at UNIX]\n"
 	       "       [--access-token TOKEN | --access-token-file FILE] [--key NAME]\n"
 	       "       [--claim NAME=STRING]... [--claim-json NAME=JSON]...\n"
-	       "      print a signed token and a newline\n"
+	       "      print a signed token and a newline; --key names a configured key\n"
 	       "  sign --claims-json FILE [--lifetime SECONDS | --expires-at UNIX] [--key NAME]\n"
 	       "      upgrade an old (v1) JSON claim set (FILE \"-\": stdin) to a v2 token;\n"
 	       "      an expiry option only when the claim set has no exp\n"
+	       "  keys\n"
+	       "      print the public key set (JWKS) verifiers need\n"
+	       "  verify [--aud AUD] [--iss ISS] [--uid-pattern GLOB] TOKEN|-\n"
+	       "      check a token with the daemon's keys; print its payload if valid\n"
 	       "\n"
 	       "Options:\n"
 	       "  -s, --socket PATH   daemon socket (default: $HSMJWT_SOCKET, else %s)\n"
@@ -62,7 +75,9 @@ static void help(void)
 	       "\n"
 	       "Exit status: 0 success, 1 local failure, 2 usage, 3 invalid request,\n"
 	       "4 permission denied, 5 rate limited, 6 signing unavailable,\n"
-	       "7 daemon unreachable, 8 protocol or internal error.\n",
+	       "7 daemon unreachable, 8 protocol or internal error; verify: 10 malformed,\n"
+	       "11 unknown kid, 12 bad signature or algorithm, 13 expired or not yet valid,\n"
+	       "14 wrong audience, issuer or subject, 15 v1 token refused.\n",
 	       HSMJWT_DEFAULT_SOCKET);
 }
 
@@ -82,8 +97,11 @@ static int exit_code_for(int r)
 	case HSMJWT_E_UNSUPPORTED:
 	case HSMJWT_E_PROTOCOL:
 		return EXIT_PROTOCOL;
-	default:
+	case -ENOMEM:
 		return EXIT_LOCAL;
+	default:
+		/* The connection broke or timed out: the daemon is not answering. */
+		return EXIT_UNREACHABLE;
 	}
 }
 
@@ -244,9 +262,7 @@ static int cmd_sign(int argc, char *argv[])
 		goto out;
 	r = hsmjwt_sign(client, req, &token);
 	if (r < 0) {
-		rc = r > -HSMJWT_E_BASE && r != -ETIMEDOUT ? EXIT_UNREACHABLE : fail(client, r, "sign");
-		if (rc == EXIT_UNREACHABLE)
-			fprintf(stderr, "hsmjwt: sign: %s\n", hsmjwt_strerror(r));
+		rc = fail(client, r, "sign");
 		goto out;
 	}
 	printf("%s\n", hsmjwt_token_get_string(token));
@@ -255,6 +271,141 @@ out:
 	hsmjwt_token_free(token);
 	hsmjwt_client_free(client);
 	hsmjwt_sign_request_free(req);
+	return rc;
+}
+
+static int verify_exit_code(int reason)
+{
+	switch (reason) {
+	case HSMJWT_VERIFY_VALID:
+		return EXIT_OK;
+	case HSMJWT_VERIFY_UNKNOWN_KID:
+		return EXIT_TOKEN_UNKNOWN_KID;
+	case HSMJWT_VERIFY_BAD_SIGNATURE:
+	case HSMJWT_VERIFY_REFUSED_ALGORITHM:
+		return EXIT_TOKEN_FORGED;
+	case HSMJWT_VERIFY_EXPIRED:
+	case HSMJWT_VERIFY_NOT_YET_VALID:
+		return EXIT_TOKEN_TIME;
+	case HSMJWT_VERIFY_WRONG_AUDIENCE:
+	case HSMJWT_VERIFY_WRONG_ISSUER:
+	case HSMJWT_VERIFY_WRONG_SUBJECT:
+		return EXIT_TOKEN_MISMATCH;
+	case HSMJWT_VERIFY_V1_REFUSED:
+		return EXIT_TOKEN_V1;
+	default:
+		return EXIT_TOKEN_MALFORMED;
+	}
+}
+
+static int read_token_stdin(char **ret)
+{
+	char *buf = malloc(VERIFY_INPUT_MAX + 2);
+	size_t n = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (n < VERIFY_INPUT_MAX + 1) {
+		ssize_t k = read(STDIN_FILENO, buf + n, VERIFY_INPUT_MAX + 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n > VERIFY_INPUT_MAX || memchr(buf, '\0', n)) {
+		free(buf);
+		return -E2BIG;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	return 0;
+}
+
+static int cmd_verify(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "aud", required_argument, NULL, 'a' },
+		{ "iss", required_argument, NULL, 'i' },
+		{ "uid-pattern", required_argument, NULL, 'u' },
+		{},
+	};
+	const char *aud = NULL, *iss = NULL, *pattern = NULL;
+	hsmjwt_verification *v = NULL;
+	hsmjwt_client *client = NULL;
+	_cleanup_free_ char *input = NULL;
+	const char *token;
+	int c, r, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+		if (c == 'a')
+			aud = optarg;
+		else if (c == 'i')
+			iss = optarg;
+		else if (c == 'u')
+			pattern = optarg;
+		else
+			return EXIT_USAGE;
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "hsmjwt: verify takes one TOKEN (\"-\" reads it from stdin)\n");
+		return EXIT_USAGE;
+	}
+	token = argv[optind];
+	if (strcmp(token, "-") == 0) {
+		r = read_token_stdin(&input);
+		if (r < 0) {
+			fprintf(stderr, "hsmjwt: cannot read a token from stdin: %s\n", strerror(-r));
+			return EXIT_USAGE;
+		}
+		token = input;
+	}
+	rc = connect_daemon(&client);
+	if (rc != 0)
+		return rc;
+	r = hsmjwt_verify(client, token, aud, iss, pattern, &v);
+	if (r < 0) {
+		rc = fail(client, r, "verify");
+	} else if (hsmjwt_verification_get_reason(v) != HSMJWT_VERIFY_VALID) {
+		fprintf(stderr, "hsmjwt: invalid token: %s\n", hsmjwt_verification_get_detail(v));
+		rc = verify_exit_code(hsmjwt_verification_get_reason(v));
+	} else {
+		if (hsmjwt_verification_is_deprecated_v1(v))
+			fprintf(stderr, "hsmjwt: warning: a deprecated Mobile Services v1 token\n");
+		printf("%s\n", hsmjwt_verification_get_payload(v));
+		rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_LOCAL;
+	}
+	hsmjwt_verification_free(v);
+	hsmjwt_client_free(client);
+	return rc;
+}
+
+static int cmd_keys(int argc, char *argv[])
+{
+	hsmjwt_client *client = NULL;
+	char *jwks = NULL;
+	int r, rc;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "hsmjwt: keys takes no arguments\n");
+		return EXIT_USAGE;
+	}
+	rc = connect_daemon(&client);
+	if (rc != 0)
+		return rc;
+	r = hsmjwt_get_jwks(client, &jwks);
+	if (r < 0) {
+		rc = fail(client, r, "keys");
+	} else {
+		printf("%s\n", jwks);
+		rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_LOCAL;
+	}
+	free(jwks);
+	hsmjwt_client_free(client);
 	return rc;
 }
 
@@ -290,6 +441,10 @@ int main(int argc, char *argv[])
 	}
 	if (strcmp(argv[optind], "sign") == 0)
 		return cmd_sign(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "keys") == 0)
+		return cmd_keys(argc - optind, argv + optind);
+	if (strcmp(argv[optind], "verify") == 0)
+		return cmd_verify(argc - optind, argv + optind);
 	fprintf(stderr, "hsmjwt: unknown command '%s'; see --help\n", argv[optind]);
 	return EXIT_USAGE;
 }

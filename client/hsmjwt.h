@@ -94,6 +94,49 @@ int hsmjwt_sign_request_set_legacy_claims(hsmjwt_sign_request *r, const char *js
 /* Sends the request and waits for the token. */
 int hsmjwt_sign(hsmjwt_client *c, const hsmjwt_sign_request *r, hsmjwt_token **ret);
 
+/*
+ * Fetches the daemon's public key set (RFC 7517 JWKS, UTF-8 JSON) into a new
+ * string the caller frees with free().
+ */
+int hsmjwt_get_jwks(hsmjwt_client *c, char **ret_jwks);
+
+/* Why the daemon found a token invalid: the protocol's VerifyReason numbers. */
+enum {
+	HSMJWT_VERIFY_VALID = 0,
+	HSMJWT_VERIFY_MALFORMED = 1,
+	HSMJWT_VERIFY_UNKNOWN_KID = 2,
+	HSMJWT_VERIFY_BAD_SIGNATURE = 3,
+	HSMJWT_VERIFY_EXPIRED = 4,
+	HSMJWT_VERIFY_NOT_YET_VALID = 5,
+	HSMJWT_VERIFY_WRONG_AUDIENCE = 6,
+	HSMJWT_VERIFY_WRONG_ISSUER = 7,
+	HSMJWT_VERIFY_REFUSED_ALGORITHM = 8,
+	HSMJWT_VERIFY_WRONG_SUBJECT = 9,
+	HSMJWT_VERIFY_V1_REFUSED = 10,
+};
+
+typedef struct hsmjwt_verification hsmjwt_verification;
+
+/*
+ * Asks the daemon whether token is genuine; the secret never leaves the
+ * token. audience, issuer and user_id_pattern (a glob) are expectations;
+ * NULL skips one. Returns 0 when the daemon answered, valid or not: see
+ * hsmjwt_verification_get_reason(). A negative value means no answer.
+ */
+int hsmjwt_verify(hsmjwt_client *c, const char *token, const char *audience, const char *issuer,
+		  const char *user_id_pattern, hsmjwt_verification **ret);
+/* HSMJWT_VERIFY_VALID (0) or the reason the token is invalid. */
+int hsmjwt_verification_get_reason(const hsmjwt_verification *v);
+/* The daemon's one-line explanation ("" when valid). */
+const char *hsmjwt_verification_get_detail(const hsmjwt_verification *v);
+/* When valid: the payload JSON as the token carries it, the key name and kid. */
+const char *hsmjwt_verification_get_payload(const hsmjwt_verification *v);
+const char *hsmjwt_verification_get_key(const hsmjwt_verification *v);
+const char *hsmjwt_verification_get_kid(const hsmjwt_verification *v);
+/* 1 for a Mobile Services v1 token accepted for now (the daemon recorded it). */
+int hsmjwt_verification_is_deprecated_v1(const hsmjwt_verification *v);
+hsmjwt_verification *hsmjwt_verification_free(hsmjwt_verification *v);
+
 const char *hsmjwt_token_get_string(const hsmjwt_token *t);
 const char *hsmjwt_token_get_kid(const hsmjwt_token *t);
 const char *hsmjwt_token_get_key(const hsmjwt_token *t);

@@ -32,19 +32,26 @@ void client_claims_done(ClientClaims *c)
 	*c = (ClientClaims){};
 }
 
-static Hsmjwt__V1__ExtraClaim *claim_new(const char *name)
+/* A claim named name with the value type kind, for the caller to fill in and append. */
+static int claim_new(const hsmjwt_sign_request *r, const char *name,
+		     Hsmjwt__V1__ExtraClaim__ValueCase kind, Hsmjwt__V1__ExtraClaim **ret)
 {
-	Hsmjwt__V1__ExtraClaim *c = malloc(sizeof(*c));
+	Hsmjwt__V1__ExtraClaim *c;
 
+	if (!r || !name)
+		return -EINVAL;
+	c = malloc(sizeof(*c));
 	if (!c)
-		return NULL;
+		return -ENOMEM;
 	hsmjwt__v1__extra_claim__init(c);
 	c->name = strdup(name);
 	if (!c->name) {
 		free(c);
-		return NULL;
+		return -ENOMEM;
 	}
-	return c;
+	c->value_case = kind;
+	*ret = c;
+	return 0;
 }
 
 /* Takes c: appended, or freed on failure. */
@@ -67,13 +74,11 @@ _public_ int hsmjwt_sign_request_add_claim_string(hsmjwt_sign_request *r, const 
 						  const char *value)
 {
 	Hsmjwt__V1__ExtraClaim *c;
+	int k;
 
-	if (!r || !name || !value)
-		return -EINVAL;
-	c = claim_new(name);
-	if (!c)
-		return -ENOMEM;
-	c->value_case = HSMJWT__V1__EXTRA_CLAIM__VALUE_STRING_VALUE;
+	k = value ? claim_new(r, name, HSMJWT__V1__EXTRA_CLAIM__VALUE_STRING_VALUE, &c) : -EINVAL;
+	if (k < 0)
+		return k;
 	c->string_value = strdup(value);
 	if (!c->string_value) {
 		claim_free(c);
@@ -86,13 +91,10 @@ _public_ int hsmjwt_sign_request_add_claim_integer(hsmjwt_sign_request *r, const
 						   int64_t value)
 {
 	Hsmjwt__V1__ExtraClaim *c;
+	int k = claim_new(r, name, HSMJWT__V1__EXTRA_CLAIM__VALUE_INTEGER_VALUE, &c);
 
-	if (!r || !name)
-		return -EINVAL;
-	c = claim_new(name);
-	if (!c)
-		return -ENOMEM;
-	c->value_case = HSMJWT__V1__EXTRA_CLAIM__VALUE_INTEGER_VALUE;
+	if (k < 0)
+		return k;
 	c->integer_value = value;
 	return append(r, c);
 }
@@ -101,13 +103,10 @@ _public_ int hsmjwt_sign_request_add_claim_boolean(hsmjwt_sign_request *r, const
 						   int value)
 {
 	Hsmjwt__V1__ExtraClaim *c;
+	int k = claim_new(r, name, HSMJWT__V1__EXTRA_CLAIM__VALUE_BOOLEAN_VALUE, &c);
 
-	if (!r || !name)
-		return -EINVAL;
-	c = claim_new(name);
-	if (!c)
-		return -ENOMEM;
-	c->value_case = HSMJWT__V1__EXTRA_CLAIM__VALUE_BOOLEAN_VALUE;
+	if (k < 0)
+		return k;
 	c->boolean_value = !!value;
 	return append(r, c);
 }
@@ -118,21 +117,22 @@ _public_ int hsmjwt_sign_request_add_claim_string_list(hsmjwt_sign_request *r, c
 	Hsmjwt__V1__StringList *list;
 	Hsmjwt__V1__ExtraClaim *c;
 
-	if (!r || !name || (n_values && !values))
+	int k;
+
+	if (n_values && !values)
 		return -EINVAL;
 	for (size_t i = 0; i < n_values; i++)
 		if (!values[i])
 			return -EINVAL;
-	c = claim_new(name);
-	if (!c)
-		return -ENOMEM;
+	k = claim_new(r, name, HSMJWT__V1__EXTRA_CLAIM__VALUE_STRING_LIST_VALUE, &c);
+	if (k < 0)
+		return k;
 	list = calloc(1, sizeof(*list));
 	if (!list) {
 		claim_free(c);
 		return -ENOMEM;
 	}
 	hsmjwt__v1__string_list__init(list);
-	c->value_case = HSMJWT__V1__EXTRA_CLAIM__VALUE_STRING_LIST_VALUE;
 	c->string_list_value = list;
 	list->values = calloc(n_values ? n_values : 1, sizeof(char *));
 	if (!list->values) {

@@ -16,13 +16,14 @@ int audit_deprecation(const Peer *peer, const char *key_name, const char *what_c
 	_cleanup_(buf_done) Buf b = {};
 	const char *line;
 
-	buf_append_str(&b, "{\"event\":\"deprecated-v1-claims\",\"pid\":");
+	/* The same event as a verified v1 token's (audit.c), so operators watch one name. */
+	buf_append_str(&b, "{\"event\":\"deprecation\",\"pid\":");
 	buf_append_int64(&b, peer->pid);
 	buf_append_str(&b, ",\"uid\":");
 	buf_append_int64(&b, peer->uid);
 	buf_append_str(&b, ",\"gid\":");
 	buf_append_int64(&b, peer->gid);
-	buf_append_str(&b, ",\"key\":");
+	buf_append_str(&b, ",\"what\":\"v1 claim set upgraded\",\"key\":");
 	json_append_string(&b, key_name, strlen(key_name));
 	buf_append_str(&b, ",\"changed\":");
 	json_append_string(&b, what_changed, strlen(what_changed));

@@ -90,3 +90,40 @@ int audit_refused(const Peer *peer, const SignInput *in, const Failure *f)
 	append_member(&b, "reason", f->message, strlen(f->message));
 	return emit(&b);
 }
+
+int audit_verified(const Peer *peer, const char *token, size_t n, const VerifyResult *res)
+{
+	_cleanup_(buf_done) Buf b = {};
+	char fp[AUDIT_FINGERPRINT_HEX];
+	const char *reason = verify_reason_to_string(res->reason);
+	int r;
+
+	audit_fingerprint(token, n, fp);
+	append_peer(&b, res->reason ? "verify-invalid" : "verify-valid", peer);
+	append_member(&b, "sha256", fp, strlen(fp));
+	append_member(&b, "reason", reason, strlen(reason));
+	if (res->key) {
+		append_member(&b, "key", res->key->config->name, strlen(res->key->config->name));
+		append_member(&b, "sub", res->subject, strlen(res->subject));
+	}
+	r = emit(&b);
+	if (r < 0 || !res->deprecated_v1 || res->reason)
+		return r;
+	/* Operators watch these to find the clients that still present v1 tokens. */
+	buf_reset(&b);
+	append_peer(&b, "deprecation", peer);
+	append_member(&b, "what", "v1 token verified", 17);
+	append_member(&b, "key", res->key->config->name, strlen(res->key->config->name));
+	append_member(&b, "sub", res->subject, strlen(res->subject));
+	append_member(&b, "sha256", fp, strlen(fp));
+	return emit(&b);
+}
+
+int audit_verify_failed(const Peer *peer, const Failure *f)
+{
+	_cleanup_(buf_done) Buf b = {};
+
+	append_peer(&b, "verify-failed", peer);
+	append_member(&b, "reason", f->message, strlen(f->message));
+	return emit(&b);
+}

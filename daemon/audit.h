@@ -19,3 +19,7 @@ void audit_fingerprint(const char *token, size_t n, char ret_hex[static AUDIT_FI
 
 int audit_issued(const Peer *peer, const Signed *s, const SignInput *in);
 int audit_refused(const Peer *peer, const SignInput *in, const Failure *f);
+
+/* Verify decisions; a valid v1 token also yields a deprecation event. */
+int audit_verified(const Peer *peer, const char *token, size_t n, const VerifyResult *r);
+int audit_verify_failed(const Peer *peer, const Failure *f);

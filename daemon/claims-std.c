@@ -9,7 +9,8 @@
 #include "base64url.h"
 #include "cleanup.h"
 
-int claims_add_standard(ZumoClaims *c, unsigned add, time_t now)
+int claims_add_standard(ZumoClaims *c, unsigned add, time_t now,
+			char jti_buf[static JTI_CHARS + 1])
 {
 	_cleanup_(buf_done) Buf b = {};
 	uint8_t rnd[16];
@@ -33,7 +34,8 @@ int claims_add_standard(ZumoClaims *c, unsigned add, time_t now)
 	base64url_append(&b, rnd, sizeof(rnd));
 	if (b.error || b.len != JTI_CHARS)
 		return b.error ? b.error : -EIO;
-	memcpy(c->jti, b.data, JTI_CHARS);
-	c->jti[JTI_CHARS] = '\0';
+	memcpy(jti_buf, b.data, JTI_CHARS);
+	jti_buf[JTI_CHARS] = '\0';
+	c->jti = (Span){ jti_buf, JTI_CHARS };
 	return 0;
 }

@@ -7,16 +7,29 @@
 #include "claims-extra.h"
 #include "json.h"
 
-int claims_zumo_header(Buf *b, const char *kid)
+int claims_header(Buf *b, const char *alg, const char *kid)
 {
 	int r;
 
-	buf_append_str(b, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":");
+	buf_append_str(b, "{\"alg\":\"");
+	buf_append_str(b, alg);
+	buf_append_str(b, "\",\"typ\":\"JWT\",\"kid\":");
 	r = json_append_string(b, kid, strlen(kid));
 	if (r < 0)
 		return r;
 	buf_append_char(b, '}');
 	return b->error;
+}
+
+static int append_extras(Buf *b, const ZumoClaims *c)
+{
+	for (size_t i = 0; i < c->n_extras; i++) {
+		int r = claims_append_extra(b, &c->extras[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int claims_zumo_payload(Buf *b, const char *issuer, const ZumoClaims *c)
@@ -52,16 +65,45 @@ int claims_zumo_payload(Buf *b, const char *issuer, const ZumoClaims *c)
 		buf_append_str(b, ",\"nbf\":");
 		buf_append_int64(b, c->nbf);
 	}
-	if (c->jti[0]) {
-		buf_append_str(b, ",\"jti\":\"");
-		buf_append_str(b, c->jti); /* base64url: nothing to escape */
-		buf_append_char(b, '"');
-	}
-	for (size_t i = 0; i < c->n_extras; i++) {
-		r = claims_append_extra(b, &c->extras[i]);
+	if (c->jti.p) {
+		buf_append_str(b, ",\"jti\":");
+		r = json_append_string(b, c->jti.p, c->jti.n);
 		if (r < 0)
 			return r;
 	}
+	r = append_extras(b, c);
+	if (r < 0)
+		return r;
+	buf_append_char(b, '}');
+	return b->error;
+}
+
+static int member(Buf *b, const char *prefix, Span v)
+{
+	buf_append_str(b, prefix);
+	return json_append_string(b, v.p, v.n);
+}
+
+int claims_standard_payload(Buf *b, const char *issuer, const ZumoClaims *c)
+{
+	int r;
+
+	r = member(b, "{\"iss\":", (Span){ issuer, strlen(issuer) });
+	if (r >= 0)
+		r = member(b, ",\"sub\":", c->user_id);
+	if (r >= 0)
+		r = member(b, ",\"aud\":", c->audience);
+	if (r < 0)
+		return r;
+	buf_append_str(b, ",\"exp\":");
+	buf_append_int64(b, c->exp);
+	buf_append_str(b, ",\"iat\":");
+	buf_append_int64(b, c->iat);
+	r = member(b, ",\"jti\":", c->jti);
+	if (r >= 0)
+		r = append_extras(b, c);
+	if (r < 0)
+		return r;
 	buf_append_char(b, '}');
 	return b->error;
 }

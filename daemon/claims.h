@@ -47,16 +47,16 @@ typedef struct ZumoClaims {
 	Span audience;
 	Span user_id;
 	Span access_token; /* p == NULL: no credentials claim */
-	/* Optional standard claims (a key's add-claims); 0 / "": absent. */
-	int64_t iat;
-	int64_t nbf;
-	char jti[JTI_CHARS + 1];
+	/* iat and jti: always in the standard profile; in zumo-v2 by add-claims. */
+	int64_t iat; /* 0: absent */
+	int64_t nbf; /* 0: absent; zumo-v2 add-claims only */
+	Span jti;    /* p == NULL: absent */
 	const ExtraClaim *extras;
 	size_t n_extras;
 } ZumoClaims;
 
-/* {"alg":"HS256","typ":"JWT","kid":<kid>} byte for byte. */
-int claims_zumo_header(Buf *b, const char *kid);
+/* {"alg":<alg>,"typ":"JWT","kid":<kid>} byte for byte; kid is always a JSON string. */
+int claims_header(Buf *b, const char *alg, const char *kid);
 
 /*
  * The v2 payload, members in the spec's order:
@@ -65,3 +65,9 @@ int claims_zumo_header(Buf *b, const char *kid);
  * -EILSEQ when a string is not UTF-8; the buffer is then unusable until reset.
  */
 int claims_zumo_payload(Buf *b, const char *issuer, const ZumoClaims *c);
+
+/*
+ * The standard profile's payload: iss, sub (the user id), aud, exp, iat,
+ * jti, then the extra claims, under the same serialisation rules.
+ */
+int claims_standard_payload(Buf *b, const char *issuer, const ZumoClaims *c);

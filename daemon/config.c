@@ -8,11 +8,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "hsmjwt-build.h"
 
 #define KEY_NAME_MAX 64
+
+/* Bits of KeyConfig.seen: options given once at most, and whether they were given. */
+enum {
+	KEY_SEEN_ALG = 1u << 0,
+	KEY_SEEN_PROFILE = 1u << 1,
+	KEY_SEEN_MAX_LIFETIME = 1u << 2,
+	KEY_SEEN_DEFAULT_LIFETIME = 1u << 3,
+	KEY_SEEN_STATE = 1u << 4,
+	KEY_SEEN_NOT_AFTER = 1u << 5,
+	KEY_SEEN_BITS = 1u << 6,
+	KEY_SEEN_CLOCK_SKEW = 1u << 7,
+	KEY_SEEN_ACCEPT_V1 = 1u << 8,
+	KEY_SEEN_ADD_CLAIMS = 1u << 9,
+};
+
+static int parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+		if (strcmp(s, yes[i]) == 0)
+			return *ret = true, 0;
+		if (strcmp(s, no[i]) == 0)
+			return *ret = false, 0;
+	}
+	return -EINVAL;
+}
 #define KID_MAX 256
 
 typedef struct ParseState {
@@ -20,17 +48,20 @@ typedef struct ParseState {
 	char *error; /* the first problem; the line number comes from inih's return */
 } ParseState;
 
-static const char *const algorithm_names[] = {
-	[ALG_HS256] = "HS256",
-};
-
 static const char *const profile_names[] = {
 	[PROFILE_ZUMO_V2] = "zumo-v2",
+	[PROFILE_STANDARD] = "standard",
 };
 
-const char *algorithm_to_string(Algorithm a)
+static const char *const state_names[] = {
+	[KEY_STATE_ACTIVE] = "active",
+	[KEY_STATE_PUBLISHED] = "published",
+	[KEY_STATE_RETIRED] = "retired",
+};
+
+const char *key_state_to_string(KeyState st)
 {
-	return (size_t)a < ELEMENTSOF(algorithm_names) ? algorithm_names[a] : NULL;
+	return (size_t)st < ELEMENTSOF(state_names) ? state_names[st] : NULL;
 }
 
 const char *profile_to_string(Profile p)
@@ -72,6 +103,42 @@ int parse_duration(const char *s, uint64_t *ret)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int parse_timestamp(const char *s, int64_t *ret)
+{
+	struct tm tm = {};
+	const char *end;
+	long long v;
+	char *e;
+	int off = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (strspn(s, "0123456789") == strlen(s)) {
+		errno = 0;
+		v = strtoll(s, &e, 10);
+		if (errno)
+			return -ERANGE;
+		*ret = v;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return -EINVAL;
+	if (strcmp(end, "Z") == 0 || strcmp(end, "z") == 0) {
+		off = 0;
+	} else if ((end[0] == '+' || end[0] == '-') && strlen(end) == 6 && end[3] == ':') {
+		int h = (end[1] - '0') * 10 + (end[2] - '0'), m = (end[4] - '0') * 10 + (end[5] - '0');
+		if (strspn(end + 1, "0123456789") != 2 || strspn(end + 4, "0123456789") != 2 ||
+		    h > 23 || m > 59)
+			return -EINVAL;
+		off = (h * 60 + m) * 60 * (end[0] == '-' ? -1 : 1);
+	} else {
+		return -EINVAL;
+	}
+	*ret = (int64_t)timegm(&tm) - off;
+	return 0;
 }
 
 static int parse_uint(const char *s, uint64_t max, uint64_t *ret)
@@ -146,6 +213,10 @@ static KeyConfig *key_section(ParseState *st, const char *name)
 	*k = (KeyConfig){
 		.alg = ALG_HS256,
 		.profile = PROFILE_ZUMO_V2,
+		.state = KEY_STATE_ACTIVE,
+		.bits = RSA_BITS_DEFAULT,
+		.clock_skew = CLOCK_SKEW_DEFAULT,
+		.accept_v1 = true,
 		.default_lifetime = CONFIG_DEFAULT_DEFAULT_LIFETIME,
 		.max_lifetime = CONFIG_DEFAULT_MAX_LIFETIME,
 	};
@@ -184,18 +255,45 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 	if (strcmp(name, "issuer") == 0)
 		return set_string(st, &k->issuer, value, name);
 	if (strcmp(name, "alg") == 0) {
-		r = lookup(algorithm_names, ELEMENTSOF(algorithm_names), value);
+		if (algorithm_from_string(value, &k->alg) < 0)
+			return fail(st, "unsupported alg '%s' (supported: HS256 ES256 ES384 RS256 "
+					"PS256 EdDSA)", value);
+		return once(st, k, KEY_SEEN_ALG, name);
+	}
+	if (strcmp(name, "state") == 0) {
+		r = lookup(state_names, ELEMENTSOF(state_names), value);
 		if (r < 0)
-			return fail(st, "unsupported alg '%s' (supported: HS256)", value);
-		k->alg = (Algorithm)r;
-		return once(st, k, 1u << 0, name);
+			return fail(st, "unknown state '%s' (known: active published retired)", value);
+		k->state = (KeyState)r;
+		return once(st, k, KEY_SEEN_STATE, name);
+	}
+	if (strcmp(name, "not-after") == 0) {
+		if (parse_timestamp(value, &k->not_after) < 0 || k->not_after <= 0)
+			return fail(st, "not-after: '%s' is not an RFC 3339 time or Unix seconds", value);
+		return once(st, k, KEY_SEEN_NOT_AFTER, name);
+	}
+	if (strcmp(name, "clock-skew") == 0) {
+		if (parse_duration(value, &k->clock_skew) < 0 || k->clock_skew > CLOCK_SKEW_MAX)
+			return fail(st, "clock-skew must be a duration up to 1h");
+		return once(st, k, KEY_SEEN_CLOCK_SKEW, name);
+	}
+	if (strcmp(name, "accept-v1") == 0) {
+		if (parse_bool(value, &k->accept_v1) < 0)
+			return fail(st, "accept-v1 must be yes or no");
+		return once(st, k, KEY_SEEN_ACCEPT_V1, name);
+	}
+	if (strcmp(name, "bits") == 0) {
+		if (parse_uint(value, RSA_BITS_MAX, &v) < 0 || v < RSA_BITS_MIN || v % 1024)
+			return fail(st, "bits must be 2048, 3072 or 4096");
+		k->bits = (unsigned)v;
+		return once(st, k, KEY_SEEN_BITS, name);
 	}
 	if (strcmp(name, "profile") == 0) {
 		r = lookup(profile_names, ELEMENTSOF(profile_names), value);
 		if (r < 0)
-			return fail(st, "unknown profile '%s' (known: zumo-v2)", value);
+			return fail(st, "unknown profile '%s' (known: zumo-v2 standard)", value);
 		k->profile = (Profile)r;
-		return once(st, k, 1u << 1, name);
+		return once(st, k, KEY_SEEN_PROFILE, name);
 	}
 	if (strcmp(name, "max-lifetime") == 0 || strcmp(name, "default-lifetime") == 0) {
 		bool is_max = name[0] == 'm';
@@ -203,14 +301,14 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		if (parse_duration(value, &v) < 0 || v == 0 || v > CONFIG_MAX_LIFETIME_CEILING)
 			return fail(st, "%s: '%s' is not a duration between 1s and 3660d", name, value);
 		*(is_max ? &k->max_lifetime : &k->default_lifetime) = v;
-		return once(st, k, is_max ? 1u << 2 : 1u << 3, name);
+		return once(st, k, is_max ? KEY_SEEN_MAX_LIFETIME : KEY_SEEN_DEFAULT_LIFETIME, name);
 	}
 	if (strcmp(name, "add-claims") == 0) {
 		char err[256];
 
 		if (config_parse_add_claims(value, &k->add_claims, err, sizeof(err)) < 0)
 			return fail(st, "%s", err);
-		return once(st, k, 1u << 4, name);
+		return once(st, k, KEY_SEEN_ADD_CLAIMS, name);
 	}
 	return fail(st, "unknown option '%s' in [key %s]", name, k->name);
 }
@@ -243,6 +341,11 @@ static int handle(void *user, const char *section, const char *name, const char 
 			c->max_connections = (unsigned)v;
 			return 1;
 		}
+		if (strcmp(name, "exit-idle") == 0) {
+			if (parse_duration(value, &c->exit_idle) < 0 || c->exit_idle > 86400)
+				return fail(st, "exit-idle must be a duration up to 1d (0: never)");
+			return 1;
+		}
 		return fail(st, "unknown option '%s' in [server]", name);
 	}
 	if (strcmp(section, "token") == 0) {
@@ -264,37 +367,60 @@ static int handle(void *user, const char *section, const char *name, const char 
 	return fail(st, "unknown section [%s]", section);
 }
 
+static int key_defaults(const Config *c, KeyConfig *k, char **ret_error)
+{
+	const AlgorithmInfo *ai = algorithm_info(k->alg);
+
+#define key_error(...) (asprintf(ret_error, __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
+	if (!k->uri)
+		return key_error("%s: [key %s] has no uri", c->path, k->name);
+	/* An asymmetric alg without a profile can only mean the standard one. */
+	if (!(k->seen & KEY_SEEN_PROFILE) && !ai->symmetric)
+		k->profile = PROFILE_STANDARD;
+	if (k->profile == PROFILE_ZUMO_V2 && k->alg != ALG_HS256)
+		return key_error("%s: [key %s]: profile zumo-v2 requires alg HS256", c->path, k->name);
+	if (k->profile == PROFILE_STANDARD && !k->issuer)
+		return key_error("%s: [key %s]: profile standard needs an issuer", c->path, k->name);
+	if ((k->seen & KEY_SEEN_ACCEPT_V1) && k->profile != PROFILE_ZUMO_V2)
+		return key_error("%s: [key %s]: accept-v1 applies to zumo-v2 keys only", c->path,
+				 k->name);
+	if (k->add_claims && k->profile != PROFILE_ZUMO_V2)
+		return key_error("%s: [key %s]: add-claims applies to zumo-v2 keys (the standard "
+				 "profile always has iat and jti)", c->path, k->name);
+	if ((k->seen & KEY_SEEN_BITS) && k->alg != ALG_RS256 && k->alg != ALG_PS256)
+		return key_error("%s: [key %s]: bits applies to RSA keys only", c->path, k->name);
+	if (k->default_lifetime > k->max_lifetime)
+		return key_error("%s: [key %s]: default-lifetime exceeds max-lifetime", c->path,
+				 k->name);
+#undef key_error
+	if (!k->kid && k->profile == PROFILE_ZUMO_V2 && !(k->kid = strdup("0")))
+		return -ENOMEM;
+	/* A symmetric key has no public half to take a thumbprint of: its name will do. */
+	if (!k->kid && ai->symmetric && !(k->kid = strdup(k->name)))
+		return -ENOMEM;
+	if (!k->issuer && !(k->issuer = strdup(ZUMO_ISSUER)))
+		return -ENOMEM;
+	return 0;
+}
+
 static int apply_defaults(Config *c, char **ret_error)
 {
+	int r;
+
 	if (!c->token_uri)
 		return asprintf(ret_error, "%s: [token] uri is required", c->path), -EINVAL;
 	if (c->n_keys == 0)
 		return asprintf(ret_error, "%s: no [key NAME] section", c->path), -EINVAL;
 	for (size_t i = 0; i < c->n_keys; i++) {
-		KeyConfig *k = &c->keys[i];
-
-		if (!k->uri)
-			return asprintf(ret_error, "%s: [key %s] has no uri", c->path, k->name), -EINVAL;
-		if (k->profile == PROFILE_ZUMO_V2 && k->alg != ALG_HS256)
-			return asprintf(ret_error, "%s: [key %s]: profile zumo-v2 requires alg HS256",
-					c->path, k->name),
-			       -EINVAL;
-		if (k->default_lifetime > k->max_lifetime)
-			return asprintf(ret_error,
-					"%s: [key %s]: default-lifetime exceeds max-lifetime",
-					c->path, k->name),
-			       -EINVAL;
-		if (!k->kid && !(k->kid = strdup("0")))
-			return -ENOMEM;
-		if (!k->issuer && !(k->issuer = strdup(ZUMO_ISSUER)))
-			return -ENOMEM;
+		r = key_defaults(c, &c->keys[i], ret_error);
+		if (r < 0)
+			return r;
 	}
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
 		return -ENOMEM;
 	return 0;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(Config *, config_free);
 
 int config_load(const char *path, Config **ret, char **ret_error)
 {
@@ -342,6 +468,14 @@ const KeyConfig *config_find_key(const Config *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_keys; i++)
 		if (strcmp(c->keys[i].name, name) == 0)
+			return &c->keys[i];
+	return NULL;
+}
+
+const KeyConfig *config_default_key(const Config *c)
+{
+	for (size_t i = 0; i < c->n_keys; i++)
+		if (c->keys[i].state == KEY_STATE_ACTIVE)
 			return &c->keys[i];
 	return NULL;
 }

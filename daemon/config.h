@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "alg.h"
 
 /*
  * hsmjwtd.conf, INI parsed with inih. Every key is documented in
@@ -19,12 +22,9 @@
 #define CONFIG_MAX_FRAME (16u * 1024u * 1024u)
 #define ZUMO_ISSUER "urn:microsoft:windows-azure:zumo"
 
-typedef enum Algorithm {
-	ALG_HS256,
-} Algorithm;
-
 typedef enum Profile {
-	PROFILE_ZUMO_V2,
+	PROFILE_ZUMO_V2,  /* Mobile Services v2: HS256, kid "0", exp iss ver aud uid */
+	PROFILE_STANDARD, /* iss sub aud exp iat jti */
 } Profile;
 
 /* [claims]: bounds on extra claims and the payload (README "Extra claims"). */
@@ -46,17 +46,36 @@ typedef struct ClaimLimits {
 #define ADD_CLAIM_NBF (1u << 1)
 #define ADD_CLAIM_JTI (1u << 2)
 
+/* Rotation without downtime: publish first, activate later, retire last. */
+typedef enum KeyState {
+	KEY_STATE_ACTIVE,    /* signs and is published */
+	KEY_STATE_PUBLISHED, /* in the JWKS, does not sign yet (or any more) */
+	KEY_STATE_RETIRED,   /* neither */
+} KeyState;
+
+#define CLOCK_SKEW_DEFAULT 300u /* five minutes, as most JWT libraries allow */
+#define CLOCK_SKEW_MAX 3600u
+
+#define RSA_BITS_DEFAULT 2048u
+#define RSA_BITS_MIN 2048u
+#define RSA_BITS_MAX 4096u
+
 typedef struct KeyConfig {
 	char *name;
 	char *uri;
 	Algorithm alg;
-	char *kid;
+	char *kid; /* NULL: "0" for zumo-v2, the RFC 7638 thumbprint for asymmetric keys */
 	Profile profile;
+	KeyState state;
 	char *issuer;
 	uint64_t default_lifetime;
 	uint64_t max_lifetime;
-	unsigned add_claims; /* ADD_CLAIM_* */
-	unsigned seen; /* bit per option, to refuse repeats */
+	int64_t not_after; /* no token may expire later; 0: no limit */
+	unsigned bits;	   /* RSA modulus size for hsmjwtctl generate */
+	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
+	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
+	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
+	unsigned seen;	   /* bit per option, to refuse repeats */
 } KeyConfig;
 
 typedef struct Config {
@@ -64,6 +83,7 @@ typedef struct Config {
 	char *socket_path;
 	uint32_t max_frame;
 	unsigned max_connections;
+	uint64_t exit_idle; /* seconds without connections before exiting; 0: never */
 	char *module;	 /* NULL: the modules registered with p11-kit */
 	char *token_uri; /* RFC 7512, e.g. pkcs11:token=hsmjwt */
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
@@ -75,10 +95,18 @@ typedef struct Config {
 /* Parses and validates path. On failure *ret_error holds a message naming the line. */
 int config_load(const char *path, Config **ret, char **ret_error);
 Config *config_free(Config *c);
+static inline void config_freep(Config **c)
+{
+	if (*c)
+		config_free(*c);
+}
 const KeyConfig *config_find_key(const Config *c, const char *name);
 
-const char *algorithm_to_string(Algorithm a);
 const char *profile_to_string(Profile p);
+const char *key_state_to_string(KeyState s);
+
+/* The key a request without a key name gets: the first active one, or NULL. */
+const KeyConfig *config_default_key(const Config *c);
 
 /* config-claims.c: [claims] options and a key's add-claims; -EINVAL with the reason in err. */
 void claim_limits_init(ClaimLimits *l);
@@ -88,3 +116,6 @@ int config_parse_add_claims(const char *value, unsigned *ret, char *err, size_t 
 
 /* "90", "90s", "15min", "2h", "7d" -> seconds. */
 int parse_duration(const char *s, uint64_t *ret);
+
+/* "2027-01-01T00:00:00Z" (RFC 3339, UTC or an offset) or Unix seconds -> Unix seconds. */
+int parse_timestamp(const char *s, int64_t *ret);

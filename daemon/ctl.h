@@ -12,6 +12,10 @@ typedef struct CtlCommand {
 } CtlCommand;
 
 int ctl_import_zumo(const Config *config, int argc, char *argv[]);
+int ctl_generate(const Config *config, int argc, char *argv[]);
+int ctl_jwks(const Config *config, int argc, char *argv[]);
+int ctl_list(const Config *config, int argc, char *argv[]);
+int ctl_enable_verify(const Config *config, int argc, char *argv[]);
 
 /* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */
 int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32]);

@@ -2,6 +2,7 @@
 #include "hardening.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -9,9 +10,11 @@
 
 int harden_process(void)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit none = { 0, 0 }, cur;
 
-	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+	/* Under systemd LimitCORE=0 already did this, and the sandbox may forbid setrlimit. */
+	bool done = getrlimit(RLIMIT_CORE, &cur) == 0 && cur.rlim_cur == 0 && cur.rlim_max == 0;
+	if (!done && setrlimit(RLIMIT_CORE, &none) < 0)
 		return log_error_errno(errno, "Cannot disable core dumps: %m");
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return log_error_errno(errno, "Cannot clear the dumpable flag: %m");

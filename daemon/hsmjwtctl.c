@@ -15,6 +15,13 @@
 static const CtlCommand commands[] = {
 	{ "import-zumo", ctl_import_zumo, "[--replace] KEYNAME",
 	  "import a zumo master key (read from stdin) as KEYNAME's signing key" },
+	{ "generate", ctl_generate, "[--replace] KEYNAME",
+	  "generate KEYNAME's key pair inside the token (alg from the config)" },
+	{ "jwks", ctl_jwks, "[--login]",
+	  "print the public key set (JWKS) of active and published keys" },
+	{ "list", ctl_list, "", "show the configured keys and the key objects on the token" },
+	{ "enable-verify", ctl_enable_verify, "KEYNAME",
+	  "let an HMAC key imported by an older version verify (CKA_VERIFY=TRUE)" },
 };
 
 static void help(void)

@@ -159,23 +159,71 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 
 static int handle_status(Service *s, const Request *req, Buf *out)
 {
-	const Config *c = service_config(s);
+	const Keyring *k = service_keyring(s);
 	Hsmjwt__V1__StatusResponse st = HSMJWT__V1__STATUS_RESPONSE__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
-	_cleanup_free_ char **names = calloc(c->n_keys ? c->n_keys : 1, sizeof(char *));
+	_cleanup_free_ char **names = calloc(k->n_keys ? k->n_keys : 1, sizeof(char *));
+	size_t n = 0;
 
 	if (!names)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->n_keys; i++)
-		names[i] = c->keys[i].name;
+	for (size_t i = 0; i < k->n_keys; i++)
+		if (k->keys[i].can_sign)
+			names[n++] = k->keys[i].config->name;
 	st.version = (char *)PACKAGE_VERSION;
-	st.n_keys = c->n_keys;
+	st.n_keys = n;
 	st.keys = names;
 	st.tokens_issued = service_tokens_issued(s);
 	resp.id = req->id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_STATUS;
 	resp.status = &st;
 	return append_response(&resp, out);
+}
+
+static int handle_keys(Service *s, const Request *req, Buf *out)
+{
+	Hsmjwt__V1__KeysResponse keys = HSMJWT__V1__KEYS_RESPONSE__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
+
+	keys.jwks = service_keyring(s)->jwks;
+	resp.id = req->id;
+	resp.body_case = HSMJWT__V1__RESPONSE__BODY_KEYS;
+	resp.keys = &keys;
+	return append_response(&resp, out);
+}
+
+static int handle_verify(Service *s, const Peer *peer, const Request *req, Buf *out)
+{
+	const Hsmjwt__V1__VerifyRequest *vr = req->verify;
+	Hsmjwt__V1__VerifyResponse v = HSMJWT__V1__VERIFY_RESPONSE__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
+	VerifyExpect expect = {
+		.audience = vr->audience,
+		.issuer = vr->issuer,
+		.user_id_pattern = vr->user_id_pattern,
+	};
+	VerifyResult result;
+	Failure fail;
+	int r;
+
+	r = service_verify(s, peer, vr->token, strlen(vr->token), &expect, time(NULL), &result, &fail);
+	if (r < 0)
+		return reply_error(req->id, error_code(fail.code), fail.message, out);
+	v.valid = result.reason == VERIFY_VALID;
+	v.reason = (Hsmjwt__V1__VerifyReason)result.reason;
+	v.detail = result.reason ? result.detail : (char *)"";
+	if (v.valid) {
+		v.payload_json = result.payload_json;
+		v.key = (char *)result.key->config->name;
+		v.kid = result.key->kid;
+		v.deprecated_v1 = result.deprecated_v1;
+	}
+	resp.id = req->id;
+	resp.body_case = HSMJWT__V1__RESPONSE__BODY_VERIFY;
+	resp.verify = &v;
+	r = append_response(&resp, out);
+	verify_result_done(&result);
+	return r;
 }
 
 int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t n, Buf *scratch,
@@ -206,6 +254,12 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 		break;
 	case HSMJWT__V1__REQUEST__BODY_STATUS:
 		r = handle_status(s, req, out);
+		break;
+	case HSMJWT__V1__REQUEST__BODY_KEYS:
+		r = handle_keys(s, req, out);
+		break;
+	case HSMJWT__V1__REQUEST__BODY_VERIFY:
+		r = handle_verify(s, peer, req, out);
 		break;
 	case HSMJWT__V1__REQUEST__BODY__NOT_SET:
 		if (req->base.n_unknown_fields == 0) {

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ typedef struct Server {
 	uint32_t max_frame;
 	Buf scratch;
 	struct Connection *connections; /* all open ones, to free them at exit */
+	sd_event_source *listen_source;
+	uint64_t exit_idle_usec;      /* 0: never exit for idleness */
+	uint64_t last_activity_usec; /* CLOCK_MONOTONIC, from the loop's cached clock */
+	char last_status[256];
 } Server;
 
 typedef struct Connection {
@@ -65,6 +70,7 @@ static Connection *connection_free(Connection *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->server->n_connections--;
+	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->server->last_activity_usec);
 	free(c);
 	return NULL;
 }
@@ -250,6 +256,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
 	};
 	s->n_connections++;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->last_activity_usec);
 	c->next = s->connections;
 	if (c->next)
 		c->next->prev = c;
@@ -262,6 +269,46 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
+/* Status and idle checks run on this period: cheap, and no syscall on the request path. */
+#define HOUSEKEEPING_USEC (5ull * 1000000ull)
+
+static void update_status(Server *s)
+{
+	char status[sizeof(s->last_status)];
+
+	service_describe(s->service, s->n_connections, status, sizeof(status));
+	if (strcmp(status, s->last_status) == 0)
+		return;
+	memcpy(s->last_status, status, sizeof(status));
+	(void)sd_notifyf(0, "STATUS=%s", status);
+}
+
+static int on_housekeeping(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	Server *s = userdata;
+	uint64_t next = usec + HOUSEKEEPING_USEC;
+
+	update_status(s);
+	if (s->exit_idle_usec && s->n_connections == 0) {
+		uint64_t idle_until = s->last_activity_usec + s->exit_idle_usec;
+		if (usec >= idle_until) {
+			/*
+			 * Connections arriving from now on wait in the socket, which systemd
+			 * holds; it starts us again for them, so none is lost.
+			 */
+			log_info("Idle for %" PRIu64 " s, exiting; socket activation restarts on demand",
+				 s->exit_idle_usec / 1000000);
+			(void)sd_notify(0, "STOPPING=1\nSTATUS=Exiting: idle");
+			sd_event_source_set_enabled(s->listen_source, SD_EVENT_OFF);
+			return sd_event_exit(sd_event_source_get_event(src), 0);
+		}
+		if (idle_until < next)
+			next = idle_until;
+	}
+	(void)sd_event_source_set_time(src, next);
+	return 0;
+}
+
 static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
 	(void)userdata;
@@ -270,17 +317,40 @@ static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si,
 	return sd_event_exit(sd_event_source_get_event(src), 0);
 }
 
+static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
+{
+	Server *s = userdata;
+	_cleanup_free_ char *error = NULL, *path = NULL;
+	Config *config = NULL;
+	int r;
+
+	(void)src, (void)si;
+	(void)sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+	path = strdup(service_config(s->service)->path);
+	r = path ? config_load(path, &config, &error) : -ENOMEM;
+	if (r < 0)
+		log_error("Reload refused, the previous configuration stays in force: %s",
+			  error ? error : strerror(-r));
+	else
+		(void)service_reload(s->service, config);
+	s->last_status[0] = '\0';
+	update_status(s);
+	(void)sd_notify(0, "READY=1");
+	return 0;
+}
+
 int server_run(Service *service)
 {
 	const Config *cfg = service_config(service);
 	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
-	sd_event_source *listen_src = NULL;
+	sd_event_source *listen_src = NULL, *housekeeping = NULL;
 	Server s = {
 		.service = service,
 		.listen_fd = -EBADF,
 		.max_connections = cfg->max_connections,
 		.max_frame = cfg->max_frame,
 	};
+	_cleanup_free_ char *socket_path = NULL;
 	bool bound = false;
 	sigset_t mask;
 	int r;
@@ -288,6 +358,7 @@ int server_run(Service *service)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "sigprocmask(): %m");
 
@@ -298,6 +369,8 @@ int server_run(Service *service)
 	r = sd_event_add_signal(e, NULL, SIGTERM, on_terminate, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);
+	if (r >= 0)
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, &s);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 	/* WatchdogSec= in the unit: pings come from the loop, so a stuck loop gets noticed. */
@@ -305,7 +378,11 @@ int server_run(Service *service)
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
 
-	r = listen_socket_open(cfg->socket_path, &s.listen_fd, &bound);
+	/* The Config may be replaced by a reload; keep what must outlive it. */
+	socket_path = strdup(cfg->socket_path);
+	if (!socket_path)
+		return -ENOMEM;
+	r = listen_socket_open(socket_path, &s.listen_fd, &bound);
 	if (r < 0)
 		return r;
 	r = sd_event_add_io(e, &listen_src, s.listen_fd, EPOLLIN, on_accept, &s);
@@ -314,7 +391,24 @@ int server_run(Service *service)
 		goto out;
 	}
 
-	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving %zu key(s)", cfg->n_keys);
+	s.listen_source = listen_src;
+	if (cfg->exit_idle && bound)
+		log_notice("exit-idle ignored: the socket was not passed by systemd, so nobody would "
+			   "restart the daemon");
+	else
+		s.exit_idle_usec = cfg->exit_idle * 1000000ull;
+	(void)sd_event_now(e, CLOCK_MONOTONIC, &s.last_activity_usec);
+	r = sd_event_add_time_relative(e, &housekeeping, CLOCK_MONOTONIC,
+				       s.exit_idle_usec && s.exit_idle_usec < HOUSEKEEPING_USEC ?
+					       s.exit_idle_usec : HOUSEKEEPING_USEC,
+				       0, on_housekeeping, &s);
+	if (r < 0) {
+		log_error_errno(r, "Cannot arm the housekeeping timer: %m");
+		goto out;
+	}
+	(void)sd_event_source_set_enabled(housekeeping, SD_EVENT_ON);
+	service_describe(service, 0, s.last_status, sizeof(s.last_status));
+	(void)sd_notifyf(0, "READY=1\nSTATUS=%s", s.last_status);
 	r = sd_event_loop(e);
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
@@ -322,8 +416,9 @@ out:
 	while (s.connections)
 		connection_free(s.connections);
 	sd_event_source_disable_unref(listen_src);
+	sd_event_source_disable_unref(housekeeping);
 	if (bound)
-		unlink(cfg->socket_path);
+		unlink(socket_path);
 	if (s.listen_fd >= 0)
 		close(s.listen_fd);
 	buf_done(&s.scratch);

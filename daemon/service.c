@@ -18,59 +18,24 @@
 #include "legacy.h"
 #include "log.h"
 
-typedef struct LoadedKey {
-	const KeyConfig *config;
-	TokenObject object;	/* a session copy when the token allows it */
-	Buf header_b64;		/* base64url(header) ".", encoded once at load */
-} LoadedKey;
-
 struct Service {
 	Config *config;
 	Token *token;
-	LoadedKey *keys;
-	size_t n_keys;
+	Keyring *keyring;
 	uint64_t tokens_issued;
+	uint64_t sign_failures;	  /* the token refused or failed to sign */
+	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
 	Buf payload; /* scratch, reused by every request */
 };
 
-static int load_key(Service *s, const KeyConfig *kc, LoadedKey *lk)
+static void log_keys(const Keyring *k)
 {
-	_cleanup_(buf_done) Buf header = {};
-	TokenObject object, copy = 0;
-	bool copied;
-	int r;
-
-	r = token_find_key(s->token, kc->uri, &object);
-	if (r < 0)
-		return r;
-	/* Probe the key once now, so a key that cannot sign fails the start, not a request. */
-	uint8_t mac[TOKEN_HMAC_SHA256_LEN];
-	r = token_sign_hmac_sha256(s->token, object, "probe", 5, mac);
-	if (r < 0)
-		return log_error_errno(r, "Key %s (%s) cannot sign HMAC-SHA256", kc->name, kc->uri);
-
-	r = token_copy_to_session(s->token, object, &copy);
-	copied = r >= 0;
-	if (copied) {
-		object = copy;
-	} else {
-		log_notice("Key %s: the token refused a session copy (%s); signing with the token "
-			   "object, which is slower on some tokens", kc->name, strerror(-r));
+	for (size_t i = 0; i < k->n_keys; i++) {
+		const LoadedKey *lk = &k->keys[i];
+		log_info("Key %s: %s, kid \"%s\", profile %s, %s", lk->config->name, lk->alg->name,
+			 lk->kid, profile_to_string(lk->config->profile),
+			 key_state_to_string(lk->config->state));
 	}
-
-	r = claims_zumo_header(&header, kc->kid);
-	if (r < 0)
-		return log_error_errno(r, "Key %s: kid is not valid UTF-8", kc->name);
-	base64url_append(&lk->header_b64, header.data, header.len);
-	buf_append_char(&lk->header_b64, '.');
-	if (lk->header_b64.error)
-		return lk->header_b64.error;
-	lk->config = kc;
-	lk->object = object;
-	log_info("Key %s ready: %s, kid \"%s\", profile %s, %s", kc->name,
-		 algorithm_to_string(kc->alg), kc->kid, profile_to_string(kc->profile),
-		 copied ? "session copy" : "token object");
-	return 0;
 }
 
 int service_new(Config *config, Service **ret)
@@ -90,18 +55,11 @@ int service_new(Config *config, Service **ret)
 	r = token_login(s->token, config->pin_file);
 	if (r < 0)
 		goto fail;
-	s->keys = calloc(config->n_keys, sizeof(*s->keys));
-	if (!s->keys) {
-		r = -ENOMEM;
+	r = keyring_load(s->token, config, KEYRING_SIGN, &s->keyring);
+	if (r < 0)
 		goto fail;
-	}
-	for (size_t i = 0; i < config->n_keys; i++) {
-		r = load_key(s, &config->keys[i], &s->keys[i]);
-		if (r < 0)
-			goto fail;
-		s->n_keys++;
-	}
-	log_info("Token %s: %zu key(s) loaded", token_describe(s->token), s->n_keys);
+	log_keys(s->keyring);
+	log_info("Token %s: %zu key(s) loaded", token_describe(s->token), s->keyring->n_keys);
 	*ret = s;
 	return 0;
 fail:
@@ -109,13 +67,43 @@ fail:
 	return r;
 }
 
+static bool same_string(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+int service_reload(Service *s, Config *config)
+{
+	_cleanup_(config_freep) Config *c = config;
+	Keyring *k = NULL;
+	int r;
+
+	/* The token session and login stay; changing them needs a restart. */
+	if (!same_string(c->module, s->config->module) ||
+	    !same_string(c->token_uri, s->config->token_uri) ||
+	    !same_string(c->pin_file, s->config->pin_file))
+		log_warning("Reload: [token] settings changed; they take effect at the next restart");
+	if (!same_string(c->socket_path, s->config->socket_path))
+		log_warning("Reload: [server] socket changed; it takes effect at the next restart");
+	r = keyring_load(s->token, c, KEYRING_SIGN, &k);
+	if (r < 0)
+		return log_error_errno(r, "Reload refused, the previous keys stay in force: %m");
+	/* Nothing signs with the old keyring any more: the loop is single-threaded. */
+	keyring_release_objects(s->token, s->keyring);
+	keyring_free(s->keyring);
+	s->keyring = k;
+	config_free(s->config);
+	s->config = TAKE_PTR(c);
+	log_keys(s->keyring);
+	log_info("Reloaded: %zu key(s)", s->keyring->n_keys);
+	return 0;
+}
+
 Service *service_free(Service *s)
 {
 	if (!s)
 		return NULL;
-	for (size_t i = 0; i < s->n_keys; i++)
-		buf_done(&s->keys[i].header_b64);
-	free(s->keys);
+	keyring_free(s->keyring);
 	buf_done(&s->payload);
 	token_close(s->token);
 	config_free(s->config);
@@ -128,9 +116,28 @@ const Config *service_config(const Service *s)
 	return s->config;
 }
 
+const Keyring *service_keyring(const Service *s)
+{
+	return s->keyring;
+}
+
 uint64_t service_tokens_issued(const Service *s)
 {
 	return s->tokens_issued;
+}
+
+void service_describe(const Service *s, unsigned connections, char *buf, size_t size)
+{
+	size_t signing = 0;
+
+	for (size_t i = 0; i < s->keyring->n_keys; i++)
+		signing += s->keyring->keys[i].can_sign;
+	snprintf(buf, size, "%zu key(s), %zu active; %" PRIu64 " token(s) issued; token %s%s%s; "
+		 "%u connection(s)",
+		 s->keyring->n_keys, signing, s->tokens_issued,
+		 s->last_sign_error ? "failing: " : "OK",
+		 s->last_sign_error ? strerror(-s->last_sign_error) : "",
+		 s->sign_failures && !s->last_sign_error ? " (recovered)" : "", connections);
 }
 
 static int refuse(Failure *f, ServiceError code, const char *fmt, ...) _printf_(3, 4);
@@ -145,14 +152,24 @@ static int refuse(Failure *f, ServiceError code, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static const LoadedKey *pick_key(Service *s, const char *name)
+static int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure *f)
 {
-	if (!name || !*name)
-		return &s->keys[0];
-	for (size_t i = 0; i < s->n_keys; i++)
-		if (strcmp(s->keys[i].config->name, name) == 0)
-			return &s->keys[i];
-	return NULL;
+	const LoadedKey *key;
+
+	if (!name || !*name) {
+		key = keyring_default(s->keyring);
+		if (!key)
+			return refuse(f, SERVICE_UNAVAILABLE, "no key is active");
+	} else {
+		key = keyring_find(s->keyring, name);
+		if (!key)
+			return failure_refuse(f, "key-unknown", "no key named '%.64s'", name);
+		if (!key->can_sign)
+			return failure_refuse(f, "key-not-active", "key %s is %s, not active", name,
+					      key_state_to_string(key->config->state));
+	}
+	*ret = key;
+	return 0;
 }
 
 /* rule: the field's rule prefix, e.g. "user-id" for user-id-required. */
@@ -197,23 +214,37 @@ static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, F
 				      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64
 				      " s", lifetime, kc->name, kc->max_lifetime);
 	*ret_exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
+	if (kc->not_after && *ret_exp > kc->not_after)
+		return failure_refuse(f, "expiry-not-after",
+				      "expiry %" PRId64 " is after key %s's not-after %" PRId64,
+				      *ret_exp, kc->name, kc->not_after);
 	return 0;
 }
 
 static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key,
 		    Legacy **ret_legacy, Failure *f)
 {
-	const LoadedKey *key;
-	int r = 0;
+	const LoadedKey *key = NULL;
+	int r;
 
-	key = pick_key(s, in->key_name);
-	if (!key)
-		return failure_refuse(f, "key-unknown", "no key named '%.64s'", in->key_name);
-	if (in->legacy_json.p)
+	r = pick_key(s, in->key_name, &key, f);
+	if (r < 0)
+		return r;
+	if (in->legacy_json.p) {
+		if (key->config->profile != PROFILE_ZUMO_V2)
+			return failure_refuse(f, "legacy-profile",
+					      "a v1 claim set upgrades to zumo-v2; key %s is %s",
+					      key->config->name,
+					      profile_to_string(key->config->profile));
 		r = legacy_upgrade(&s->config->claims, key->config, in, now, ret_legacy, f);
-	if (r >= 0)
-		r = check_string(f, "audience", "audience", in->claims.audience, CLAIM_AUDIENCE_MAX,
-				 true);
+		if (r < 0)
+			return r;
+	}
+	if (in->claims.access_token.p && key->config->profile != PROFILE_ZUMO_V2)
+		return failure_refuse(f, "credentials-profile",
+				      "credentials belong to the zumo-v2 profile; key %s is %s",
+				      key->config->name, profile_to_string(key->config->profile));
+	r = check_string(f, "audience", "audience", in->claims.audience, CLAIM_AUDIENCE_MAX, true);
 	if (r >= 0)
 		r = check_string(f, "user id", "user-id", in->claims.user_id, CLAIM_USER_ID_MAX,
 				 true);
@@ -231,12 +262,32 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 	return 0;
 }
 
+/* jti: room for the jti the claims point to, until the payload is built. */
+static int build_payload(Service *s, const LoadedKey *key, SignInput *in, time_t now,
+			 char jti[static JTI_CHARS + 1])
+{
+	bool zumo = key->config->profile == PROFILE_ZUMO_V2;
+	int r;
+
+	/* The standard profile always dates and names its tokens; zumo-v2 only on request. */
+	r = claims_add_standard(&in->claims, zumo ? key->config->add_claims
+						  : ADD_CLAIM_IAT | ADD_CLAIM_JTI, now, jti);
+	if (r < 0)
+		return r;
+	buf_reset(&s->payload);
+	if (zumo)
+		return claims_zumo_payload(&s->payload, key->config->issuer, &in->claims);
+	return claims_standard_payload(&s->payload, key->config->issuer, &in->claims);
+}
+
 int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
 		 Signed *ret, Failure *fail)
 {
 	_cleanup_(legacy_freep) Legacy *legacy = NULL;
 	const LoadedKey *key = NULL;
-	uint8_t mac[TOKEN_HMAC_SHA256_LEN];
+	char jti[JTI_CHARS + 1];
+	uint8_t sig[SIGNATURE_MAX];
+	size_t sig_len = 0;
 	int r;
 
 	*fail = (Failure){};
@@ -244,13 +295,7 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 	if (r < 0)
 		goto refused;
 
-	r = claims_add_standard(&in->claims, key->config->add_claims, now);
-	if (r < 0) {
-		refuse(fail, SERVICE_INTERNAL, "cannot draw a jti: %s", strerror(-r));
-		goto refused;
-	}
-	buf_reset(&s->payload);
-	r = claims_zumo_payload(&s->payload, key->config->issuer, &in->claims);
+	r = build_payload(s, key, in, now, jti);
 	if (r < 0) {
 		refuse(fail, SERVICE_INTERNAL, "cannot build payload: %s", strerror(-r));
 		goto refused;
@@ -268,13 +313,15 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		refuse(fail, SERVICE_INTERNAL, "out of memory");
 		goto refused;
 	}
-	r = token_sign_hmac_sha256(s->token, key->object, out->data, out->len, mac);
+	r = keyring_sign(s->token, key, out->data, out->len, sig, &sig_len);
+	s->last_sign_error = r < 0 ? r : 0;
 	if (r < 0) {
+		s->sign_failures++;
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to sign (%s)", strerror(-r));
 		goto refused;
 	}
 	buf_append_char(out, '.');
-	base64url_append(out, mac, sizeof(mac));
+	base64url_append(out, sig, sig_len);
 	if (!buf_cstr(out)) {
 		refuse(fail, SERVICE_INTERNAL, "out of memory");
 		goto refused;
@@ -282,7 +329,7 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 	*ret = (Signed){
 		.token = out->data,
 		.token_len = out->len,
-		.kid = key->config->kid,
+		.kid = key->kid,
 		.key_name = key->config->name,
 		.expires_at = in->claims.exp,
 	};
@@ -301,4 +348,20 @@ refused:
 	buf_reset(out);
 	audit_refused(peer, in, fail);
 	return -EINVAL;
+}
+
+int service_verify(Service *s, const Peer *peer, const char *token, size_t n,
+		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail)
+{
+	int r;
+
+	*fail = (Failure){};
+	r = verify_token(s->token, s->keyring, token, n, expect, now, result);
+	if (r < 0) {
+		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));
+		audit_verify_failed(peer, fail);
+		return r;
+	}
+	audit_verified(peer, token, n, result);
+	return 0;
 }

@@ -8,6 +8,8 @@
 #include "claims.h"
 #include "cleanup.h"
 #include "config.h"
+#include "keyring.h"
+#include "verify.h"
 #include "peer.h"
 #include "token.h"
 
@@ -57,8 +59,26 @@ typedef struct Service Service;
 int service_new(Config *config, Service **ret);
 Service *service_free(Service *s);
 
+/*
+ * Applies a new configuration (takes it): keys are re-resolved on the open
+ * token session; if anything fails the old configuration stays in force.
+ */
+int service_reload(Service *s, Config *config);
+
 const Config *service_config(const Service *s);
+const Keyring *service_keyring(const Service *s);
 uint64_t service_tokens_issued(const Service *s);
+
+/*
+ * Verifies a token with the keys in the token. 0 with *result saying valid
+ * or why not (the caller frees it with verify_result_done()); -errno when the
+ * token device failed, with *fail saying so.
+ */
+int service_verify(Service *s, const Peer *peer, const char *token, size_t n,
+		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail);
+
+/* One line for sd_notify STATUS=: keys, tokens issued, token health. */
+void service_describe(const Service *s, unsigned connections, char *buf, size_t size);
 
 /*
  * Validates the request, builds the v2 token and signs it in the token.

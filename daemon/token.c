@@ -9,31 +9,11 @@
 #include "cleanup.h"
 #include "log.h"
 #include "p11.h"
+#include "token-internal.h"
 #include "pin.h"
 #include "secret.h"
 
-struct Token {
-	CK_FUNCTION_LIST **registered; /* managed modules from p11-kit's registry, or NULL */
-	CK_FUNCTION_LIST *module;      /* the module holding our token */
-	bool loaded_by_path;	       /* unmanaged: we initialised it, we finalise it */
-	CK_SLOT_ID slot;
-	CK_SESSION_HANDLE session;
-	bool has_session;
-	CK_TOKEN_INFO info;
-	char description[80];
-};
-
-static void p11_kit_uri_freep(P11KitUri **u)
-{
-	if (*u)
-		p11_kit_uri_free(*u);
-}
-
-#define fail_rv(rv, what) \
-	log_error_errno(p11_rv_to_errno(rv), "%s failed: %s (%s)", what, p11_rv_name(rv), \
-			p11_kit_strerror(rv))
-
-static int parse_uri(const char *s, P11KitUriType type, P11KitUri **ret)
+int token_parse_uri(const char *s, P11KitUriType type, P11KitUri **ret)
 {
 	_cleanup_(p11_kit_uri_freep) P11KitUri *u = p11_kit_uri_new();
 	int r;
@@ -124,7 +104,7 @@ static int select_token(Token *t, const char *module_path, const char *token_uri
 	unsigned found = 0;
 	int r;
 
-	r = parse_uri(token_uri, P11_KIT_URI_FOR_TOKEN | P11_KIT_URI_FOR_MODULE, &uri);
+	r = token_parse_uri(token_uri, P11_KIT_URI_FOR_TOKEN | P11_KIT_URI_FOR_MODULE, &uri);
 	if (r < 0)
 		return r;
 
@@ -223,7 +203,7 @@ int token_login(Token *t, const char *pin_file)
 	return fail_rv(rv, "C_Login");
 }
 
-static int find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *found,
+int token_find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *found,
 			CK_ULONG max, CK_ULONG *ret_n)
 {
 	CK_RV rv;
@@ -238,7 +218,7 @@ static int find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HAND
 	return 0;
 }
 
-static int key_template(const char *key_uri, P11KitUri **ret_uri, CK_ATTRIBUTE **ret_attrs,
+int token_key_template(const char *key_uri, P11KitUri **ret_uri, CK_ATTRIBUTE **ret_attrs,
 			CK_ULONG *ret_n, const Token *t)
 {
 	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
@@ -246,7 +226,7 @@ static int key_template(const char *key_uri, P11KitUri **ret_uri, CK_ATTRIBUTE *
 	CK_ULONG n;
 	int r;
 
-	r = parse_uri(key_uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN_AND_MODULE, &uri);
+	r = token_parse_uri(key_uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN_AND_MODULE, &uri);
 	if (r < 0)
 		return r;
 	if (!p11_kit_uri_match_token_info(uri, &t->info))
@@ -261,28 +241,56 @@ static int key_template(const char *key_uri, P11KitUri **ret_uri, CK_ATTRIBUTE *
 	return 0;
 }
 
-int token_find_key(Token *t, const char *key_uri, TokenObject *ret)
+static const CK_OBJECT_CLASS class_values[] = {
+	[TOKEN_CLASS_SECRET_KEY] = CKO_SECRET_KEY,
+	[TOKEN_CLASS_PRIVATE_KEY] = CKO_PRIVATE_KEY,
+	[TOKEN_CLASS_PUBLIC_KEY] = CKO_PUBLIC_KEY,
+};
+
+int token_find_key(Token *t, const char *key_uri, TokenObjectClass cls, TokenObject *ret)
 {
 	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
+	CK_OBJECT_CLASS want = class_values[cls];
+	CK_BBOOL on_token = CK_TRUE;
+	CK_ATTRIBUTE tmpl[10], *attrs, *uri_cls;
 	CK_OBJECT_HANDLE found[2];
-	CK_ATTRIBUTE *attrs;
-	CK_ULONG n, n_found = 0;
+	CK_ULONG n, n_found = 0, k = 0;
 	int r;
 
-	r = key_template(key_uri, &uri, &attrs, &n, t);
+	r = token_key_template(key_uri, &uri, &attrs, &n, t);
 	if (r < 0)
 		return r;
-	r = find_objects(t, attrs, n, found, ELEMENTSOF(found), &n_found);
+	uri_cls = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+	/* A key pair shares label and id: type= in the URI is optional, the class is not. */
+	if (uri_cls && (uri_cls->ulValueLen != sizeof(want) ||
+			*(CK_OBJECT_CLASS *)uri_cls->pValue != want))
+		return log_error_errno(EINVAL, "Key URI %s names another object type than needed here",
+				       key_uri);
+	for (CK_ULONG i = 0; i < n && k < ELEMENTSOF(tmpl) - 2; i++)
+		if (attrs[i].type != CKA_CLASS)
+			tmpl[k++] = attrs[i];
+	tmpl[k++] = (CK_ATTRIBUTE){ CKA_CLASS, &want, sizeof(want) };
+	/* Only token objects: our own session copies carry the same label and id. */
+	tmpl[k++] = (CK_ATTRIBUTE){ CKA_TOKEN, &on_token, sizeof(on_token) };
+
+	r = token_find_objects(t, tmpl, k, found, ELEMENTSOF(found), &n_found);
 	if (r < 0)
 		return r;
 	if (n_found == 0)
-		return log_error_errno(ENOENT, "No object on token %s matches %s", t->description,
-				       key_uri);
+		return log_error_errno(ENOENT, "No %s on token %s matches %s",
+				       cls == TOKEN_CLASS_SECRET_KEY ? "secret key" :
+				       cls == TOKEN_CLASS_PRIVATE_KEY ? "private key" : "public key",
+				       t->description, key_uri);
 	if (n_found > 1)
-		return log_error_errno(ENOTUNIQ, "Several objects on token %s match %s; add id= or "
-						 "type= to the URI", t->description, key_uri);
+		return log_error_errno(ENOTUNIQ, "Several objects on token %s match %s; add id= to the "
+						 "URI", t->description, key_uri);
 	*ret = found[0];
 	return 0;
+}
+
+void token_destroy_session_object(Token *t, TokenObject o)
+{
+	(void)t->module->C_DestroyObject(t->session, o);
 }
 
 int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret)
@@ -296,86 +304,5 @@ int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret)
 	if (rv != CKR_OK)
 		return p11_rv_to_errno(rv);
 	*ret = copy;
-	return 0;
-}
-
-int token_sign_hmac_sha256(Token *t, TokenObject key, const void *data, size_t n,
-			   uint8_t ret_mac[static TOKEN_HMAC_SHA256_LEN])
-{
-	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
-	CK_ULONG len = TOKEN_HMAC_SHA256_LEN;
-	CK_RV rv;
-
-	rv = t->module->C_SignInit(t->session, &mech, key);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "C_SignInit");
-	rv = t->module->C_Sign(t->session, (CK_BYTE *)data, n, ret_mac, &len);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "C_Sign");
-	if (len != TOKEN_HMAC_SHA256_LEN)
-		return log_error_errno(EIO, "C_Sign returned %lu bytes for HMAC-SHA256", len);
-	return 0;
-}
-
-int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[static 32],
-			  bool replace)
-{
-	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE type = CKK_GENERIC_SECRET;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_OBJECT_HANDLE old[16], created;
-	CK_ATTRIBUTE *label, *id, *cls_attr, *attrs;
-	CK_ULONG n, n_old = 0;
-	CK_RV rv;
-	int r;
-
-	r = key_template(key_uri, &uri, &attrs, &n, t);
-	if (r < 0)
-		return r;
-	label = p11_kit_uri_get_attribute(uri, CKA_LABEL);
-	id = p11_kit_uri_get_attribute(uri, CKA_ID);
-	cls_attr = p11_kit_uri_get_attribute(uri, CKA_CLASS);
-	if (!label)
-		return log_error_errno(EINVAL, "Key URI %s needs object= to label the new key", key_uri);
-	if (cls_attr && (cls_attr->ulValueLen != sizeof(cls) ||
-			 *(CK_OBJECT_CLASS *)cls_attr->pValue != CKO_SECRET_KEY))
-		return log_error_errno(EINVAL, "Key URI %s names a type other than secret-key", key_uri);
-
-	r = find_objects(t, attrs, n, old, ELEMENTSOF(old), &n_old);
-	if (r < 0)
-		return r;
-	if (n_old > 0 && !replace)
-		return log_error_errno(EEXIST, "Token %s already holds %s; pass --replace to replace it",
-				       t->description, key_uri);
-
-	/* Every attribute explicit: SoftHSM defaults CKA_SENSITIVE to FALSE. */
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) },
-		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_ENCRYPT, &no, sizeof(no) },
-		{ CKA_DECRYPT, &no, sizeof(no) },
-		{ CKA_WRAP, &no, sizeof(no) },
-		{ CKA_UNWRAP, &no, sizeof(no) },
-		{ CKA_DERIVE, &no, sizeof(no) },
-		{ CKA_VALUE, (void *)secret, 32 },
-		{ CKA_LABEL, label->pValue, label->ulValueLen },
-		{ CKA_ID, id ? id->pValue : NULL, id ? id->ulValueLen : 0 },
-	};
-	rv = t->module->C_CreateObject(t->session, tmpl, ELEMENTSOF(tmpl) - (id ? 0 : 1), &created);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "C_CreateObject");
-
-	for (CK_ULONG i = 0; i < n_old; i++) {
-		rv = t->module->C_DestroyObject(t->session, old[i]);
-		if (rv != CKR_OK)
-			return fail_rv(rv, "C_DestroyObject (old key; the new one exists too now)");
-	}
 	return 0;
 }

@@ -24,6 +24,10 @@ typedef unsigned long TokenObject; /* a CK_OBJECT_HANDLE */
  */
 int token_open(const char *module_path, const char *token_uri, bool rw, Token **ret);
 Token *token_close(Token *t);
+static inline void token_closep(Token **t)
+{
+	token_close(*t);
+}
 
 /* Logs in as the user with the PIN from pin.c's sources; the PIN is wiped at once. */
 int token_login(Token *t, const char *pin_file);
@@ -31,12 +35,96 @@ int token_login(Token *t, const char *pin_file);
 /* A label for logs: "hsmjwt (SoftHSM project)". */
 const char *token_describe(const Token *t);
 
+typedef enum TokenObjectClass {
+	TOKEN_CLASS_SECRET_KEY,
+	TOKEN_CLASS_PRIVATE_KEY,
+	TOKEN_CLASS_PUBLIC_KEY,
+} TokenObjectClass;
+
+/* What a key pair is, for generation and for reading public halves. */
+typedef enum TokenKeyType {
+	TOKEN_KEY_EC_P256,
+	TOKEN_KEY_EC_P384,
+	TOKEN_KEY_RSA,
+	TOKEN_KEY_ED25519,
+} TokenKeyType;
+
+/* Signing mechanisms, named so no other file needs pkcs11.h. */
+typedef enum TokenMechanism {
+	TOKEN_MECH_HMAC_SHA256,	     /* CKM_SHA256_HMAC */
+	TOKEN_MECH_ECDSA,	     /* CKM_ECDSA on a digest made on the host */
+	TOKEN_MECH_RSA_PKCS_SHA256,  /* CKM_SHA256_RSA_PKCS */
+	TOKEN_MECH_RSA_PSS_SHA256,   /* CKM_SHA256_RSA_PKCS_PSS, salt 32 */
+	TOKEN_MECH_RSA_PSS_DIGEST256, /* CKM_RSA_PKCS_PSS on a host SHA-256 digest, salt 32 */
+	TOKEN_MECH_EDDSA,	     /* CKM_EDDSA, pure Ed25519 */
+	_TOKEN_MECH_MAX,
+} TokenMechanism;
+
+/* Public halves as JWK needs them; byte strings big-endian without sign padding. */
+typedef struct TokenPublicKey {
+	TokenKeyType type;
+	uint8_t *x, *y; /* EC: coordinates; Ed25519: x only (the point) */
+	size_t x_len, y_len;
+	uint8_t *n, *e; /* RSA */
+	size_t n_len, e_len;
+} TokenPublicKey;
+
+void token_public_key_done(TokenPublicKey *k);
+
 /*
- * Finds the one object the PKCS#11 URI key_uri names on this token.
- * -ENOENT when none matches, -ENOTUNIQ when several do, -EINVAL for a URI
- * that is malformed, names another token, or carries a PIN.
+ * Finds the one object of class cls the PKCS#11 URI key_uri names on this
+ * token. -ENOENT when none matches, -ENOTUNIQ when several do, -EINVAL for a
+ * URI that is malformed, names another token or class, or carries a PIN.
  */
-int token_find_key(Token *t, const char *key_uri, TokenObject *ret);
+int token_find_key(Token *t, const char *key_uri, TokenObjectClass cls, TokenObject *ret);
+
+/* Whether the token offers mech for signing; mechanisms vanish behind p11-kit remote. */
+bool token_has_mechanism(Token *t, TokenMechanism mech);
+/* The same, for verifying. */
+bool token_has_verify_mechanism(Token *t, TokenMechanism mech);
+const char *token_mechanism_name(TokenMechanism mech);
+
+/*
+ * Signs data with key inside the token. *inout_len is the room in sig on
+ * entry and the signature's length on return.
+ */
+int token_sign(Token *t, TokenObject key, TokenMechanism mech, const void *data, size_t n,
+	       uint8_t *sig, size_t *inout_len);
+
+/*
+ * Verifies sig over data inside the token (C_VerifyInit/C_Verify): 0 when it
+ * verifies, -EBADMSG when it does not, -EPERM when the key may not verify
+ * (CKA_VERIFY is FALSE), another -errno when the token failed.
+ */
+int token_verify(Token *t, TokenObject key, TokenMechanism mech, const void *data, size_t n,
+		 const uint8_t *sig, size_t sig_len);
+
+/* Sets CKA_VERIFY=TRUE on the secret key key_uri names (keys imported by older versions). */
+int token_enable_verify(Token *t, const char *key_uri);
+
+/*
+ * Generates a key pair as token objects labelled (and id'ed) from key_uri:
+ * the private half CKA_SENSITIVE=TRUE, CKA_EXTRACTABLE=FALSE, CKA_SIGN only;
+ * both halves share one CKA_ID (the URI's id=, else 16 random bytes).
+ * bits matters for RSA only. Without replace, -EEXIST if the URI names any
+ * object already.
+ */
+int token_generate_key_pair(Token *t, const char *key_uri, TokenKeyType type, unsigned bits,
+			    bool replace);
+
+/* Reads a public key object's attributes (never CKA_VALUE) and checks its curve. */
+int token_read_public_key(Token *t, TokenObject pub, TokenKeyType expected, TokenPublicKey *ret);
+
+/* Lists every key object on the token, for hsmjwtctl list. */
+typedef struct TokenKeyInfo {
+	char label[128];
+	char id_hex[65];
+	const char *class_name; /* "secret-key", "private-key", "public-key" */
+	const char *key_type;	/* "generic-secret", "ec", "rsa", "ec-edwards", ... */
+	bool sensitive, extractable;
+} TokenKeyInfo;
+
+int token_list_keys(Token *t, TokenKeyInfo **ret, size_t *ret_n);
 
 /*
  * Copies a key to a session object of this session (CKA_TOKEN=FALSE, still
@@ -45,9 +133,9 @@ int token_find_key(Token *t, const char *key_uri, TokenObject *ret);
  */
 int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret);
 
-/* HMAC-SHA256 inside the token (CKM_SHA256_HMAC). */
-int token_sign_hmac_sha256(Token *t, TokenObject key, const void *data, size_t n,
-			   uint8_t ret_mac[static TOKEN_HMAC_SHA256_LEN]);
+/* Destroys a session copy made by token_copy_to_session(); never a token object. */
+void token_destroy_session_object(Token *t, TokenObject o);
+
 
 /*
  * Imports a 32-byte HMAC secret as a token object: CKA_SENSITIVE=TRUE,

@@ -99,11 +99,37 @@ class Env:
         lines = [f"[server]\nsocket = {self.sock}\n{server_extra}",
                  f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
                  f"pin-file = {pin}\n"]
+        self.header = "\n".join(lines)
+        self.write_config(keys)
+
+    def write_config(self, keys):
+        """Rewrites the [key] sections (for reload tests); the rest stays."""
+        lines = [self.header]
         for name, opts in keys:
-            lines.append(f"[key {name}]\nuri = pkcs11:token=hsmjwt;object={name};type=secret-key\n"
+            opts = dict(opts)
+            # Key pairs share label and id, so their URI names no type.
+            kind = "" if opts.get("alg", "HS256") != "HS256" else ";type=secret-key"
+            uri = opts.pop("uri", f"pkcs11:token=hsmjwt;object={name}{kind}")
+            lines.append(f"[key {name}]\nuri = {uri}\n"
                          + "".join(f"{k} = {v}\n" for k, v in opts.items()))
-        with open(self.conf, "w") as f:
+        tmp = self.conf + ".new"
+        with open(tmp, "w") as f:
             f.write("\n".join(lines))
+        os.rename(tmp, self.conf)
+
+    def reload(self, timeout=30):
+        """SIGHUP to hsmjwtd itself (under systemd-socket-activate it is the same process:
+        the activator execs the daemon), then waits until the daemon logged the outcome."""
+        def outcomes():
+            log = self.read_log()
+            return log.count("Reloaded:") + log.count("Reload refused")
+        before = outcomes()
+        self.daemon.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while outcomes() == before:
+            if time.monotonic() > deadline:
+                raise AssertionError("reload not acknowledged:\n" + self.read_log()[-2000:])
+            time.sleep(0.02)
 
     def ctl(self, *args, stdin=None):
         return subprocess.run([HSMJWTCTL, "--config", self.conf, *args], input=stdin,
@@ -286,3 +312,79 @@ def run(tests):
             failed += 1
             print(f"FAIL {t.__name__}: {type(e).__name__}: {e}")
     sys.exit(1 if failed else 0)
+
+
+class Activator:
+    """What systemd does for a .socket unit, for machines where systemd is not PID 1:
+    holds the listening socket, starts the daemon with it (LISTEN_FDS=1) whenever a
+    client is waiting and no daemon runs, and collects sd_notify messages."""
+
+    def __init__(self, env, notify=True, watchdog_usec=None):
+        import select  # noqa: F401 - used by run()
+        import threading
+        self.env = env
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(env.sock)
+        self.listener.listen(512)
+        self.notify_path = os.path.join(env.dir, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        self.messages = []
+        self.starts = 0
+        self.watchdog_usec = watchdog_usec
+        self.proc = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def spawn(self):
+        extra = dict(self.env.daemon_env, NOTIFY_SOCKET=self.notify_path, LISTEN_FDS="1")
+        if self.watchdog_usec:
+            extra["WATCHDOG_USEC"] = str(self.watchdog_usec)
+        exports = " ".join(f"{k}={sh_quote(v)}" for k, v in extra.items())
+        # LISTEN_PID must be the daemon's own pid: set it in the shell that execs it.
+        script = (f"exec 3<&{self.listener.fileno()}; export {exports} LISTEN_PID=$$"
+                  + (" WATCHDOG_PID=$$" if self.watchdog_usec else "")
+                  + f"; exec {HSMJWTD} --config {self.env.conf}")
+        logf = open(self.env.log, "ab")
+        self.proc = subprocess.Popen(["sh", "-c", script], pass_fds=[self.listener.fileno()],
+                                     stdout=logf, stderr=logf, env=self.env.env)
+        self.starts += 1
+
+    def run(self):
+        import select
+        while not self.stopping.is_set():
+            r, _, _ = select.select([self.notify, self.listener], [], [], 0.05)
+            if self.notify in r:
+                self.messages.append(self.notify.recv(4096).decode())
+            running = self.proc is not None and self.proc.poll() is None
+            if self.listener in r and not running and not self.stopping.is_set():
+                self.spawn()
+
+    def wait_message(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in m for m in self.messages):
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"no sd_notify message with {text!r}: {self.messages}")
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(5)
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+        self.notify.setblocking(False)
+        while True:  # what the daemon said on its way out
+            try:
+                self.messages.append(self.notify.recv(4096).decode())
+            except BlockingIOError:
+                break
+        self.listener.close()
+        self.notify.close()
+        return self.proc.returncode if self.proc else None
+
+
+def sh_quote(v):
+    return "'" + str(v).replace("'", "'\\''") + "'"

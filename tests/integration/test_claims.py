@@ -25,11 +25,14 @@ RESERVED = ["exp", "iss", "ver", "aud", "uid", "iat", "nbf", "jti", "sub", "kid"
 CRED = "urn:microsoft:credentials"
 
 env = h.Env(keys=(("zumo", {"max-lifetime": "400d"}),
-                  ("std", {"max-lifetime": "1d", "add-claims": "iat, nbf, jti"})),
+                  ("std", {"max-lifetime": "1d", "add-claims": "iat, nbf, jti"}),
+                  ("es", {"alg": "ES256", "issuer": "https://issuer.example",
+                          "max-lifetime": "1d"})),
             server_extra="\n[claims]\nmax-extra-claims = 4\nmax-claim-name = 16\n"
                          "max-claim-value = 64\nmax-payload = 2048\n")
 env.import_key()
 env.import_key("std")
+assert env.ctl("generate", "es").returncode == 0
 env.start(activate=True)
 conn = cp.Conn(env.sock)
 NOW = int(time.time())
@@ -279,6 +282,20 @@ def test_readme_migration_example():
             'urn:microsoft:credentials parsed from a JSON string"') in env.read_log()
 
 
+def test_standard_profile_extras_and_refusals():
+    tok, err = conn.sign(aud="api", uid="user-1", lifetime=60, key="es",
+                         claims=[("scope", "list", ["read", "write"]), ("tier", "integer", 2)])
+    assert tok, err
+    payload = b64decode(tok.split(".")[1]).decode()
+    assert re.fullmatch(r'\{"iss":"https://issuer.example","sub":"user-1","aud":"api",'
+                        r'"exp":\d+,"iat":\d+,"jti":"[A-Za-z0-9_-]{22}",'
+                        r'"scope":\["read","write"\],"tier":2\}', payload), payload
+    refused("legacy-profile", "upgrades to zumo-v2; key es is standard", key="es",
+            legacy=v1()["legacy"])
+    refused("credentials-profile", "key es is standard", aud="api", uid="u", access_token="t",
+            key="es")
+
+
 def test_refusals_are_audited():
     log = env.read_log()
     assert '"event":"refused"' in log and "reserved for the token itself" in log
@@ -327,6 +344,7 @@ try:
            test_legacy_mixed_with_structured_fields, test_legacy_ver, test_legacy_exp,
            test_legacy_iss, test_legacy_credentials, test_legacy_aud_uid,
            test_legacy_extras_follow_the_same_rules, test_add_claims_iat_nbf_jti,
-           test_readme_migration_example, test_refusals_are_audited, test_cli_checks, test_sigterm_exits_cleanly])
+           test_readme_migration_example, test_standard_profile_extras_and_refusals,
+           test_refusals_are_audited, test_cli_checks, test_sigterm_exits_cleanly])
 finally:
     env.cleanup()

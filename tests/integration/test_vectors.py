@@ -161,7 +161,7 @@ def test_upgrades_are_logged_as_deprecations():
     log = env.read_log()
     n_legacy = sum(1 for c in CASES if c["kind"] == "legacy")
     # Once over the wire and once through the CLI.
-    assert log.count('"event":"deprecated-v1-claims"') >= 2 * n_legacy, log[-2000:]
+    assert log.count('"what":"v1 claim set upgraded"') >= 2 * n_legacy, log[-2000:]
     assert 'ver 1 -> 2' in log and 'iss filled in' in log and 'floored to' in log
     assert 'parsed from a JSON string' in log and 'members reordered' in log
     assert 'EAAB-demo-token' not in log

@@ -79,6 +79,8 @@ int main(void)
 	bad(HEAD "[key a]\nuri = x\nadd-claims = iat, iat\n", "'iat' is given twice");
 	bad(HEAD "[key a]\nuri = x\nadd-claims = iat nbf\n", "separate names with commas");
 	bad(HEAD "[key a]\nuri = x\nadd-claims = iat\nadd-claims = nbf\n", "given twice in [key a]");
+	bad(HEAD "[key a]\nuri = x\nalg = ES256\nissuer = i\nadd-claims = iat\n",
+	    "add-claims applies to zumo-v2 keys");
 
 	check_int(config_parse_add_claims("", &set, err, sizeof(err)), 0);
 	check_int(set, 0);

@@ -87,6 +87,41 @@ int main(void)
 	check_int(parse_duration("1y", &v), -EINVAL);
 	check_int(parse_duration("", &v), -EINVAL);
 	check_int(parse_duration("99999999999999999999", &v), -ERANGE);
+	int64_t t;
+	check_int(parse_timestamp("2027-01-01T00:00:00Z", &t), 0);
+	check_int(t, 1798761600);
+	check_int(parse_timestamp("2027-01-01T01:30:00+01:30", &t), 0);
+	check_int(t, 1798761600);
+	check_int(parse_timestamp("2026-12-31T22:00:00-02:00", &t), 0);
+	check_int(t, 1798761600);
+	check_int(parse_timestamp("1798761600", &t), 0);
+	check_int(t, 1798761600);
+	check_int(parse_timestamp("2027-01-01", &t), -EINVAL);
+	check_int(parse_timestamp("2027-01-01T00:00:00", &t), -EINVAL); /* no zone: ambiguous */
+	check_int(parse_timestamp("2027-01-01T00:00:00+1:00", &t), -EINVAL);
+
+	/* Asymmetric keys: profile standard by default, issuer required, bits for RSA only. */
+	Config *c = NULL;
+	char *err = NULL;
+	check_int(load("[token]\nuri = pkcs11:\n[key e]\nuri = pkcs11:object=e\nalg = ES256\n"
+		       "issuer = https://i\nstate = published\nnot-after = 2030-01-01T00:00:00Z\n"
+		       "[key h]\nuri = pkcs11:object=h\n",
+		       &c, &err),
+		  0);
+	check_int(c->keys[0].profile, PROFILE_STANDARD);
+	check_int(c->keys[0].state, KEY_STATE_PUBLISHED);
+	check(c->keys[0].kid == NULL); /* the thumbprint, once the key is read */
+	check(config_default_key(c) == &c->keys[1]);
+	config_free(c);
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = ES256\n", "needs an issuer");
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = ES256\nissuer = i\nbits = 3072\n",
+	    "RSA keys only");
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = RS256\nissuer = i\nbits = 1024\n",
+	    "bits must be");
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = ES256\nprofile = zumo-v2\n",
+	    "requires alg HS256");
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = none\n", "unsupported alg");
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nstate = on\n", "unknown state");
 	unlink(path);
 	return 0;
 }

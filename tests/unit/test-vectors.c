@@ -35,7 +35,7 @@ static void build(const uint8_t key[32], const ZumoClaims *c, Buf *token)
 	uint8_t mac[32];
 	unsigned int mac_len = 0;
 
-	check_int(claims_zumo_header(&header, "0"), 0);
+	check_int(claims_header(&header, "HS256", "0"), 0);
 	check_mem(header.data, header.len, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"0\"}");
 	check_int(claims_zumo_payload(&payload, "urn:microsoft:windows-azure:zumo", c), 0);
 	base64url_append(token, header.data, header.len);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "keyring.h"
+#include "token.h"
+
+/* Tokens longer than this are refused before any work (DESIGN invariant 5). */
+#define VERIFY_TOKEN_MAX 16384
+
+/* Mirrors the protocol's VerifyReason numbers. */
+typedef enum VerifyReason {
+	VERIFY_VALID = 0,
+	VERIFY_MALFORMED = 1,
+	VERIFY_UNKNOWN_KID = 2,
+	VERIFY_BAD_SIGNATURE = 3,
+	VERIFY_EXPIRED = 4,
+	VERIFY_NOT_YET_VALID = 5,
+	VERIFY_WRONG_AUDIENCE = 6,
+	VERIFY_WRONG_ISSUER = 7,
+	VERIFY_REFUSED_ALGORITHM = 8,
+	VERIFY_WRONG_SUBJECT = 9,
+	VERIFY_V1_REFUSED = 10,
+} VerifyReason;
+
+typedef struct VerifyExpect {
+	const char *audience;	     /* NULL or "": not checked */
+	const char *issuer;	     /* NULL or "": not checked */
+	const char *user_id_pattern; /* NULL or "": not checked */
+} VerifyExpect;
+
+typedef struct VerifyResult {
+	VerifyReason reason;
+	char detail[200];
+	const LoadedKey *key; /* when valid */
+	bool deprecated_v1;
+	char *payload_json; /* when valid: the decoded payload, NUL-terminated; caller frees */
+	char subject[128];  /* uid or sub, for the audit record (cut) */
+} VerifyResult;
+
+/*
+ * Checks token against the keyring: structure, kid, algorithm (from the
+ * key), signature (inside the token), then claims. Returns 0 with
+ * result->reason telling valid or why not; a negative -errno only when the
+ * token device failed (the caller answers "unavailable").
+ */
+int verify_token(Token *t, const Keyring *k, const char *token, size_t n, const VerifyExpect *expect,
+		 time_t now, VerifyResult *result);
+void verify_result_done(VerifyResult *r);
+const char *verify_reason_to_string(VerifyReason r);
