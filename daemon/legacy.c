@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 
 #include "claims-extra.h"
+#include "jansson-wipe.h"
 
 struct Legacy {
 	json_t *root;
@@ -28,26 +28,6 @@ static const char *const fixed_names[N_FIXED] = {
 };
 
 #define CREDENTIALS "urn:microsoft:credentials"
-
-/* Claim sets carry access tokens: jansson's blocks are wiped when freed, like protobuf-c's. */
-static void wiping_free(void *p)
-{
-	if (p) {
-		explicit_bzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-static void use_wiping_allocator(void)
-{
-	static bool done;
-
-	/* The daemon's first jansson call comes through here, as jansson requires. */
-	if (!done) {
-		json_set_alloc_funcs(malloc, wiping_free);
-		done = true;
-	}
-}
 
 Legacy *legacy_free(Legacy *l)
 {
@@ -387,7 +367,7 @@ int legacy_upgrade(const ClaimLimits *lim, const KeyConfig *kc, SignInput *in, t
 		return failure_refuse(f, "legacy-mixed",
 				      "with a legacy claim set give no audience, user id, "
 				      "credentials or extra claims: the claim set carries them");
-	use_wiping_allocator();
+	jansson_use_wiping_allocator();
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;

@@ -14,6 +14,7 @@
 #include "claims-extra.h"
 #include "claims-std.h"
 #include "cleanup.h"
+#include "jansson-wipe.h"
 #include "json.h"
 #include "legacy.h"
 #include "log.h"
@@ -49,6 +50,7 @@ int service_new(Config *config, Service **ret)
 		return -ENOMEM;
 	}
 	s->config = config;
+	jansson_use_wiping_allocator(); /* before verify or a claim set parses anything */
 	r = token_open(config->module, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
