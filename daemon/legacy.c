@@ -369,9 +369,7 @@ int legacy_upgrade(const ClaimLimits *lim, const KeyConfig *kc, SignInput *in, t
 				      "credentials or extra claims: the claim set carries them");
 	jansson_use_wiping_allocator();
 	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	r = upgrade(l, lim, kc, in, now, f);
+	r = l ? upgrade(l, lim, kc, in, now, f) : -ENOMEM;
 	if (r < 0) {
 		if (!f->message[0]) {
 			f->code = SERVICE_INTERNAL;
