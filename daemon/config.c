@@ -422,10 +422,9 @@ static int apply_defaults(Config *c, char **ret_error)
 }
 
 
-int config_load(const char *path, Config **ret, char **ret_error)
+int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 {
 	_cleanup_(config_freep) Config *c = NULL;
-	_cleanup_fclose_ FILE *f = NULL;
 	ParseState st = {};
 	int r;
 
@@ -437,13 +436,6 @@ int config_load(const char *path, Config **ret, char **ret_error)
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	claim_limits_init(&c->claims);
 
-	f = fopen(path, "re");
-	if (!f) {
-		r = negative_errno();
-		if (asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
-			*ret_error = NULL;
-		return r;
-	}
 	st.config = c;
 	r = ini_parse_file(f, handle, &st);
 	if (st.error) {
@@ -462,6 +454,22 @@ int config_load(const char *path, Config **ret, char **ret_error)
 		return r;
 	*ret = TAKE_PTR(c);
 	return 0;
+}
+
+int config_load(const char *path, Config **ret, char **ret_error)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	int r;
+
+	*ret_error = NULL;
+	f = fopen(path, "re");
+	if (!f) {
+		r = negative_errno();
+		if (asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0)
+			*ret_error = NULL;
+		return r;
+	}
+	return config_load_file(f, path, ret, ret_error);
 }
 
 const KeyConfig *config_find_key(const Config *c, const char *name)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "alg.h"
 
@@ -94,6 +95,8 @@ typedef struct Config {
 
 /* Parses and validates path. On failure *ret_error holds a message naming the line. */
 int config_load(const char *path, Config **ret, char **ret_error);
+/* The same from an open stream; path only names it in messages. */
+int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error);
 Config *config_free(Config *c);
 static inline void config_freep(Config **c)
 {
