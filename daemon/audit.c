@@ -73,6 +73,8 @@ int audit_issued(const Peer *peer, const Signed *s, const SignInput *in)
 	append_member(&b, "kid", s->kid, strlen(s->kid));
 	append_member(&b, "aud", in->claims.audience.p, in->claims.audience.n);
 	append_member(&b, "sub", in->claims.user_id.p, in->claims.user_id.n);
+	if (s->policy)
+		append_member(&b, "policy", s->policy, strlen(s->policy));
 	buf_append_str(&b, ",\"exp\":");
 	buf_append_int64(&b, s->expires_at);
 	append_member(&b, "sha256", fp, 64);

@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "hsmjwt-build.h"
+#include "policy.h"
 
 #define KEY_NAME_MAX 64
 
@@ -321,6 +322,8 @@ static int handle(void *user, const char *section, const char *name, const char 
 
 	if (st->error)
 		return 0;
+	if (strncmp(section, "policy ", 7) == 0)
+		return policy_config_handle(c, section + 7, name, value, &st->error);
 	if (!name) /* a section header on its own */
 		return 1;
 	if (strncmp(section, "key ", 4) == 0)
@@ -418,9 +421,36 @@ static int apply_defaults(Config *c, char **ret_error)
 	}
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
 		return -ENOMEM;
-	return 0;
+	return policy_config_finish(c, ret_error);
 }
 
+
+/*
+ * inih reads a line into INI_MAX_LINE bytes (200 in Debian's build) and
+ * parses the rest of a longer one as a line of its own, which could turn
+ * the tail of a long value into an option. Refuse such lines instead.
+ */
+static int check_line_lengths(FILE *f, const char *path, char **ret_error)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	ssize_t k;
+	int n = 0;
+
+	while ((k = getline(&line, &cap, f)) >= 0) {
+		n++;
+		if (k > 0 && line[k - 1] == '\n')
+			k--;
+		if (k > INI_MAX_LINE - 2) {
+			if (asprintf(ret_error, "%s:%d: line longer than %d bytes (continue a list "
+					       "on indented lines)", path, n, INI_MAX_LINE - 2) < 0)
+				*ret_error = NULL;
+			return -EINVAL;
+		}
+	}
+	rewind(f);
+	return 0;
+}
 
 int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 {
@@ -436,6 +466,9 @@ int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	claim_limits_init(&c->claims);
 
+	r = check_line_lengths(f, path, ret_error);
+	if (r < 0)
+		return r;
 	st.config = c;
 	r = ini_parse_file(f, handle, &st);
 	if (st.error) {
@@ -499,6 +532,7 @@ Config *config_free(Config *c)
 		free(c->keys[i].issuer);
 	}
 	free(c->keys);
+	policies_free(c->policies, c->n_policies);
 	free(c->path);
 	free(c->socket_path);
 	free(c->module);

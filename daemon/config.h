@@ -91,6 +91,8 @@ typedef struct Config {
 	KeyConfig *keys;
 	size_t n_keys;
 	ClaimLimits claims;
+	struct Policy *policies; /* [policy NAME] in file order, see policy.h; none: deny all */
+	size_t n_policies;
 } Config;
 
 /* Parses and validates path. On failure *ret_error holds a message naming the line. */

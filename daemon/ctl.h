@@ -3,7 +3,10 @@
 
 #include "config.h"
 
-/* One hsmjwtctl subcommand per file, behind a {name, fn, help} table. */
+/*
+ * One hsmjwtctl subcommand per file, behind a {name, fn, help} table. run
+ * returns -errno (exit status 1) or the exit status, 0 for success.
+ */
 typedef struct CtlCommand {
 	const char *name;
 	int (*run)(const Config *config, int argc, char *argv[]);
@@ -16,6 +19,7 @@ int ctl_generate(const Config *config, int argc, char *argv[]);
 int ctl_jwks(const Config *config, int argc, char *argv[]);
 int ctl_list(const Config *config, int argc, char *argv[]);
 int ctl_enable_verify(const Config *config, int argc, char *argv[]);
+int ctl_check_policy(const Config *config, int argc, char *argv[]);
 
 /* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */
 int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32]);

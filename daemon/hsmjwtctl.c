@@ -22,12 +22,17 @@ static const CtlCommand commands[] = {
 	{ "list", ctl_list, "", "show the configured keys and the key objects on the token" },
 	{ "enable-verify", ctl_enable_verify, "KEYNAME",
 	  "let an HMAC key imported by an older version verify (CKA_VERIFY=TRUE)" },
+	{ "check-policy", ctl_check_policy,
+	  "--uid U [--gid G]... [--unit X] --aud A [--sub S] [--key K] [--lifetime N]\n"
+	  "      [--credentials] [--extra-claim NAME]... [--legacy-claims]",
+	  "say what hsmjwtd would decide for this peer and request, offline (no token,\n"
+	  "      no PIN); exit 0 allowed, 3 invalid request, 4 permission denied" },
 };
 
 static void help(void)
 {
 	printf("Usage: hsmjwtctl [--config FILE] COMMAND [ARGS...]\n\n"
-	       "Administers hsmjwtd's keys in the PKCS#11 token.\n\n"
+	       "Administers hsmjwtd's keys in the PKCS#11 token and checks its policies.\n\n"
 	       "  -c, --config FILE   configuration file (default %s)\n"
 	       "  -h, --help          show this help\n"
 	       "      --version       show the version\n\nCommands:\n",
@@ -85,7 +90,7 @@ int main(int argc, char *argv[])
 		}
 		r = commands[i].run(config, argc - optind, argv + optind);
 		config_free(config);
-		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+		return r < 0 ? EXIT_FAILURE : r;
 	}
 	fprintf(stderr, "hsmjwtctl: unknown command '%s'; see --help\n", argv[optind]);
 	return 2;

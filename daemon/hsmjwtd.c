@@ -26,7 +26,9 @@ static void help(void)
 	       "\n"
 	       "The socket comes from systemd socket activation, or [server] socket when\n"
 	       "started by hand. The PIN is read from [token] pin-file or\n"
-	       "$CREDENTIALS_DIRECTORY/pin. See hsmjwtd(8) and hsmjwtd.conf(5).\n",
+	       "$CREDENTIALS_DIRECTORY/pin. Requests are granted by [policy NAME] sections\n"
+	       "(none: every request is denied); SIGHUP re-reads them without dropping\n"
+	       "connections. See hsmjwtd(8) and hsmjwtd.conf(5).\n",
 	       HSMJWTD_DEFAULT_CONFIG);
 }
 
@@ -80,7 +82,9 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	if (check_only) {
-		printf("%s: OK, %zu key(s)\n", config_path, config->n_keys);
+		printf("%s: OK, %zu key(s), %zu polic%s%s\n", config_path, config->n_keys,
+		       config->n_policies, config->n_policies == 1 ? "y" : "ies",
+		       config->n_policies ? "" : " (every request will be denied)");
 		config_free(config);
 		return EXIT_SUCCESS;
 	}

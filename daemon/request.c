@@ -53,7 +53,7 @@ static int append_response(const Response *resp, Buf *out)
 
 /* rule: the stable name of the rule broken (Error.rule), or "". */
 static int reply_refusal(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *rule,
-			 const char *message, Buf *out)
+			 const char *message, uint32_t retry_after_ms, Buf *out)
 {
 	Hsmjwt__V1__Error err = HSMJWT__V1__ERROR__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
@@ -61,6 +61,7 @@ static int reply_refusal(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *ru
 	err.code = code;
 	err.message = (char *)message;
 	err.rule = (char *)rule;
+	err.retry_after_ms = retry_after_ms;
 	resp.id = id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_ERROR;
 	resp.error = &err;
@@ -69,7 +70,7 @@ static int reply_refusal(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *ru
 
 static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
 {
-	return reply_refusal(id, code, "", message, out);
+	return reply_refusal(id, code, "", message, 0, out);
 }
 
 int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out)
@@ -90,6 +91,8 @@ static Hsmjwt__V1__ErrorCode error_code(ServiceError e)
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED;
 	case SERVICE_UNAVAILABLE:
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE;
+	case SERVICE_RATE_LIMITED:
+		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_RATE_LIMITED;
 	default:
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 	}
@@ -128,13 +131,13 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 	if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS) {
 		if (sr->lifetime_seconds == 0)
 			return reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					     "expiry-invalid", "lifetime must be at least 1 second", out);
+					     "expiry-invalid", "lifetime must be at least 1 second", 0, out);
 		in.lifetime = sr->lifetime_seconds;
 	} else if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT) {
 		if (sr->expires_at <= 0)
 			return reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
 					     "expiry-invalid", "expires-at must be a positive Unix time",
-					     out);
+					     0, out);
 		in.expires_at = sr->expires_at;
 	}
 	/* Credentials present with an empty token still mean "emit the claim". */
@@ -143,7 +146,8 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 
 	r = service_sign(s, peer, &in, time(NULL), scratch, &sig, &fail);
 	if (r < 0)
-		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message, out);
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
 
 	sresp.token = (char *)sig.token;
 	sresp.kid = (char *)sig.kid;
@@ -208,7 +212,8 @@ static int handle_verify(Service *s, const Peer *peer, const Request *req, Buf *
 
 	r = service_verify(s, peer, vr->token, strlen(vr->token), &expect, time(NULL), &result, &fail);
 	if (r < 0)
-		return reply_error(req->id, error_code(fail.code), fail.message, out);
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
 	v.valid = result.reason == VERIFY_VALID;
 	v.reason = (Hsmjwt__V1__VerifyReason)result.reason;
 	v.detail = result.reason ? result.detail : (char *)"";
@@ -244,7 +249,7 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 		snprintf(msg, sizeof(msg), "field %s contains U+0000, which is not allowed",
 			 field ? field : "(unknown)");
 		r = reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-				  "string-nul", msg, out);
+				  "string-nul", msg, 0, out);
 		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
 		return r;
 	}

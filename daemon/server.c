@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fd-limit.h"
 #include "frame.h"
 #include "listen.h"
 #include "log.h"
@@ -63,6 +64,7 @@ static Connection *connection_free(Connection *c)
 		close(c->fd);
 	buf_done(&c->in);
 	buf_done(&c->out);
+	peer_done(&c->peer);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -223,8 +225,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 {
 	Server *s = userdata;
 	_cleanup_close_ int cfd = -EBADF;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	Peer peer;
 	Connection *c;
 	int r;
 
@@ -236,23 +237,27 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		return 0;
 	}
 	/* Identity before any byte is read: later requests cannot change who asked. */
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		log_warning_errno(errno, "SO_PEERCRED failed, dropping connection: %m");
+	r = peer_from_socket(cfd, &peer);
+	if (r < 0) {
+		log_warning_errno(r, "SO_PEERCRED failed, dropping connection: %m");
 		return 0;
 	}
 	if (s->n_connections >= s->max_connections) {
 		log_warning("Refusing connection of pid %d uid %u: %u connections open "
-			    "([server] max-connections)", (int)cred.pid, (unsigned)cred.uid,
+			    "([server] max-connections)", (int)peer.pid, (unsigned)peer.uid,
 			    s->n_connections);
+		peer_done(&peer);
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		peer_done(&peer);
 		return 0;
+	}
 	*c = (Connection){
 		.server = s,
 		.fd = TAKE_FD(cfd),
-		.peer = { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid },
+		.peer = peer,
 		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
 	};
 	s->n_connections++;
@@ -377,6 +382,9 @@ int server_run(Service *service)
 	r = sd_event_set_watchdog(e, true);
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
+
+	/* Each connection holds its socket and the peer's pidfd. */
+	fd_limit_ensure(2u * s.max_connections + 64u);
 
 	/* The Config may be replaced by a reload; keep what must outlive it. */
 	socket_path = strdup(cfg->socket_path);

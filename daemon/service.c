@@ -10,6 +10,7 @@
 
 #include "audit-deprecation.h"
 #include "audit.h"
+#include "authorize.h"
 #include "base64url.h"
 #include "claims-extra.h"
 #include "claims-std.h"
@@ -27,6 +28,7 @@ struct Service {
 	uint64_t sign_failures;	  /* the token refused or failed to sign */
 	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
 	Buf payload; /* scratch, reused by every request */
+	RateLimiter *ratelimit;
 };
 
 static void log_keys(const Keyring *k)
@@ -51,6 +53,14 @@ int service_new(Config *config, Service **ret)
 	}
 	s->config = config;
 	jansson_use_wiping_allocator(); /* before verify or a claim set parses anything */
+	s->ratelimit = ratelimit_new(RATELIMIT_MAX_BUCKETS);
+	if (!s->ratelimit) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (config->n_policies == 0)
+		log_warning("%s has no [policy NAME] section: every request will be denied",
+			    config->path);
 	r = token_open(config->module, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
@@ -107,6 +117,7 @@ Service *service_free(Service *s)
 		return NULL;
 	keyring_free(s->keyring);
 	buf_done(&s->payload);
+	ratelimit_free(s->ratelimit);
 	token_close(s->token);
 	config_free(s->config);
 	free(s);
@@ -195,10 +206,11 @@ static int check_string(Failure *f, const char *what, const char *rule, Span v, 
 	return 0;
 }
 
-static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
-			 int64_t *ret_exp)
+/* The lifetime the request names, 0 for none; the key's limit applies to every peer. */
+static int requested_lifetime(const KeyConfig *kc, const SignInput *in, time_t now, Failure *f,
+			      uint64_t *ret)
 {
-	uint64_t lifetime = kc->default_lifetime;
+	uint64_t lifetime = 0;
 
 	if (in->lifetime && in->expires_at)
 		return failure_refuse(f, "expiry-conflict", "give lifetime or expires-at, not both");
@@ -215,16 +227,12 @@ static int choose_expiry(const KeyConfig *kc, const SignInput *in, time_t now, F
 		return failure_refuse(f, "expiry-too-long",
 				      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64
 				      " s", lifetime, kc->name, kc->max_lifetime);
-	*ret_exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
-	if (kc->not_after && *ret_exp > kc->not_after)
-		return failure_refuse(f, "expiry-not-after",
-				      "expiry %" PRId64 " is after key %s's not-after %" PRId64,
-				      *ret_exp, kc->name, kc->not_after);
+	*ret = lifetime;
 	return 0;
 }
 
 static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key,
-		    Legacy **ret_legacy, Failure *f)
+		    Legacy **ret_legacy, uint64_t *ret_lifetime, Failure *f)
 {
 	const LoadedKey *key = NULL;
 	int r;
@@ -257,10 +265,50 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 		r = claims_check_extras(&s->config->claims, in->claims.extras, in->claims.n_extras,
 					f);
 	if (r >= 0)
-		r = choose_expiry(key->config, in, now, f, &in->claims.exp);
+		r = requested_lifetime(key->config, in, now, f, ret_lifetime);
 	if (r < 0)
 		return r;
 	*ret_key = key;
+	return 0;
+}
+
+/* Policy and rate decide before anything is built or signed. */
+static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *key, bool legacy,
+		  uint64_t lifetime, time_t now, const Policy **ret_policy, Failure *f)
+{
+	PolicyRequest rq = {
+		.key = key->config->name,
+		.audience = in->claims.audience,
+		.user_id = in->claims.user_id,
+		.lifetime = lifetime,
+		.credentials = in->claims.access_token.p != NULL,
+		.legacy_claims = legacy,
+		.n_extra_claims = in->claims.n_extras,
+	};
+	_cleanup_free_ const char **names = calloc(in->claims.n_extras + 1, sizeof(char *));
+	struct timespec ts;
+	const Policy *p = NULL;
+	int r;
+
+	if (!names)
+		return refuse(f, SERVICE_INTERNAL, "out of memory");
+	/* Names are NUL-terminated: protobuf-c's strings and jansson's keys, NUL refused in both. */
+	for (size_t i = 0; i < in->claims.n_extras; i++)
+		names[i] = in->claims.extras[i].name.p;
+	rq.extra_claims = names;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = authorize(s->config, s->ratelimit, peer, &rq,
+		      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &p, f);
+	if (r < 0)
+		return r;
+	if (!lifetime)
+		lifetime = policy_default_lifetime(p, key->config->default_lifetime);
+	in->claims.exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
+	if (key->config->not_after && in->claims.exp > key->config->not_after)
+		return failure_refuse(f, "expiry-not-after",
+				      "expiry %" PRId64 " is after key %s's not-after %" PRId64,
+				      in->claims.exp, key->config->name, key->config->not_after);
+	*ret_policy = p;
 	return 0;
 }
 
@@ -288,12 +336,16 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 	_cleanup_(legacy_freep) Legacy *legacy = NULL;
 	const LoadedKey *key = NULL;
 	char jti[JTI_CHARS + 1];
+	const Policy *policy = NULL;
 	uint8_t sig[SIGNATURE_MAX];
 	size_t sig_len = 0;
+	uint64_t lifetime = 0;
 	int r;
 
 	*fail = (Failure){};
-	r = validate(s, in, now, &key, &legacy, fail);
+	r = validate(s, in, now, &key, &legacy, &lifetime, fail);
+	if (r >= 0)
+		r = decide(s, peer, in, key, legacy != NULL, lifetime, now, &policy, fail);
 	if (r < 0)
 		goto refused;
 
@@ -334,6 +386,7 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		.kid = key->kid,
 		.key_name = key->config->name,
 		.expires_at = in->claims.exp,
+		.policy = policy->name,
 	};
 	/* Fail closed: no record, no token. */
 	r = legacy ? audit_deprecation(peer, key->config->name, legacy_changes(legacy)) : 0;
@@ -355,9 +408,18 @@ refused:
 int service_verify(Service *s, const Peer *peer, const char *token, size_t n,
 		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail)
 {
+	const Policy *policy = NULL;
+	struct timespec ts;
 	int r;
 
 	*fail = (Failure){};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = authorize_verify(s->config, s->ratelimit, peer,
+			     (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &policy, fail);
+	if (r < 0) {
+		audit_verify_failed(peer, fail);
+		return r;
+	}
 	r = verify_token(s->token, s->keyring, token, n, expect, now, result);
 	if (r < 0) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));

@@ -26,11 +26,13 @@ typedef enum ServiceError {
 	SERVICE_PERMISSION_DENIED,
 	SERVICE_UNAVAILABLE,
 	SERVICE_INTERNAL,
+	SERVICE_RATE_LIMITED,
 } ServiceError;
 
 typedef struct Failure {
 	ServiceError code;
 	char message[256];
+	uint32_t retry_after_ms; /* SERVICE_RATE_LIMITED: when a retry may succeed */
 	char rule[32]; /* the broken rule's stable name (Error.rule), or "" */
 } Failure;
 
@@ -51,6 +53,7 @@ typedef struct Signed {
 	const char *kid;
 	const char *key_name;
 	int64_t expires_at;
+	const char *policy; /* the [policy NAME] that granted it */
 } Signed;
 
 typedef struct Service Service;

@@ -73,9 +73,15 @@ def decode_part(token, i):
 
 # ---- a fresh token, config and daemon ----
 
+# Policies deny by default; tests that are not about policy run as root and get everything.
+ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "user-ids": "*",
+                                 "credentials": "yes", "verify": "yes", "extra-claims": "*",
+                                 "legacy-claims": "yes"}),)
+
+
 class Env:
     def __init__(self, keys=(("zumo", {"max-lifetime": "400d"}),), module=None, extra_env=None,
-                 token_uri="pkcs11:token=hsmjwt", server_extra=""):
+                 token_uri="pkcs11:token=hsmjwt", server_extra="", policies=ROOT_POLICY):
         self.dir = tempfile.mkdtemp(prefix="hsmjwt-it-")
         self.sock = os.path.join(self.dir, "hsmjwtd.sock")
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
@@ -100,21 +106,27 @@ class Env:
                  f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
                  f"pin-file = {pin}\n"]
         self.header = "\n".join(lines)
+        self.keys, self.policies = keys, policies
         self.write_config(keys)
 
-    def write_config(self, keys):
-        """Rewrites the [key] sections (for reload tests); the rest stays."""
+    def write_config(self, keys=None, policies=None, extra=""):
+        """Rewrites the [key] and [policy NAME] sections (for reload tests); the rest
+        stays, and so do keys or policies not given."""
+        self.keys = self.keys if keys is None else keys
+        self.policies = self.policies if policies is None else policies
         lines = [self.header]
-        for name, opts in keys:
+        for name, opts in self.keys:
             opts = dict(opts)
             # Key pairs share label and id, so their URI names no type.
             kind = "" if opts.get("alg", "HS256") != "HS256" else ";type=secret-key"
             uri = opts.pop("uri", f"pkcs11:token=hsmjwt;object={name}{kind}")
             lines.append(f"[key {name}]\nuri = {uri}\n"
                          + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+        for name, opts in self.policies:
+            lines.append(f"[policy {name}]\n" + "".join(f"{k} = {v}\n" for k, v in opts.items()))
         tmp = self.conf + ".new"
         with open(tmp, "w") as f:
-            f.write("\n".join(lines))
+            f.write("\n".join(lines) + extra)
         os.rename(tmp, self.conf)
 
     def reload(self, timeout=30):
@@ -162,6 +174,11 @@ class Env:
                 raise AssertionError("daemon did not come up:\n" + self.read_log())
             time.sleep(0.02)
 
+    def allow_other_users(self):
+        """Lets every uid reach the socket, so the daemon's policy is the only gate."""
+        os.chmod(self.dir, 0o711)
+        os.chmod(self.sock, 0o666)
+
     def stop(self):
         if self.daemon and self.daemon.poll() is None:
             self.daemon.send_signal(signal.SIGTERM)
@@ -190,6 +207,13 @@ class Env:
         out = r.stdout.decode()
         assert out.endswith("\n") and out.count("\n") == 1, repr(out)
         return out[:-1]
+
+    def hsmjwt_as(self, uid, gid, *args, groups=None, stdin=None, wrap=()):
+        """The CLI as another user: setpriv drops to uid/gid with exactly `groups`."""
+        ids = ["--reuid", str(uid), "--regid", str(gid)]
+        ids += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
+        cmd = [*wrap, "setpriv", *ids, HSMJWT, "--socket", self.sock, *args]
+        return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
 
     def cleanup(self):
         try:

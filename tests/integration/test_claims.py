@@ -296,6 +296,27 @@ def test_standard_profile_extras_and_refusals():
             key="es")
 
 
+def test_policy_grants_extra_and_legacy_claims():
+    # The policy decides which extra claim names a peer may ask for, and whether it may send
+    # v1 claim sets at all; a denial signs nothing either.
+    env.write_config(policies=(("narrow", {"uid": "0", "keys": "*", "audiences": "*",
+                                           "user-ids": "*", "extra-claims": "role x-*"}),))
+    env.reload()
+    try:
+        tok, err = conn.sign(**structured([("role", "string", "r"), ("x-1", "boolean", True)]))
+        assert tok, err
+        for request, part in ((structured([("role", "string", "r"), ("y", "integer", 1)]),
+                               "does not grant claim 'y'"),
+                              (v1(), "does not grant legacy claims")):
+            before = conn.tokens_issued()
+            tok, err = conn.sign(**request)
+            assert tok is None and err[0] == 2 and part in err[1], err
+            assert conn.tokens_issued() == before
+    finally:
+        env.write_config(policies=h.ROOT_POLICY)
+        env.reload()
+
+
 def test_refusals_are_audited():
     log = env.read_log()
     assert '"event":"refused"' in log and "reserved for the token itself" in log
@@ -345,6 +366,7 @@ try:
            test_legacy_iss, test_legacy_credentials, test_legacy_aud_uid,
            test_legacy_extras_follow_the_same_rules, test_add_claims_iat_nbf_jti,
            test_readme_migration_example, test_standard_profile_extras_and_refusals,
-           test_refusals_are_audited, test_cli_checks, test_sigterm_exits_cleanly])
+           test_policy_grants_extra_and_legacy_claims, test_refusals_are_audited,
+           test_cli_checks, test_sigterm_exits_cleanly])
 finally:
     env.cleanup()

@@ -2,20 +2,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config-text.h"
 #include "tests.h"
-
-static char path[] = "/tmp/hsmjwt-test-config-XXXXXX";
-
-static int load(const char *text, Config **ret, char **ret_error)
-{
-	FILE *f = fopen(path, "we");
-
-	check(f);
-	fputs(text, f);
-	fclose(f);
-	return config_load(path, ret, ret_error);
-}
 
 static void good(void)
 {
@@ -39,21 +27,6 @@ static void good(void)
 	check(config_find_key(c, "other") == &c->keys[1]);
 	check(config_find_key(c, "nope") == NULL);
 	config_free(c);
-}
-
-static void bad(const char *text, const char *message_part)
-{
-	Config *c = NULL;
-	char *err = NULL;
-
-	check(load(text, &c, &err) < 0);
-	check(c == NULL);
-	check(err);
-	if (!strstr(err, message_part)) {
-		fprintf(stderr, "error '%s' lacks '%s'\n", err, message_part);
-		exit(EXIT_FAILURE);
-	}
-	free(err);
 }
 
 int main(void)
