@@ -12,6 +12,7 @@
 #include "hsmjwt.pb-c.h"
 #include "log.h"
 #include "nul-check.h"
+#include "request-claims.h"
 
 typedef Hsmjwt__V1__Request Request;
 typedef Hsmjwt__V1__Response Response;
@@ -50,14 +51,16 @@ static int append_response(const Response *resp, Buf *out)
 	return 0;
 }
 
-static int reply_error_retry(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message,
-			     uint32_t retry_after_ms, Buf *out)
+/* rule: the stable name of the rule broken (Error.rule), or "". */
+static int reply_refusal(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *rule,
+			 const char *message, uint32_t retry_after_ms, Buf *out)
 {
 	Hsmjwt__V1__Error err = HSMJWT__V1__ERROR__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
 
 	err.code = code;
 	err.message = (char *)message;
+	err.rule = (char *)rule;
 	err.retry_after_ms = retry_after_ms;
 	resp.id = id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_ERROR;
@@ -67,7 +70,7 @@ static int reply_error_retry(uint64_t id, Hsmjwt__V1__ErrorCode code, const char
 
 static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
 {
-	return reply_error_retry(id, code, message, 0, out);
+	return reply_refusal(id, code, "", message, 0, out);
 }
 
 int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out)
@@ -112,19 +115,29 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 		.claims.access_token = sr->credentials ? span_of(sr->credentials->access_token)
 						       : (Span){},
 	};
+	_cleanup_free_ ExtraClaim *extras = NULL;
+	_cleanup_free_ Span *items = NULL;
 	Failure fail;
 	Signed sig;
 	int r;
 
+	r = request_map_extras(sr, &extras, &items);
+	if (r < 0)
+		return r;
+	in.claims.extras = extras;
+	in.claims.n_extras = sr->n_extra_claims;
+	if (sr->legacy_claims_json && *sr->legacy_claims_json)
+		in.legacy_json = span_of(sr->legacy_claims_json);
 	if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS) {
 		if (sr->lifetime_seconds == 0)
-			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					   "lifetime must be at least 1 second", out);
+			return reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					     "expiry-invalid", "lifetime must be at least 1 second", 0, out);
 		in.lifetime = sr->lifetime_seconds;
 	} else if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT) {
 		if (sr->expires_at <= 0)
-			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					   "expires-at must be a positive Unix time", out);
+			return reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					     "expiry-invalid", "expires-at must be a positive Unix time",
+					     0, out);
 		in.expires_at = sr->expires_at;
 	}
 	/* Credentials present with an empty token still mean "emit the claim". */
@@ -133,8 +146,8 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 
 	r = service_sign(s, peer, &in, time(NULL), scratch, &sig, &fail);
 	if (r < 0)
-		return reply_error_retry(req->id, error_code(fail.code), fail.message,
-					 fail.retry_after_ms, out);
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
 
 	sresp.token = (char *)sig.token;
 	sresp.kid = (char *)sig.kid;
@@ -199,8 +212,8 @@ static int handle_verify(Service *s, const Peer *peer, const Request *req, Buf *
 
 	r = service_verify(s, peer, vr->token, strlen(vr->token), &expect, time(NULL), &result, &fail);
 	if (r < 0)
-		return reply_error_retry(req->id, error_code(fail.code), fail.message,
-					 fail.retry_after_ms, out);
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
 	v.valid = result.reason == VERIFY_VALID;
 	v.reason = (Hsmjwt__V1__VerifyReason)result.reason;
 	v.detail = result.reason ? result.detail : (char *)"";
@@ -235,7 +248,8 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	if (proto_find_nul_in_strings(&hsmjwt__v1__request__descriptor, payload, n, &field) < 0) {
 		snprintf(msg, sizeof(msg), "field %s contains U+0000, which is not allowed",
 			 field ? field : "(unknown)");
-		r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST, msg, out);
+		r = reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+				  "string-nul", msg, 0, out);
 		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
 		return r;
 	}

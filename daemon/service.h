@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "claims.h"
+#include "cleanup.h"
 #include "config.h"
 #include "keyring.h"
 #include "verify.h"
@@ -32,13 +33,18 @@ typedef struct Failure {
 	ServiceError code;
 	char message[256];
 	uint32_t retry_after_ms; /* SERVICE_RATE_LIMITED: when a retry may succeed */
+	char rule[32]; /* the broken rule's stable name (Error.rule), or "" */
 } Failure;
+
+/* Refuses as SERVICE_INVALID_REQUEST naming the rule; returns -EINVAL. */
+int failure_refuse(Failure *f, const char *rule, const char *fmt, ...) _printf_(3, 4);
 
 typedef struct SignInput {
 	const char *key_name; /* NULL or "": the default key */
 	ZumoClaims claims;    /* exp filled in by service_sign from the fields below */
 	uint64_t lifetime;    /* 0: not given */
 	int64_t expires_at;   /* 0: not given */
+	Span legacy_json;     /* p == NULL: not given; else a v1 claim set to upgrade */
 } SignInput;
 
 typedef struct Signed {

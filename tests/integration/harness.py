@@ -78,7 +78,8 @@ def decode_part(token, i):
 
 # Policies deny by default; tests that are not about policy run as root and get everything.
 ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "user-ids": "*",
-                                 "credentials": "yes", "verify": "yes"}),)
+                                 "credentials": "yes", "verify": "yes", "extra-claims": "*",
+                                 "legacy-claims": "yes"}),)
 
 
 class Env:
