@@ -176,11 +176,20 @@ class Env:
         else:
             cmd = DAEMON_WRAPPER + [HSMJWTD, "--config", self.conf]
         self.daemon = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=logf)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
+        # The socket file appears at bind(), a moment before listen(): wait until a
+        # connection is accepted (under activation, this first one starts the daemon).
+        deadline = time.monotonic() + 30
+        while True:
             if self.daemon.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("daemon did not come up:\n" + self.read_log())
-            time.sleep(0.02)
+            try:
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                probe.connect(self.sock)
+                probe.close()
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                probe.close()
+                time.sleep(0.02)
 
     def allow_other_users(self):
         """Lets every uid reach the socket, so the daemon's policy is the only gate."""
@@ -223,12 +232,13 @@ class Env:
         cmd = [*wrap, "setpriv", *ids, HSMJWT, "--socket", self.sock, *args]
         return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
 
-    def cleanup(self):
+    def cleanup(self, failing=False):
         try:
             rc = self.stop()
             # SIGTERM must end the daemon cleanly; under ASan or valgrind a leak or a
-            # memory error turns into a non-zero status here.
-            if rc not in (None, 0) and not self.expect_failure:
+            # memory error turns into a non-zero status here. A test already failing
+            # keeps its own error.
+            if rc not in (None, 0) and not self.expect_failure and not failing:
                 raise AssertionError(f"hsmjwtd exited with {rc}:\n" + self.read_log()[-4000:])
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -236,8 +246,8 @@ class Env:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.cleanup()
+    def __exit__(self, exc_type, *exc):
+        self.cleanup(failing=exc_type is not None)
 
 
 # ---- raw protocol access, for what the CLI cannot send ----
