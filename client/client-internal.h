@@ -16,7 +16,17 @@ struct hsmjwt_client {
 	uint32_t retry_after_ms;
 	char error_message[CLIENT_ERROR_MESSAGE_MAX];
 	int has_error_message;
+	char error_rule[64];
 };
+
+/* A sign request's extra claims, in the wire's own form (libhsmjwt-claims.c). */
+typedef struct ClientClaims {
+	Hsmjwt__V1__ExtraClaim **items;
+	size_t n;
+} ClientClaims;
+
+ClientClaims *client_sign_request_claims(hsmjwt_sign_request *r);
+void client_claims_done(ClientClaims *c);
 
 /*
  * Sends req (its id is assigned here) and waits for the response with that

@@ -98,6 +98,11 @@ _public_ uint32_t hsmjwt_client_retry_after_ms(const hsmjwt_client *c)
 	return c ? c->retry_after_ms : 0;
 }
 
+_public_ const char *hsmjwt_client_error_rule(const hsmjwt_client *c)
+{
+	return c && c->has_error_message && c->error_rule[0] ? c->error_rule : NULL;
+}
+
 static int wait_readable(hsmjwt_client *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -117,6 +122,7 @@ static int error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
 {
 	snprintf(c->error_message, sizeof(c->error_message), "%s", e->message ? e->message : "");
 	c->has_error_message = 1;
+	snprintf(c->error_rule, sizeof(c->error_rule), "%s", e->rule ? e->rule : "");
 	c->retry_after_ms = e->retry_after_ms;
 	switch (e->code) {
 	case HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST:

@@ -203,6 +203,7 @@ int audit_line_format(AuditLine *l, uint64_t seq, const char prev[static AUDIT_H
 	else
 		add_key(l, r);
 	add_cstr(l, "error", "HSMJWT_ERROR", r->error);
+	add_cstr(l, "rule", "HSMJWT_RULE", r->rule);
 	add_cstr(l, "message", "HSMJWT_ERROR_MESSAGE", r->message);
 	add_cstr(l, "detail", "HSMJWT_DETAIL", r->detail);
 	add_cstr(l, "version", "HSMJWT_VERSION", r->version);

@@ -78,6 +78,7 @@ typedef struct AuditRecord {
 	const char *token;	/* only its SHA-256 is recorded */
 	size_t token_len;
 	const char *error;	/* stable name of the refusal, e.g. "invalid-request" */
+	const char *rule;	/* the broken rule's stable name, e.g. "expiry-too-long" */
 	const char *message;	/* why, for people */
 	const char *detail;	/* lifecycle events: free text */
 	/* Filled in by the audit code itself for lifecycle records. */

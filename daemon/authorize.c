@@ -4,8 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 
-int authorize(const Config *c, RateLimiter *rl, const Peer *peer, const PolicyRequest *rq,
-	      uint64_t now_ns, const Policy **ret_policy, Failure *fail)
+/* The first matching policy, and that peer's rate: shared by every request kind. */
+static int match_and_take(const Config *c, RateLimiter *rl, const Peer *peer, uint64_t now_ns,
+			  const Policy **ret_policy, Failure *fail)
 {
 	const Policy *p = policy_match(c->policies, c->n_policies, peer);
 	uint64_t retry_ns = 0, ms;
@@ -34,10 +35,42 @@ int authorize(const Config *c, RateLimiter *rl, const Peer *peer, const PolicyRe
 		snprintf(fail->message, sizeof(fail->message), "out of memory for rate limiting");
 		return r;
 	}
+	*ret_policy = p;
+	return 0;
+}
+
+int authorize(const Config *c, RateLimiter *rl, const Peer *peer, const PolicyRequest *rq,
+	      uint64_t now_ns, const Policy **ret_policy, Failure *fail)
+{
+	const Policy *p = NULL;
+	int r;
+
+	r = match_and_take(c, rl, peer, now_ns, &p, fail);
+	if (r < 0)
+		return r;
 	r = policy_check(p, rq, fail->message, sizeof(fail->message));
 	if (r < 0) {
 		fail->code = SERVICE_PERMISSION_DENIED;
 		return r;
+	}
+	*ret_policy = p;
+	return 0;
+}
+
+int authorize_verify(const Config *c, RateLimiter *rl, const Peer *peer, uint64_t now_ns,
+		     const Policy **ret_policy, Failure *fail)
+{
+	const Policy *p = NULL;
+	int r;
+
+	r = match_and_take(c, rl, peer, now_ns, &p, fail);
+	if (r < 0)
+		return r;
+	if (!p->verify) {
+		fail->code = SERVICE_PERMISSION_DENIED;
+		snprintf(fail->message, sizeof(fail->message), "policy '%s' does not grant verify",
+			 p->name);
+		return -EPERM;
 	}
 	*ret_policy = p;
 	return 0;

@@ -18,3 +18,7 @@
  */
 int authorize(const Config *c, RateLimiter *rl, const Peer *peer, const PolicyRequest *rq,
 	      uint64_t now_ns, const Policy **ret_policy, Failure *fail);
+
+/* The same for a verify request: match, rate, then the policy's verify grant. */
+int authorize_verify(const Config *c, RateLimiter *rl, const Peer *peer, uint64_t now_ns,
+		     const Policy **ret_policy, Failure *fail);

@@ -27,6 +27,7 @@ enum {
 	KEY_SEEN_BITS = 1u << 6,
 	KEY_SEEN_CLOCK_SKEW = 1u << 7,
 	KEY_SEEN_ACCEPT_V1 = 1u << 8,
+	KEY_SEEN_ADD_CLAIMS = 1u << 9,
 };
 
 int config_parse_bool(const char *s, bool *ret)
@@ -303,6 +304,13 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		*(is_max ? &k->max_lifetime : &k->default_lifetime) = v;
 		return once(st, k, is_max ? KEY_SEEN_MAX_LIFETIME : KEY_SEEN_DEFAULT_LIFETIME, name);
 	}
+	if (strcmp(name, "add-claims") == 0) {
+		char err[256];
+
+		if (config_parse_add_claims(value, &k->add_claims, err, sizeof(err)) < 0)
+			return fail(st, "%s", err);
+		return once(st, k, KEY_SEEN_ADD_CLAIMS, name);
+	}
 	return fail(st, "unknown option '%s' in [key %s]", name, k->name);
 }
 
@@ -359,6 +367,13 @@ static int handle(void *user, const char *section, const char *name, const char 
 
 		return e ? fail(st, "%s: '%s'", e, name) : 1;
 	}
+	if (strcmp(section, "claims") == 0) {
+		char err[256];
+
+		if (config_claims_option(&c->claims, name, value, err, sizeof(err)) < 0)
+			return fail(st, "%s", err);
+		return 1;
+	}
 	return fail(st, "unknown section [%s]", section);
 }
 
@@ -379,6 +394,9 @@ static int key_defaults(const Config *c, KeyConfig *k, char **ret_error)
 	if ((k->seen & KEY_SEEN_ACCEPT_V1) && k->profile != PROFILE_ZUMO_V2)
 		return key_error("%s: [key %s]: accept-v1 applies to zumo-v2 keys only", c->path,
 				 k->name);
+	if (k->add_claims && k->profile != PROFILE_ZUMO_V2)
+		return key_error("%s: [key %s]: add-claims applies to zumo-v2 keys (the standard "
+				 "profile always has iat and jti)", c->path, k->name);
 	if ((k->seen & KEY_SEEN_BITS) && k->alg != ALG_RS256 && k->alg != ALG_PS256)
 		return key_error("%s: [key %s]: bits applies to RSA keys only", c->path, k->name);
 	if (k->default_lifetime > k->max_lifetime)
@@ -461,6 +479,7 @@ int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	audit_config_defaults(&c->audit);
+	claim_limits_init(&c->claims);
 
 	r = check_line_lengths(f, path, ret_error);
 	if (r < 0)

@@ -43,6 +43,25 @@ typedef struct AuditConfig {
 	AuditSync sync;
 	unsigned seen; /* bit per option, to refuse repeats */
 } AuditConfig;
+/* [claims]: bounds on extra claims and the payload (README "Extra claims"). */
+#define CLAIMS_DEFAULT_MAX_EXTRA 32u
+#define CLAIMS_DEFAULT_MAX_NAME 128u
+#define CLAIMS_DEFAULT_MAX_VALUE 4096u
+/* Above the largest payload the fixed members alone can make (escaped aud, uid, access token). */
+#define CLAIMS_DEFAULT_MAX_PAYLOAD 65536u
+
+typedef struct ClaimLimits {
+	uint32_t max_extra;   /* extra claims per request */
+	uint32_t max_name;    /* bytes of a claim name */
+	uint32_t max_value;   /* bytes of a value as written in the payload */
+	uint32_t max_payload; /* bytes of the payload JSON */
+} ClaimLimits;
+
+/* add-claims = iat, nbf, jti (per key; none by default, so zumo-v2 stays byte-exact). */
+#define ADD_CLAIM_IAT (1u << 0)
+#define ADD_CLAIM_NBF (1u << 1)
+#define ADD_CLAIM_JTI (1u << 2)
+
 /* Rotation without downtime: publish first, activate later, retire last. */
 typedef enum KeyState {
 	KEY_STATE_ACTIVE,    /* signs and is published */
@@ -71,6 +90,7 @@ typedef struct KeyConfig {
 	unsigned bits;	   /* RSA modulus size for hsmjwtctl generate */
 	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
 	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
+	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
 	unsigned seen;	   /* bit per option, to refuse repeats */
 } KeyConfig;
 
@@ -87,6 +107,7 @@ typedef struct Config {
 	size_t n_keys;
 	char *pid_file; /* NULL: none; lets hsmjwtctl reopen-audit find the daemon */
 	AuditConfig audit;
+	ClaimLimits claims;
 	struct Policy *policies; /* [policy NAME] in file order, see policy.h; none: deny all */
 	size_t n_policies;
 } Config;
@@ -117,6 +138,11 @@ const KeyConfig *config_default_key(const Config *c);
 
 /* yes/true/on/1 or no/false/off/0. */
 int config_parse_bool(const char *s, bool *ret);
+/* config-claims.c: [claims] options and a key's add-claims; -EINVAL with the reason in err. */
+void claim_limits_init(ClaimLimits *l);
+int config_claims_option(ClaimLimits *l, const char *name, const char *value, char *err,
+			 size_t err_size);
+int config_parse_add_claims(const char *value, unsigned *ret, char *err, size_t err_size);
 
 /* "90", "90s", "15min", "2h", "7d" -> seconds. */
 int parse_duration(const char *s, uint64_t *ret);

@@ -22,6 +22,7 @@ enum {
 	SEEN_LEGACY = 1u << 2,
 	SEEN_RATE = 1u << 3,
 	SEEN_BURST = 1u << 4,
+	SEEN_VERIFY = 1u << 5,
 };
 
 static int fail(char **ret_error, const char *fmt, ...) _printf_(2, 3);
@@ -261,6 +262,11 @@ static int scalar_option(Policy *p, const char *key, const char *value, char **r
 					       "and 3660d", value);
 		p->max_lifetime = v;
 		return once(p, SEEN_MAX_LIFETIME, key, ret_error);
+	}
+	if (strcmp(key, "verify") == 0) {
+		if (parse_bool(value, &p->verify) < 0)
+			return fail(ret_error, "verify must be yes or no, not '%s'", value);
+		return once(p, SEEN_VERIFY, key, ret_error);
 	}
 	if (strcmp(key, "credentials") == 0 || strcmp(key, "legacy-claims") == 0) {
 		if (parse_bool(value, &b) < 0)

@@ -41,6 +41,7 @@ typedef struct Policy {
 	uint64_t max_lifetime; /* 0: only the key's limit */
 	bool credentials;
 	bool legacy_claims;
+	bool verify; /* may ask the daemon to verify tokens */
 	RateSpec rate; /* cost_ns 0: not limited */
 	uint32_t burst_given;
 	unsigned seen; /* bit per scalar option, to refuse repeats */

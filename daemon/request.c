@@ -13,6 +13,7 @@
 #include "log.h"
 #include "nul-check.h"
 #include "secret.h"
+#include "request-claims.h"
 
 typedef Hsmjwt__V1__Request Request;
 typedef Hsmjwt__V1__Response Response;
@@ -51,14 +52,16 @@ static int append_response(const Response *resp, Buf *out)
 	return 0;
 }
 
-static int reply_error_retry(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message,
-			     uint32_t retry_after_ms, Buf *out)
+/* rule: the stable name of the rule broken (Error.rule), or "". */
+static int reply_refusal(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *rule,
+			 const char *message, uint32_t retry_after_ms, Buf *out)
 {
 	Hsmjwt__V1__Error err = HSMJWT__V1__ERROR__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
 
 	err.code = code;
 	err.message = (char *)message;
+	err.rule = (char *)rule;
 	err.retry_after_ms = retry_after_ms;
 	resp.id = id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_ERROR;
@@ -68,7 +71,7 @@ static int reply_error_retry(uint64_t id, Hsmjwt__V1__ErrorCode code, const char
 
 static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
 {
-	return reply_error_retry(id, code, message, 0, out);
+	return reply_refusal(id, code, "", message, 0, out);
 }
 
 int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out)
@@ -102,13 +105,14 @@ static Span span_of(const char *s)
 }
 
 /* A sign request refused here is a decision too: it gets its audit record. */
-static int reply_refusal(Service *s, const Peer *peer, const SignInput *in, const char *message,
-			 Buf *out)
+static int refuse_sign(Service *s, const Peer *peer, const SignInput *in, const char *rule,
+		       const char *message, Buf *out)
 {
 	Failure fail;
 
-	service_refuse(s, peer, in, SERVICE_INVALID_REQUEST, message, &fail);
-	return reply_error(in->request_id, error_code(fail.code), fail.message, out);
+	service_refuse(s, peer, in, rule, message, &fail);
+	return reply_refusal(in->request_id, error_code(fail.code), fail.rule, fail.message,
+			     fail.retry_after_ms, out);
 }
 
 static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *scratch, Buf *out)
@@ -124,18 +128,28 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 		.claims.access_token = sr->credentials ? span_of(sr->credentials->access_token)
 						       : (Span){},
 	};
+	_cleanup_free_ ExtraClaim *extras = NULL;
+	_cleanup_free_ Span *items = NULL;
 	Failure fail;
 	Signed sig;
 	int r;
 
+	r = request_map_extras(sr, &extras, &items);
+	if (r < 0)
+		return r;
+	in.claims.extras = extras;
+	in.claims.n_extras = sr->n_extra_claims;
+	if (sr->legacy_claims_json && *sr->legacy_claims_json)
+		in.legacy_json = span_of(sr->legacy_claims_json);
 	if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS) {
 		if (sr->lifetime_seconds == 0)
-			return reply_refusal(s, peer, &in, "lifetime must be at least 1 second", out);
+			return refuse_sign(s, peer, &in, "expiry-invalid",
+					   "lifetime must be at least 1 second", out);
 		in.lifetime = sr->lifetime_seconds;
 	} else if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT) {
 		if (sr->expires_at <= 0)
-			return reply_refusal(s, peer, &in, "expires-at must be a positive Unix time",
-					     out);
+			return refuse_sign(s, peer, &in, "expiry-invalid",
+					   "expires-at must be a positive Unix time", out);
 		in.expires_at = sr->expires_at;
 	}
 	/* Credentials present with an empty token still mean "emit the claim". */
@@ -144,8 +158,8 @@ static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *sc
 
 	r = service_sign(s, peer, &in, time(NULL), scratch, &sig, &fail);
 	if (r < 0)
-		return reply_error_retry(req->id, error_code(fail.code), fail.message,
-					 fail.retry_after_ms, out);
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
 
 	sresp.token = (char *)sig.token;
 	sresp.kid = (char *)sig.kid;
@@ -211,7 +225,8 @@ static int handle_verify(Service *s, const Peer *peer, const Request *req, Buf *
 	r = service_verify(s, peer, req->id, vr->token, strlen(vr->token), &expect, time(NULL),
 			   &result, &fail);
 	if (r < 0)
-		return reply_error(req->id, error_code(fail.code), fail.message, out);
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
 	v.valid = result.reason == VERIFY_VALID;
 	v.reason = (Hsmjwt__V1__VerifyReason)result.reason;
 	v.detail = result.reason ? result.detail : (char *)"";
@@ -248,10 +263,11 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 			 field ? field : "(unknown)");
 		/* The claims are cut at the NUL: the record names none of them. */
 		if (req->body_case == HSMJWT__V1__REQUEST__BODY_SIGN)
-			r = reply_refusal(s, peer, &(SignInput){ .request_id = req->id }, msg, out);
-		else
-			r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+			r = refuse_sign(s, peer, &(SignInput){ .request_id = req->id }, "string-nul",
 					msg, out);
+		else
+			r = reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					  "string-nul", msg, 0, out);
 		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
 		return r;
 	}

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +12,12 @@
 #include "audit.h"
 #include "authorize.h"
 #include "base64url.h"
+#include "claims-extra.h"
+#include "claims-std.h"
 #include "cleanup.h"
+#include "jansson-wipe.h"
 #include "json.h"
+#include "legacy.h"
 #include "log.h"
 
 struct Service {
@@ -27,7 +30,6 @@ struct Service {
 	Buf payload; /* scratch, reused by every request */
 	RateLimiter *ratelimit;
 	Audit *audit;
-	char jti[24]; /* the last token's jti: claims point here until its audit record is written */
 };
 
 static void log_keys(const Keyring *k)
@@ -51,6 +53,7 @@ int service_new(Config *config, Service **ret)
 		return -ENOMEM;
 	}
 	s->config = config;
+	jansson_use_wiping_allocator(); /* before verify or a claim set parses anything */
 	s->ratelimit = ratelimit_new(RATELIMIT_MAX_BUCKETS);
 	if (!s->ratelimit) {
 		r = -ENOMEM;
@@ -195,24 +198,33 @@ static int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure
 	} else {
 		key = keyring_find(s->keyring, name);
 		if (!key)
-			return refuse(f, SERVICE_INVALID_REQUEST, "no key named '%.64s'", name);
+			return failure_refuse(f, "key-unknown", "no key named '%.64s'", name);
 		if (!key->can_sign)
-			return refuse(f, SERVICE_INVALID_REQUEST, "key %s is %s, not active", name,
-				      key_state_to_string(key->config->state));
+			return failure_refuse(f, "key-not-active", "key %s is %s, not active", name,
+					      key_state_to_string(key->config->state));
 	}
 	*ret = key;
 	return 0;
 }
 
-static int check_string(Failure *f, const char *what, Span v, size_t max, bool required)
+/* rule: the field's rule prefix, e.g. "user-id" for user-id-required. */
+static int check_string(Failure *f, const char *what, const char *rule, Span v, size_t max,
+			bool required)
 {
-	if (required && v.n == 0)
-		return refuse(f, SERVICE_INVALID_REQUEST, "%s is required", what);
-	if (v.n > max)
-		return refuse(f, SERVICE_INVALID_REQUEST, "%s is %zu bytes; the limit is %zu", what,
-			      v.n, max);
-	if (utf8_validate(v.p, v.n) < 0)
-		return refuse(f, SERVICE_INVALID_REQUEST, "%s is not valid UTF-8", what);
+	char name[32];
+
+	if (required && v.n == 0) {
+		snprintf(name, sizeof(name), "%s-required", rule);
+		return failure_refuse(f, name, "%s is required", what);
+	}
+	if (v.n > max) {
+		snprintf(name, sizeof(name), "%s-too-long", rule);
+		return failure_refuse(f, name, "%s is %zu bytes; the limit is %zu", what, v.n, max);
+	}
+	if (utf8_validate(v.p, v.n) < 0) {
+		snprintf(name, sizeof(name), "%s-utf8", rule);
+		return failure_refuse(f, name, "%s is not valid UTF-8", what);
+	}
 	return 0;
 }
 
@@ -223,25 +235,26 @@ static int requested_lifetime(const KeyConfig *kc, const SignInput *in, time_t n
 	uint64_t lifetime = 0;
 
 	if (in->lifetime && in->expires_at)
-		return refuse(f, SERVICE_INVALID_REQUEST, "give lifetime or expires-at, not both");
+		return failure_refuse(f, "expiry-conflict", "give lifetime or expires-at, not both");
 	if (in->expires_at) {
 		if (in->expires_at <= (int64_t)now)
-			return refuse(f, SERVICE_INVALID_REQUEST,
-				      "expires-at %" PRId64 " is not in the future", in->expires_at);
+			return failure_refuse(f, "expiry-past",
+					      "expires-at %" PRId64 " is not in the future",
+					      in->expires_at);
 		lifetime = (uint64_t)(in->expires_at - (int64_t)now);
 	} else if (in->lifetime) {
 		lifetime = in->lifetime;
 	}
 	if (lifetime > kc->max_lifetime)
-		return refuse(f, SERVICE_INVALID_REQUEST,
-			      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64 " s",
-			      lifetime, kc->name, kc->max_lifetime);
+		return failure_refuse(f, "expiry-too-long",
+				      "lifetime %" PRIu64 " s exceeds key %s's max-lifetime of %" PRIu64
+				      " s", lifetime, kc->name, kc->max_lifetime);
 	*ret = lifetime;
 	return 0;
 }
 
 static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret_key,
-		    uint64_t *ret_lifetime, Failure *f)
+		    Legacy **ret_legacy, uint64_t *ret_lifetime, Failure *f)
 {
 	const LoadedKey *key = NULL;
 	int r;
@@ -249,16 +262,30 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 	r = pick_key(s, in->key_name, &key, f);
 	if (r < 0)
 		return r;
+	if (in->legacy_json.p) {
+		if (key->config->profile != PROFILE_ZUMO_V2)
+			return failure_refuse(f, "legacy-profile",
+					      "a v1 claim set upgrades to zumo-v2; key %s is %s",
+					      key->config->name,
+					      profile_to_string(key->config->profile));
+		r = legacy_upgrade(&s->config->claims, key->config, in, now, ret_legacy, f);
+		if (r < 0)
+			return r;
+	}
 	if (in->claims.access_token.p && key->config->profile != PROFILE_ZUMO_V2)
-		return refuse(f, SERVICE_INVALID_REQUEST,
-			      "credentials belong to the zumo-v2 profile; key %s is %s",
-			      key->config->name, profile_to_string(key->config->profile));
-	r = check_string(f, "audience", in->claims.audience, CLAIM_AUDIENCE_MAX, true);
+		return failure_refuse(f, "credentials-profile",
+				      "credentials belong to the zumo-v2 profile; key %s is %s",
+				      key->config->name, profile_to_string(key->config->profile));
+	r = check_string(f, "audience", "audience", in->claims.audience, CLAIM_AUDIENCE_MAX, true);
 	if (r >= 0)
-		r = check_string(f, "user id", in->claims.user_id, CLAIM_USER_ID_MAX, true);
+		r = check_string(f, "user id", "user-id", in->claims.user_id, CLAIM_USER_ID_MAX,
+				 true);
 	if (r >= 0 && in->claims.access_token.p)
-		r = check_string(f, "access token", in->claims.access_token,
+		r = check_string(f, "access token", "access-token", in->claims.access_token,
 				 CLAIM_ACCESS_TOKEN_MAX, false);
+	if (r >= 0)
+		r = claims_check_extras(&s->config->claims, in->claims.extras, in->claims.n_extras,
+					f);
 	if (r >= 0)
 		r = requested_lifetime(key->config, in, now, f, ret_lifetime);
 	if (r < 0)
@@ -268,7 +295,7 @@ static int validate(Service *s, SignInput *in, time_t now, const LoadedKey **ret
 }
 
 /* Policy and rate decide before anything is built or signed. */
-static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *key,
+static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *key, bool legacy,
 		  uint64_t lifetime, time_t now, const Policy **ret_policy, Failure *f)
 {
 	PolicyRequest rq = {
@@ -277,12 +304,20 @@ static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *
 		.user_id = in->claims.user_id,
 		.lifetime = lifetime,
 		.credentials = in->claims.access_token.p != NULL,
-		/* Requests carry no extra or legacy claims yet; those land here when they do. */
+		.legacy_claims = legacy,
+		.n_extra_claims = in->claims.n_extras,
 	};
+	_cleanup_free_ const char **names = calloc(in->claims.n_extras + 1, sizeof(char *));
 	struct timespec ts;
 	const Policy *p = NULL;
 	int r;
 
+	if (!names)
+		return refuse(f, SERVICE_INTERNAL, "out of memory");
+	/* Names are NUL-terminated: protobuf-c's strings and jansson's keys, NUL refused in both. */
+	for (size_t i = 0; i < in->claims.n_extras; i++)
+		names[i] = in->claims.extras[i].name.p;
+	rq.extra_claims = names;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r = authorize(s->config, s->ratelimit, peer, &rq,
 		      (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &p, f);
@@ -292,27 +327,28 @@ static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *
 		lifetime = policy_default_lifetime(p, key->config->default_lifetime);
 	in->claims.exp = in->expires_at ? in->expires_at : (int64_t)now + (int64_t)lifetime;
 	if (key->config->not_after && in->claims.exp > key->config->not_after)
-		return refuse(f, SERVICE_INVALID_REQUEST,
-			      "expiry %" PRId64 " is after key %s's not-after %" PRId64,
-			      in->claims.exp, key->config->name, key->config->not_after);
+		return failure_refuse(f, "expiry-not-after",
+				      "expiry %" PRId64 " is after key %s's not-after %" PRId64,
+				      in->claims.exp, key->config->name, key->config->not_after);
 	*ret_policy = p;
 	return 0;
 }
 
-static int build_payload(Service *s, const LoadedKey *key, SignInput *in, time_t now)
+/* jti: room for the jti the claims point to, until the payload is built. */
+static int build_payload(Service *s, const LoadedKey *key, SignInput *in, time_t now,
+			 char jti[static JTI_CHARS + 1])
 {
-	uint8_t jti[16];
-	Buf jb = { .data = s->jti, .cap = sizeof(s->jti) };
+	bool zumo = key->config->profile == PROFILE_ZUMO_V2;
+	int r;
 
+	/* The standard profile always dates and names its tokens; zumo-v2 only on request. */
+	r = claims_add_standard(&in->claims, zumo ? key->config->add_claims
+						  : ADD_CLAIM_IAT | ADD_CLAIM_JTI, now, jti);
+	if (r < 0)
+		return r;
 	buf_reset(&s->payload);
-	if (key->config->profile == PROFILE_ZUMO_V2)
+	if (zumo)
 		return claims_zumo_payload(&s->payload, key->config->issuer, &in->claims);
-	/* 128 random bits name the token uniquely (RFC 7519 section 4.1.7). */
-	if (RAND_bytes(jti, sizeof(jti)) != 1)
-		return -EIO;
-	base64url_append(&jb, jti, sizeof(jti));
-	in->claims.iat = (int64_t)now;
-	in->claims.jti = (Span){ s->jti, jb.len };
 	return claims_standard_payload(&s->payload, key->config->issuer, &in->claims);
 }
 
@@ -327,6 +363,11 @@ static const struct {
 	[SERVICE_INTERNAL] = { AUDIT_FAILED, "internal" },
 	[SERVICE_RATE_LIMITED] = { AUDIT_RATE_LIMITED, "rate-limited" },
 };
+
+static ServiceError refusal_code(const Failure *f)
+{
+	return (size_t)f->code < ELEMENTSOF(refusals) ? f->code : SERVICE_INTERNAL;
+}
 
 static AuditRecord decision(const Peer *peer, const SignInput *in, const LoadedKey *key)
 {
@@ -343,41 +384,48 @@ static AuditRecord decision(const Peer *peer, const SignInput *in, const LoadedK
 	};
 }
 
-/* Fail closed: a decision that cannot be recorded becomes "unavailable", with no token. */
+/* Fail closed: a decision that cannot be recorded becomes "unavailable", with nothing issued. */
 static void audit_failed(Failure *fail, int r)
 {
-	refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable (%s); no token issued",
+	*fail = (Failure){};
+	refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable (%s); nothing issued",
 	       audit_strerror(r));
-	fail->retry_after_ms = 0;
+}
+
+static void record_failure(AuditRecord *rec, const Failure *fail)
+{
+	rec->error = refusals[refusal_code(fail)].name;
+	rec->rule = fail->rule[0] ? fail->rule : NULL;
+	rec->message = fail->message;
 }
 
 static void record_refusal(Service *s, const Peer *peer, const SignInput *in,
 			   const LoadedKey *key, Failure *fail)
 {
 	AuditRecord rec = decision(peer, in, key);
-	ServiceError code = (size_t)fail->code < ELEMENTSOF(refusals) ? fail->code : SERVICE_INTERNAL;
 	int r;
 
-	rec.event = refusals[code].event;
-	rec.error = refusals[code].name;
-	rec.message = fail->message;
+	rec.event = refusals[refusal_code(fail)].event;
+	record_failure(&rec, fail);
 	r = audit_record(s->audit, &rec);
 	if (r < 0)
 		audit_failed(fail, r);
 }
 
-void service_refuse(Service *s, const Peer *peer, const SignInput *in, ServiceError code,
+void service_refuse(Service *s, const Peer *peer, const SignInput *in, const char *rule,
 		    const char *message, Failure *fail)
 {
 	*fail = (Failure){};
-	refuse(fail, code, "%s", message);
+	failure_refuse(fail, rule, "%s", message);
 	record_refusal(s, peer, in, NULL, fail);
 }
 
 int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
 		 Signed *ret, Failure *fail)
 {
+	_cleanup_(legacy_freep) Legacy *legacy = NULL;
 	const LoadedKey *key = NULL;
+	char jti[JTI_CHARS + 1];
 	const Policy *policy = NULL;
 	uint8_t sig[SIGNATURE_MAX];
 	size_t sig_len = 0;
@@ -386,15 +434,21 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 	int r;
 
 	*fail = (Failure){};
-	r = validate(s, in, now, &key, &lifetime, fail);
+	r = validate(s, in, now, &key, &legacy, &lifetime, fail);
 	if (r >= 0)
-		r = decide(s, peer, in, key, lifetime, now, &policy, fail);
+		r = decide(s, peer, in, key, legacy != NULL, lifetime, now, &policy, fail);
 	if (r < 0)
 		goto refused;
 
-	r = build_payload(s, key, in, now);
+	r = build_payload(s, key, in, now, jti);
 	if (r < 0) {
 		refuse(fail, SERVICE_INTERNAL, "cannot build payload: %s", strerror(-r));
+		goto refused;
+	}
+	if (s->payload.len > s->config->claims.max_payload) {
+		failure_refuse(fail, "payload-too-large",
+			       "the payload would be %zu bytes; the limit is %" PRIu32,
+			       s->payload.len, s->config->claims.max_payload);
 		goto refused;
 	}
 	buf_reset(out);
@@ -425,9 +479,13 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		.expires_at = in->claims.exp,
 		.policy = policy->name,
 	};
-	/* Fail closed: no record, no token. */
+	/*
+	 * Fail closed: no record, no token. A v1 claim set upgraded is its own kind of
+	 * decision: operators find the clients that still send them by its event.
+	 */
 	rec = decision(peer, in, key);
-	rec.event = AUDIT_ISSUED;
+	rec.event = legacy ? AUDIT_LEGACY_UPGRADE : AUDIT_ISSUED;
+	rec.detail = legacy ? legacy_changes(legacy) : NULL;
 	rec.policy = policy->name;
 	rec.token = out->data;
 	rec.token_len = out->len;
@@ -472,27 +530,45 @@ static int record_verify(Service *s, const Peer *peer, uint64_t request_id, cons
 	return audit_record(s->audit, &rec);
 }
 
+/* Refused by policy or rate, or the token device failed: nothing was decided about the token. */
+static void record_verify_failure(Service *s, const Peer *peer, uint64_t request_id,
+				  const char *token, size_t n, Failure *fail)
+{
+	AuditRecord rec = { .event = AUDIT_VERIFY_FAILED, .peer = peer,
+			    .request_id = request_id, .token = token, .token_len = n };
+	int r;
+
+	record_failure(&rec, fail);
+	r = audit_record(s->audit, &rec);
+	if (r < 0)
+		audit_failed(fail, r);
+}
+
 int service_verify(Service *s, const Peer *peer, uint64_t request_id, const char *token, size_t n,
 		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail)
 {
-	int r, k;
+	const Policy *policy = NULL;
+	struct timespec ts;
+	int r;
 
 	*fail = (Failure){};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = authorize_verify(s->config, s->ratelimit, peer,
+			     (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &policy, fail);
+	if (r < 0) {
+		record_verify_failure(s, peer, request_id, token, n, fail);
+		return r;
+	}
 	r = verify_token(s->token, s->keyring, token, n, expect, now, result);
 	if (r < 0) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));
-		k = audit_record(s->audit, &(AuditRecord){
-			.event = AUDIT_VERIFY_FAILED, .peer = peer, .request_id = request_id,
-			.token = token, .token_len = n, .error = "unavailable", .message = fail->message });
-		if (k < 0)
-			audit_failed(fail, k);
+		record_verify_failure(s, peer, request_id, token, n, fail);
 		return r;
 	}
 	r = record_verify(s, peer, request_id, token, n, result);
 	if (r < 0) {
 		verify_result_done(result);
-		refuse(fail, SERVICE_UNAVAILABLE, "audit trail not writable (%s); nothing verified",
-		       audit_strerror(r));
+		audit_failed(fail, r);
 		return r;
 	}
 	return 0;

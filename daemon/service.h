@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "claims.h"
+#include "cleanup.h"
 #include "config.h"
 #include "keyring.h"
 #include "verify.h"
@@ -33,7 +34,11 @@ typedef struct Failure {
 	ServiceError code;
 	char message[256];
 	uint32_t retry_after_ms; /* SERVICE_RATE_LIMITED: when a retry may succeed */
+	char rule[32]; /* the broken rule's stable name (Error.rule), or "" */
 } Failure;
+
+/* Refuses as SERVICE_INVALID_REQUEST naming the rule; returns -EINVAL. */
+int failure_refuse(Failure *f, const char *rule, const char *fmt, ...) _printf_(3, 4);
 
 typedef struct SignInput {
 	uint64_t request_id;  /* the client's, for the audit record */
@@ -41,6 +46,7 @@ typedef struct SignInput {
 	ZumoClaims claims;    /* exp filled in by service_sign from the fields below */
 	uint64_t lifetime;    /* 0: not given */
 	int64_t expires_at;   /* 0: not given */
+	Span legacy_json;     /* p == NULL: not given; else a v1 claim set to upgrade */
 } SignInput;
 
 typedef struct Signed {
@@ -90,8 +96,8 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 
 /*
  * Records a sign request refused before it reached service_sign (the
- * protocol layer's own checks) and fills *fail with the reply to send:
- * code and message, or UNAVAILABLE if the refusal could not be recorded.
+ * protocol layer's own checks, all "invalid request" naming rule) and fills
+ * *fail with the reply to send, or UNAVAILABLE if it could not be recorded.
  */
-void service_refuse(Service *s, const Peer *peer, const SignInput *in, ServiceError code,
+void service_refuse(Service *s, const Peer *peer, const SignInput *in, const char *rule,
 		    const char *message, Failure *fail);

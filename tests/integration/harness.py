@@ -24,6 +24,9 @@ HSMJWT = os.path.join(BUILD, "client/hsmjwt")
 SOFTHSM_CANDIDATES = ["/usr/lib/softhsm/libsofthsm2.so",
                       "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
 SPEC_MASTER = "shared-vector-1 master key"
+# E.g. "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite":
+# every daemon the tests start runs under it (scripts/test-valgrind).
+DAEMON_WRAPPER = os.environ.get("HSMJWT_DAEMON_WRAPPER", "").split()
 ZUMO_ISS = "urn:microsoft:windows-azure:zumo"
 PIN = "1234"
 
@@ -75,7 +78,8 @@ def decode_part(token, i):
 
 # Policies deny by default; tests that are not about policy run as root and get everything.
 ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "user-ids": "*",
-                                 "credentials": "yes"}),)
+                                 "credentials": "yes", "verify": "yes", "extra-claims": "*",
+                                 "legacy-claims": "yes"}),)
 
 
 class Env:
@@ -87,11 +91,16 @@ class Env:
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
         self.log = os.path.join(self.dir, "hsmjwtd.log")
         self.daemon = None
+        self.expect_failure = False  # set by tests that make the daemon fail on purpose
         os.mkdir(os.path.join(self.dir, "tokens"))
         with open(os.path.join(self.dir, "softhsm2.conf"), "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n"
                     "log.level = ERROR\n")
         self.daemon_env = {"SOFTHSM2_CONF": os.path.join(self.dir, "softhsm2.conf")}
+        # Sanitizer settings must reach the daemon through systemd-socket-activate too.
+        for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in os.environ:
+                self.daemon_env[k] = os.environ[k]
         if extra_env:
             self.daemon_env.update(extra_env)
         self.env = dict(os.environ, **self.daemon_env)
@@ -169,23 +178,24 @@ class Env:
             cmd = ["systemd-socket-activate", "-l", self.sock]
             for k, v in self.daemon_env.items():
                 cmd += ["-E", f"{k}={v}"]
-            cmd += [HSMJWTD, "--config", self.conf]
+            cmd += DAEMON_WRAPPER + [HSMJWTD, "--config", self.conf]
         else:
-            cmd = [HSMJWTD, "--config", self.conf]
+            cmd = DAEMON_WRAPPER + [HSMJWTD, "--config", self.conf]
         self.daemon = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=logf)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock) or not self.accepting():
+        # The socket file appears at bind(), a moment before listen(): wait until a
+        # connection is accepted (under activation, this first one starts the daemon).
+        deadline = time.monotonic() + 30
+        while True:
             if self.daemon.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("daemon did not come up:\n" + self.read_log())
-            time.sleep(0.02)
-
-    def accepting(self):
-        # The path appears at bind(), a moment before listen(): until then connect() is refused.
-        try:
-            connect(self.sock).close()
-            return True
-        except ConnectionRefusedError:
-            return False
+            try:
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                probe.connect(self.sock)
+                probe.close()
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                probe.close()
+                time.sleep(0.02)
 
     def allow_other_users(self):
         """Lets every uid reach the socket, so the daemon's policy is the only gate."""
@@ -228,17 +238,22 @@ class Env:
         cmd = [*wrap, "setpriv", *ids, HSMJWT, "--socket", self.sock, *args]
         return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
 
-    def cleanup(self):
+    def cleanup(self, failing=False):
         try:
-            self.stop()
+            rc = self.stop()
+            # SIGTERM must end the daemon cleanly; under ASan or valgrind a leak or a
+            # memory error turns into a non-zero status here. A test already failing
+            # keeps its own error.
+            if rc not in (None, 0) and not self.expect_failure and not failing:
+                raise AssertionError(f"hsmjwtd exited with {rc}:\n" + self.read_log()[-4000:])
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.cleanup()
+    def __exit__(self, exc_type, *exc):
+        self.cleanup(failing=exc_type is not None)
 
 
 # ---- raw protocol access, for what the CLI cannot send ----
@@ -429,9 +444,12 @@ def sh_quote(v):
 
 def read_trail(path):
     """The audit file's records, parsed, with their raw lines."""
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    return [(json.loads(line), line) for line in lines]
+    # Split at "\n" only: str.splitlines() also splits at U+2028 and others, which
+    # JSON leaves raw inside strings.
+    with open(path, encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")
+    assert lines[-1] == "", f"{path} does not end with a newline"
+    return [(json.loads(line), line) for line in lines[:-1]]
 
 
 def private_mounts():

@@ -193,6 +193,23 @@ def test_verify_records_fingerprint_never_token():
         assert tok.split(".")[2] not in text
 
 
+def test_verify_needs_the_policy_grant_and_is_rate_limited():
+    tok = env.sign("--aud", "Custom", "--uid", "Custom:p")
+    no_verify = dict(h.ROOT_POLICY[0][1])
+    no_verify.pop("verify")
+    env.write_config(policies=[("signers", no_verify)])
+    env.reload()
+    r = env.hsmjwt("verify", tok)
+    assert r.returncode == 4 and b"does not grant verify" in r.stderr, r
+    limited = dict(h.ROOT_POLICY[0][1], rate="1/h", burst="2")
+    env.write_config(policies=[("verifiers", limited)])
+    env.reload()
+    codes = [env.hsmjwt("verify", tok).returncode for _ in range(3)]
+    assert codes == [0, 0, 5], codes
+    env.write_config(policies=h.ROOT_POLICY)
+    env.reload()
+
+
 def test_enable_verify_on_existing_key():
     r = env.ctl("enable-verify", "zumo")
     assert r.returncode == 0 and "may now verify" in r.stderr, r
@@ -204,6 +221,7 @@ try:
     h.run([test_issued_tokens_verify_with_cli, test_every_single_byte_change_is_refused,
            test_structural_refusals, test_algorithm_comes_from_the_key,
            test_claim_checks_and_exit_codes, test_v1_tokens_flagged_and_recorded,
-           test_verify_records_fingerprint_never_token, test_enable_verify_on_existing_key])
+           test_verify_records_fingerprint_never_token,
+           test_verify_needs_the_policy_grant_and_is_rate_limited, test_enable_verify_on_existing_key])
 finally:
     env.cleanup()
