@@ -11,6 +11,7 @@
 
 struct hsmjwt_client {
 	int fd;
+	char *socket_path; /* to reconnect after the daemon closed the connection */
 	uint64_t next_id;
 	uint32_t timeout_ms;
 	uint32_t retry_after_ms;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,18 +41,12 @@ _public_ const char *hsmjwt_default_socket(void)
 	return e && *e ? e : HSMJWT_DEFAULT_SOCKET;
 }
 
-_public_ int hsmjwt_client_connect(const char *socket_path, hsmjwt_client **ret)
+static int open_socket(const char *socket_path, int *ret_fd)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	hsmjwt_client *c;
-	size_t n;
+	size_t n = strlen(socket_path);
 
-	if (!ret)
-		return -EINVAL;
-	if (!socket_path)
-		socket_path = hsmjwt_default_socket();
-	n = strlen(socket_path);
 	if (n == 0 || n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, socket_path, n);
@@ -60,9 +55,31 @@ _public_ int hsmjwt_client_connect(const char *socket_path, hsmjwt_client **ret)
 		return negative_errno();
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return negative_errno();
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+_public_ int hsmjwt_client_connect(const char *socket_path, hsmjwt_client **ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	hsmjwt_client *c;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	if (!socket_path)
+		socket_path = hsmjwt_default_socket();
+	r = open_socket(socket_path, &fd);
+	if (r < 0)
+		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->socket_path = strdup(socket_path);
+	if (!c->socket_path) {
+		free(c);
+		return -ENOMEM;
+	}
 	c->fd = TAKE_FD(fd);
 	c->next_id = 1;
 	c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
@@ -76,6 +93,7 @@ _public_ hsmjwt_client *hsmjwt_client_free(hsmjwt_client *c)
 		return NULL;
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->socket_path);
 	free(c);
 	return NULL;
 }
@@ -139,30 +157,31 @@ static int error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
 	}
 }
 
-int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+/* The connection closed under us: the daemon restarted, exited idle, or timed us out. */
+static bool connection_lost(int r)
 {
-	_cleanup_free_ uint8_t *packed = NULL;
+	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
+}
+
+static void drop_connection(hsmjwt_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -EBADF;
+}
+
+/* Sends packed and reads the response with id; the connection is dropped on any failure. */
+static int exchange(hsmjwt_client *c, const uint8_t *packed, size_t n, uint64_t id,
+		    Hsmjwt__V1__Response **ret)
+{
 	Hsmjwt__V1__Response *resp;
-	size_t n;
 	int r;
 
-	c->has_error_message = 0;
-	c->retry_after_ms = 0;
-	if (c->fd < 0)
-		return -ENOTCONN;
-	req->id = c->next_id++;
-	n = hsmjwt__v1__request__get_packed_size(req);
-	if (n > FRAME_DEFAULT_MAX)
-		return HSMJWT_E_TOO_LARGE;
-	packed = malloc(n + 1);
-	if (!packed)
-		return -ENOMEM;
-	hsmjwt__v1__request__pack(req, packed);
 	r = frame_write_fd(c->fd, packed, (uint32_t)n);
-	secret_wipe(packed, n);
-	if (r < 0)
+	if (r < 0) {
+		drop_connection(c);
 		return r;
-
+	}
 	for (;;) {
 		uint8_t *payload = NULL;
 		uint32_t len = 0;
@@ -172,20 +191,59 @@ int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response
 			r = frame_read_fd(c->fd, FRAME_DEFAULT_MAX * 4, &payload, &len);
 		if (r < 0) {
 			/* The stream is out of step now; the next call must not read stale bytes. */
-			close(c->fd);
-			c->fd = -EBADF;
+			drop_connection(c);
 			return r == -EMSGSIZE ? HSMJWT_E_PROTOCOL : r;
 		}
 		resp = hsmjwt__v1__response__unpack(&wiping_allocator, len, payload);
 		secret_wipe(payload, len);
 		free(payload);
-		if (!resp)
+		if (!resp) {
+			drop_connection(c);
 			return HSMJWT_E_PROTOCOL;
+		}
 		/* id 0 is the daemon speaking about the stream itself (an over-long frame). */
-		if (resp->id == req->id || resp->id == 0)
+		if (resp->id == id || resp->id == 0)
 			break;
 		client_response_free(resp);
 	}
+	*ret = resp;
+	return 0;
+}
+
+int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+{
+	_cleanup_free_ uint8_t *packed = NULL;
+	Hsmjwt__V1__Response *resp = NULL;
+	size_t n;
+	int r;
+
+	c->has_error_message = 0;
+	c->retry_after_ms = 0;
+	req->id = c->next_id++;
+	n = hsmjwt__v1__request__get_packed_size(req);
+	if (n > FRAME_DEFAULT_MAX)
+		return HSMJWT_E_TOO_LARGE;
+	packed = malloc(n + 1);
+	if (!packed)
+		return -ENOMEM;
+	hsmjwt__v1__request__pack(req, packed);
+
+	/*
+	 * One transparent retry on a fresh connection when the old one closed
+	 * without an answer: under socket activation a restarting daemon loses
+	 * no connection attempt, so the retry reaches the new instance. A sign
+	 * request the old daemon finished just before closing may thus yield
+	 * two tokens; both are audited.
+	 */
+	r = c->fd >= 0 ? exchange(c, packed, n, req->id, &resp) : -ENOTCONN;
+	if (connection_lost(r)) {
+		r = open_socket(c->socket_path, &c->fd);
+		if (r >= 0)
+			r = exchange(c, packed, n, req->id, &resp);
+	}
+	secret_wipe(packed, n);
+	if (r < 0)
+		return r;
 	if (resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR) {
 		r = error_from_response(c, resp->error);
 		client_response_free(resp);

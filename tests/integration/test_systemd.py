@@ -107,6 +107,27 @@ def test_idle_exit_and_reactivation_lose_nothing():
             act.stop()
 
 
+def test_restart_loses_nothing_thanks_to_one_retry():
+    # A long-lived libhsmjwt connection; the daemon is stopped between two requests.
+    # The socket stays with the activator, the library retries once on a new connection.
+    with h.Env() as env:
+        env.import_key()
+        act = h.Activator(env)
+        try:
+            loop = subprocess.Popen([os.path.join(h.BUILD, "tests/client-loop"), env.sock, "8",
+                                     "200"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            first = loop.stdout.readline()
+            assert first.count(b".") == 2, first
+            act.proc.send_signal(h.signal.SIGTERM)  # a restart, as systemctl restart does
+            act.proc.wait(10)
+            out, err = loop.communicate(timeout=60)
+            assert loop.returncode == 0, err
+            assert out.count(b"\n") == 7, out
+            assert act.starts == 2, act.starts
+        finally:
+            act.stop()
+
+
 def test_exit_idle_ignored_without_socket_activation():
     with h.Env(server_extra="exit-idle = 1\n") as env:
         env.import_key()
@@ -119,4 +140,5 @@ def test_exit_idle_ignored_without_socket_activation():
 
 h.run([test_units_verify_clean, test_security_exposure_at_most_1,
        test_pin_from_credentials_directory_and_notify, test_idle_exit_and_reactivation_lose_nothing,
+       test_restart_loses_nothing_thanks_to_one_retry,
        test_exit_idle_ignored_without_socket_activation])
