@@ -16,8 +16,12 @@
  */
 
 #define AUDIT_HASH_HEX 65 /* 64 hex digits and NUL */
-/* Records are a few hundred bytes; a longer line is not one of ours. */
-#define AUDIT_LINE_MAX (32u * 1024u)
+/*
+ * Records are a few hundred bytes, and by construction (AUDIT_VALUE_MAX per
+ * string) never near this; the daemon refuses to write a longer one, so a
+ * longer line is not one of ours.
+ */
+#define AUDIT_LINE_MAX (128u * 1024u)
 
 extern const char audit_chain_genesis[AUDIT_HASH_HEX];
 

@@ -51,9 +51,19 @@ static void member_name(AuditLine *l, const char *name)
 	buf_append_str(&l->json, "\":");
 }
 
-/* A string member; values that are not UTF-8 (refused requests) become null in JSON. */
+/*
+ * A string member, cut at a character boundary after AUDIT_VALUE_MAX bytes
+ * (a refused request's audience, an odd executable path) so that a record
+ * stays far below AUDIT_LINE_MAX even when every byte needs escaping. Values
+ * that are not UTF-8 (refused requests) become null in JSON.
+ */
 static void add_str(AuditLine *l, const char *name, const char *field, const char *v, size_t n)
 {
+	if (n > AUDIT_VALUE_MAX) {
+		n = AUDIT_VALUE_MAX;
+		while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+			n--;
+	}
 	member_name(l, name);
 	if (json_append_string(&l->json, v, n) < 0)
 		buf_append_str(&l->json, "null");
@@ -66,19 +76,10 @@ static void add_cstr(AuditLine *l, const char *name, const char *field, const ch
 		add_str(l, name, field, v, strlen(v));
 }
 
-/* Cuts an over-long value of a refused request at a character boundary. */
 static void add_span(AuditLine *l, const char *name, const char *field, Span s)
 {
-	size_t n = s.n;
-
-	if (!s.p)
-		return;
-	if (n > AUDIT_VALUE_MAX) {
-		n = AUDIT_VALUE_MAX;
-		while (n > 0 && ((unsigned char)s.p[n] & 0xc0) == 0x80)
-			n--;
-	}
-	add_str(l, name, field, s.p, n);
+	if (s.p)
+		add_str(l, name, field, s.p, s.n);
 }
 
 static void add_num(AuditLine *l, const char *name, const char *field, const char *fmt, ...)

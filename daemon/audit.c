@@ -101,6 +101,8 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 	r = audit_line_format(l, seq, a->head.hash, rec);
 	if (r < 0)
 		return r;
+	if (l->json.len >= AUDIT_LINE_MAX)
+		return -E2BIG; /* cannot happen (AUDIT_VALUE_MAX); never write what verify refuses */
 	audit_sha256_hex(l->json.data, l->json.len, hash);
 	if (!hash[0])
 		return -EIO;

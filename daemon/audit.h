@@ -32,7 +32,11 @@
 
 /* sync = batch: how often the file is fdatasync'ed; also how often a failing trail is retried. */
 #define AUDIT_TICK_USEC (1000u * 1000u)
-/* Audience and subject of a refused request are cut to this many bytes in its record. */
+/*
+ * Every string in a record is cut to this many bytes (an issued token's
+ * audience and subject are within it already), so a record stays well under
+ * AUDIT_LINE_MAX even if every byte is escaped as \u00XX.
+ */
 #define AUDIT_VALUE_MAX 1024u
 
 typedef enum AuditEvent {

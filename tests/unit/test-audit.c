@@ -77,6 +77,21 @@ static void record_format(void)
 		     "\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\""));
 	check(!strstr(l.json.data, "\"abc\""));
 	check(strstr(l.json.data, "\"exp\":99"));
+
+	/* The worst a peer or a request can make: every string long and all escapes. */
+	static char ctl[8192];
+	memset(ctl, '\x01', sizeof(ctl) - 1);
+	Peer odd = { .pid = 1, .unit = ctl, .exe = ctl };
+	memset(odd.comm, '\x01', sizeof(odd.comm) - 1);
+	Span big = { ctl, sizeof(ctl) - 1 };
+	r = (AuditRecord){ .event = AUDIT_LEGACY_UPGRADE, .peer = &odd, .key = ctl, .kid = ctl,
+			   .alg = ctl, .audience = big, .subject = big, .jti = big, .policy = ctl,
+			   .token = "t", .token_len = 1, .error = ctl, .rule = ctl, .message = ctl,
+			   .detail = ctl, .version = ctl, .chain = ctl, .file = ctl,
+			   .failed_since = ctl };
+	check_int(audit_line_format(&l, 5, zeros, &r), 0);
+	check(l.json.len < AUDIT_LINE_MAX);
+	check(!memchr(l.json.data, '\n', l.json.len));
 	audit_line_done(&l);
 }
 
