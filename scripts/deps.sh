@@ -11,7 +11,7 @@ HSMJWT_DEBS=(
 
 # Only for building and checking the packages (tests/packaging/run.sh).
 HSMJWT_PACKAGING_DEBS=(
-	debhelper dpkg-dev fakeroot lintian rpm man-db
+	debhelper dpkg-dev fakeroot lintian rpm
 )
 
 # Installs the packages named as arguments, or HSMJWT_DEBS, that are missing.

@@ -12,7 +12,10 @@ fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-command -v nm >/dev/null && command -v readelf >/dev/null || { echo "SKIP: binutils missing"; exit 77; }
+if ! command -v nm >/dev/null || ! command -v readelf >/dev/null; then
+	echo "SKIP: binutils missing"
+	exit 77
+fi
 
 soname=$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
 if [ "$soname" != libhsmjwt.so.1 ]; then

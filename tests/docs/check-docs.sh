@@ -43,7 +43,7 @@ for key in $(sed -n 's/^#\{0,1\}\([a-z][a-z0-9-]*\) = .*/\1/p' "$src/units/hsmjw
 	grep -qF -- "*$key* =" "$conf_page" || bad "key $key of hsmjwtd.conf.example is not in hsmjwtd.conf.5.scd"
 done
 for section in $(sed -n 's/^\[\([a-z]*\).*\]$/\1/p' "$src/units/hsmjwtd.conf.example" | sort -u); do
-	grep -qE "^# \[$section[] ]" "$conf_page" || bad "section [$section] is not in hsmjwtd.conf.5.scd"
+	grep -qE "^# \\[${section}[] ]" "$conf_page" || bad "section [$section] is not in hsmjwtd.conf.5.scd"
 done
 
 for fn in $(sed -n '/^[a-z]/s/^[^#(]*[ *]\(hsmjwt_[a-z0-9_]*\)(.*/\1/p' "$src/client/hsmjwt.h" | sort -u); do

@@ -95,5 +95,6 @@ if [ "${KEEP_INSTALLED:-0}" != 1 ]; then
 			fail "$p is still installed after purge"
 	done
 	[ ! -e /usr/sbin/hsmjwtd ] || fail "/usr/sbin/hsmjwtd is left after purge"
+	[ ! -d /etc/hsmjwt ] || [ -n "$(ls -A /etc/hsmjwt)" ] || fail "purge left an empty /etc/hsmjwt"
 fi
 echo "packaging: all checks passed in $((SECONDS - t0))s"

@@ -65,9 +65,11 @@ chmod 0644 "$SOFTHSM2_CONF"
 # softhsm2-util takes PINs only as arguments; these are throwaway ones.
 softhsm2-util --init-token --free --label hsmjwt-smoke --pin "$(cat "$dir/pin")" \
 	--so-pin "$(cat "$dir/so-pin")" >/dev/null
-# The PIN file is readable by the daemon's user, as a pin-file must be.
-chgrp hsmjwt "$dir/pin"
-chmod 0640 "$dir/pin"
+# The PIN as the shipped service gets it: LoadCredential=pin:... gives the
+# daemon $CREDENTIALS_DIRECTORY/pin, owned by its user and readable by it only.
+mkdir -m 0500 "$dir/credentials"
+install -m 0400 "$dir/pin" "$dir/credentials/pin"
+chown -R hsmjwt:hsmjwt "$dir/credentials"
 # No module=: the token is found through p11-kit's registered modules, as on
 # a production host (softhsm2 registers itself with p11-kit).
 cat >"$dir/hsmjwtd.conf" <<CONF
@@ -76,7 +78,6 @@ socket = $dir/hsmjwtd.sock
 
 [token]
 uri = pkcs11:token=hsmjwt-smoke
-pin-file = $dir/pin
 
 [key zumo]
 uri = pkcs11:token=hsmjwt-smoke;object=zumo;type=secret-key
@@ -84,11 +85,13 @@ CONF
 chgrp hsmjwt "$dir/hsmjwtd.conf"
 chmod 0640 "$dir/hsmjwtd.conf"
 hsmjwtd --config "$dir/hsmjwtd.conf" --check-config
-hsmjwtctl --config "$dir/hsmjwtd.conf" import-zumo zumo <"$dir/master"
+# As the README says for an installed host: root points hsmjwtctl at the PIN.
+CREDENTIALS_DIRECTORY=$dir/credentials hsmjwtctl --config "$dir/hsmjwtd.conf" import-zumo zumo <"$dir/master"
 chown -R hsmjwt:hsmjwt "$dir/tokens"
 
 step "hsmjwtd by socket activation, as the hsmjwt user"
 systemd-socket-activate -l "$dir/hsmjwtd.sock" -E "SOFTHSM2_CONF=$SOFTHSM2_CONF" \
+	-E "CREDENTIALS_DIRECTORY=$dir/credentials" \
 	setpriv --reuid=hsmjwt --regid=hsmjwt --init-groups --inh-caps=-all \
 	/usr/sbin/hsmjwtd --config "$dir/hsmjwtd.conf" 2>"$dir/hsmjwtd.log" &
 daemon=$!
