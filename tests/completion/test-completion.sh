@@ -39,17 +39,33 @@ expect()
 	fi
 }
 
+# For lists that grow with every new command: these words must be among them.
+expect_among()
+{
+	local got w
+	got=" $(complete_line "$1") "
+	for w in $2; do
+		if [[ $got != *" $w "* ]]; then
+			echo "FAIL: '$1' completes to '$got', which lacks '$w'"
+			fail=1
+		fi
+	done
+}
+
 printf '[token]\nuri = pkcs11:token=t\n\n[key zumo]\nuri = x\n\n[key  second.key]\nuri = y\n' >"$tmp/conf"
 : >"$tmp/access-token"
 
-expect "hsmjwt " "sign"
+expect_among "hsmjwt " "sign keys"
+expect "hsmjwt si" "sign"
 expect "hsmjwt --" "--help --socket --version"
 expect "hsmjwt sign --a" "--access-token --access-token-file --aud"
 expect "hsmjwt --socket $tmp/sock sign --li" "--lifetime"
 expect "hsmjwt -s $tmp/sock sign --uid u --ex" "--expires-at"
 expect "hsmjwt sign --access-token-file $tmp/acc" "$tmp/access-token"
 expect "hsmjwt sign --aud " ""
-expect "hsmjwtctl " "import-zumo"
+expect_among "hsmjwtctl " "import-zumo generate jwks list"
+expect "hsmjwtctl jwks --" "--login"
+expect "hsmjwtctl -c $tmp/conf generate " "second.key zumo"
 expect "hsmjwtctl --c" "--config"
 expect "hsmjwtctl --config $tmp/co" "$tmp/conf"
 expect "hsmjwtctl --config $tmp/conf import-zumo " "second.key zumo"

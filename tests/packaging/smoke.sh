@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Smoke test of the installed packages (hsmjwtd, hsmjwt-client, libhsmjwt1,
-# libhsmjwt-dev): the installed layout, then a fresh SoftHSM token, a key
-# imported with hsmjwtctl, hsmjwtd started by systemd-socket-activate as the
-# hsmjwt user, tokens asked for by an unprivileged member of the hsmjwt group
-# with the CLI and with a program built against libhsmjwt-dev, and verified
-# with python3-jwt. Run as root; changes nothing outside a temporary directory.
+# libhsmjwt-dev): the installed layout, then a fresh SoftHSM token, an HS256
+# key imported and an ES256 key pair generated with hsmjwtctl, hsmjwtd started
+# by systemd-socket-activate as the hsmjwt user, tokens asked for by an
+# unprivileged member of the hsmjwt group with the CLI and with a program
+# built against libhsmjwt-dev, verified with python3-jwt (ES256 from the JWKS
+# alone). Run as root; changes nothing outside a temporary directory.
 # Also the autopkgtest of the Debian packages (debian/tests/control).
 set -euo pipefail
 
@@ -81,12 +82,18 @@ uri = pkcs11:token=hsmjwt-smoke
 
 [key zumo]
 uri = pkcs11:token=hsmjwt-smoke;object=zumo;type=secret-key
+
+[key es1]
+uri = pkcs11:token=hsmjwt-smoke;object=es1
+alg = ES256
+issuer = https://smoke.example
 CONF
 chgrp hsmjwt "$dir/hsmjwtd.conf"
 chmod 0640 "$dir/hsmjwtd.conf"
 hsmjwtd --config "$dir/hsmjwtd.conf" --check-config
 # As the README says for an installed host: root points hsmjwtctl at the PIN.
 CREDENTIALS_DIRECTORY=$dir/credentials hsmjwtctl --config "$dir/hsmjwtd.conf" import-zumo zumo <"$dir/master"
+CREDENTIALS_DIRECTORY=$dir/credentials hsmjwtctl --config "$dir/hsmjwtd.conf" generate es1
 chown -R hsmjwt:hsmjwt "$dir/tokens"
 
 step "hsmjwtd by socket activation, as the hsmjwt user"
@@ -107,6 +114,11 @@ as_stranger() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 step "hsmjwt sign, as nobody in group hsmjwt"
 token=$(as_client hsmjwt --socket "$dir/hsmjwtd.sock" sign --aud Custom --uid Custom:42 --lifetime 600) ||
 	fail "hsmjwt sign failed; daemon log:$(echo; cat "$dir/hsmjwtd.log")"
+
+step "hsmjwt sign --key es1 and hsmjwt keys (JWKS)"
+token_es=$(as_client hsmjwt --socket "$dir/hsmjwtd.sock" sign --key es1 --aud api --uid alice) ||
+	fail "hsmjwt sign --key es1 failed"
+as_client hsmjwt --socket "$dir/hsmjwtd.sock" keys >"$dir/jwks.json" || fail "hsmjwt keys failed"
 
 step "the daemon runs as hsmjwt with no capabilities"
 status=/proc/$daemon/status
@@ -161,22 +173,40 @@ chmod 0755 "$dir/client"
 readelf -d "$dir/client" | grep -q 'NEEDED.*libhsmjwt.so.1' || fail "client not linked to libhsmjwt.so.1"
 token2=$(as_client "$dir/client" "$dir/hsmjwtd.sock") || fail "libhsmjwt client failed"
 
-step "verify both tokens with python3-jwt and find their audit records"
-HSMJWT_TOKENS="$token $token2" /usr/bin/python3 - "$dir/master" "$dir/hsmjwtd.log" <<'PY'
+step "verify the tokens with python3-jwt and find their audit records"
+HSMJWT_TOKENS="$token $token2" HSMJWT_TOKEN_ES=$token_es \
+	/usr/bin/python3 - "$dir/master" "$dir/hsmjwtd.log" "$dir/jwks.json" <<'PY'
 import hashlib, json, os, sys
 import jwt
 master = open(sys.argv[1], "rb").read().strip()
 log = open(sys.argv[2]).read()
+jwks = json.load(open(sys.argv[3]))
+
+
+def audited(token):
+    fp = hashlib.sha256(token.encode()).hexdigest()
+    assert fp in log, f"no audit record with {fp}"
+    assert token not in log, "the token itself is in the log"
+    return fp[:16]
+
+
 key = hashlib.sha256(master + b"JWTSig").digest()  # spec/zumo-v2.md signing key
 for token, uid in zip(os.environ["HSMJWT_TOKENS"].split(), ["Custom:42", "Custom:libhsmjwt"]):
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "HS256", "typ": "JWT", "kid": "0"}, header
     claims = jwt.decode(token, key, algorithms=["HS256"], audience="Custom")
     assert claims["uid"] == uid and claims["ver"] == 2, claims
-    fp = hashlib.sha256(token.encode()).hexdigest()
-    assert fp in log, f"no audit record with {fp}"
-    assert token not in log, "the token itself is in the log"
-    print(f"verified: uid={uid} exp={claims['exp']} sha256={fp[:16]}...")
+    print(f"verified HS256: uid={uid} exp={claims['exp']} sha256={audited(token)}...")
+
+# ES256: verified with nothing but the public key from `hsmjwt keys`.
+token = os.environ["HSMJWT_TOKEN_ES"]
+kid = jwt.get_unverified_header(token)["kid"]
+jwk = [k for k in jwks["keys"] if k["kid"] == kid]
+assert len(jwk) == 1, f"kid {kid} not once in the JWKS {jwks}"
+claims = jwt.decode(token, jwt.PyJWK(jwk[0]).key, algorithms=["ES256"], audience="api",
+                    issuer="https://smoke.example")
+assert claims["sub"] == "alice", claims
+print(f"verified ES256 from the JWKS: kid={kid[:16]}... sha256={audited(token)}...")
 PY
 
 step "SIGTERM stops the daemon cleanly"
