@@ -102,8 +102,10 @@ systemd-socket-activate -l "$dir/hsmjwtd.sock" -E "SOFTHSM2_CONF=$SOFTHSM2_CONF"
 	setpriv --reuid=hsmjwt --regid=hsmjwt --init-groups --inh-caps=-all \
 	/usr/sbin/hsmjwtd --config "$dir/hsmjwtd.conf" 2>"$dir/hsmjwtd.log" &
 daemon=$!
-for _ in $(seq 200); do [ -S "$dir/hsmjwtd.sock" ] && break; sleep 0.05; done
-[ -S "$dir/hsmjwtd.sock" ] || fail "no socket"
+# Listening, not just bound (the file appears a moment before listen()).
+listening() { awk -v p="$1" '$8 == p && $4 == "00010000" { f = 1 } END { exit !f }' /proc/net/unix; }
+for _ in $(seq 200); do listening "$dir/hsmjwtd.sock" && break; sleep 0.05; done
+listening "$dir/hsmjwtd.sock" || fail "nothing listens on $dir/hsmjwtd.sock"
 # As hsmjwtd.socket does: only the hsmjwt group may connect.
 chgrp hsmjwt "$dir/hsmjwtd.sock"
 chmod 0660 "$dir/hsmjwtd.sock"
