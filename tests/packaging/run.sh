@@ -38,6 +38,8 @@ rpm_version=$(rpmspec -q --srpm --qf '%{VERSION}' packaging/rpm/hsmjwt.spec 2>/d
 rpmspec -P packaging/rpm/hsmjwt.spec >/dev/null
 
 work=$(mktemp -d /tmp/hsmjwt-packaging.XXXXXX)
+# The policy tests run clients from the build tree under other uids.
+chmod 0755 "$work"
 cleanup() {
 	if [ "${KEEP_INSTALLED:-0}" != 1 ]; then
 		apt-get purge -y -qq "${packages[@]}" >/dev/null 2>&1 || true

@@ -87,6 +87,13 @@ uri = pkcs11:token=hsmjwt-smoke;object=zumo;type=secret-key
 uri = pkcs11:token=hsmjwt-smoke;object=es1
 alg = ES256
 issuer = https://smoke.example
+
+# Members of group hsmjwt (the socket's group) get these tokens; no one else.
+[policy members]
+group = hsmjwt
+keys = *
+audiences = Custom api
+user-ids = *
 CONF
 chgrp hsmjwt "$dir/hsmjwtd.conf"
 chmod 0640 "$dir/hsmjwtd.conf"
@@ -121,6 +128,13 @@ step "hsmjwt sign --key es1 and hsmjwt keys (JWKS)"
 token_es=$(as_client hsmjwt --socket "$dir/hsmjwtd.sock" sign --key es1 --aud api --uid alice) ||
 	fail "hsmjwt sign --key es1 failed"
 as_client hsmjwt --socket "$dir/hsmjwtd.sock" keys >"$dir/jwks.json" || fail "hsmjwt keys failed"
+
+step "hsmjwt verify, and a request the policy does not grant"
+as_client hsmjwt --socket "$dir/hsmjwtd.sock" verify --aud Custom "$token" >/dev/null ||
+	fail "hsmjwt verify refused the token it was just given"
+rc=0
+as_client hsmjwt --socket "$dir/hsmjwtd.sock" sign --aud Other --uid Custom:1 2>/dev/null || rc=$?
+[ $rc -eq 4 ] || fail "audience Other got exit $rc, expected 4 (permission denied)"
 
 step "the daemon runs as hsmjwt with no capabilities"
 status=/proc/$daemon/status
