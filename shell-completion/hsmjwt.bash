@@ -24,8 +24,9 @@ _hsmjwt_help()
 				} else if ($i ~ /^\[?--[a-z]/) {
 					o = $i; sub(/^\[/, "", o); sub(/[]|=].*$/, "", o); sub(/,$/, "", o)
 					a = ""
-					if ($i !~ /]$/ && $(i + 1) ~ /^[A-Z][A-Z_-]*]*$/) {
-						a = $(i + 1); sub(/]+$/, "", a); i++
+					# "--opt ARG", "[--opt ARG]", "[--opt NAME=VALUE]..."
+					if ($i !~ /]$/ && $(i + 1) ~ /^[A-Z][A-Z_=-]*[].]*$/) {
+						a = $(i + 1); sub(/[].]+$/, "", a); i++
 					}
 					print o (a == "" ? "" : " " a)
 					if (short != "") print short (a == "" ? "" : " " a)

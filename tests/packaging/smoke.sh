@@ -94,6 +94,7 @@ group = hsmjwt
 keys = *
 audiences = Custom api
 user-ids = *
+verify = yes
 CONF
 chgrp hsmjwt "$dir/hsmjwtd.conf"
 chmod 0640 "$dir/hsmjwtd.conf"
