@@ -381,7 +381,9 @@ static int key_defaults(const Config *c, KeyConfig *k, char **ret_error)
 {
 	const AlgorithmInfo *ai = algorithm_info(k->alg);
 
-#define key_error(...) (asprintf(ret_error, __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
+/* asprintf leaves its pointer undefined on failure: NULL it, and say "out of memory". */
+#define key_error(...) \
+	(asprintf(ret_error, __VA_ARGS__) < 0 ? (*ret_error = NULL, -ENOMEM) : -EINVAL)
 	if (!k->uri)
 		return key_error("%s: [key %s] has no uri", c->path, k->name);
 	/* An asymmetric alg without a profile can only mean the standard one. */
@@ -402,7 +404,6 @@ static int key_defaults(const Config *c, KeyConfig *k, char **ret_error)
 	if (k->default_lifetime > k->max_lifetime)
 		return key_error("%s: [key %s]: default-lifetime exceeds max-lifetime", c->path,
 				 k->name);
-#undef key_error
 	if (!k->kid && k->profile == PROFILE_ZUMO_V2 && !(k->kid = strdup("0")))
 		return -ENOMEM;
 	/* A symmetric key has no public half to take a thumbprint of: its name will do. */
@@ -418,9 +419,9 @@ static int apply_defaults(Config *c, char **ret_error)
 	int r;
 
 	if (!c->token_uri)
-		return asprintf(ret_error, "%s: [token] uri is required", c->path), -EINVAL;
+		return key_error("%s: [token] uri is required", c->path);
 	if (c->n_keys == 0)
-		return asprintf(ret_error, "%s: no [key NAME] section", c->path), -EINVAL;
+		return key_error("%s: no [key NAME] section", c->path);
 	for (size_t i = 0; i < c->n_keys; i++) {
 		r = key_defaults(c, &c->keys[i], ret_error);
 		if (r < 0)
