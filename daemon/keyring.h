@@ -63,9 +63,9 @@ const LoadedKey *keyring_default(const Keyring *k);
  * Verifies sig over input inside the token: 0 valid, -EBADMSG invalid,
  * another -errno when the token failed.
  */
-int keyring_verify(Token *t, const LoadedKey *key, const void *input, size_t n, const uint8_t *sig,
-		   size_t sig_len);
+int keyring_verify(Token *t, TokenSession session, const LoadedKey *key, const void *input,
+		   size_t n, const uint8_t *sig, size_t sig_len);
 
 /* Signs input (the JWS signing input) with key; *ret_len is the exact signature length. */
-int keyring_sign(Token *t, const LoadedKey *key, const void *input, size_t n,
-		 uint8_t sig[static SIGNATURE_MAX], size_t *ret_len);
+int keyring_sign(Token *t, TokenSession session, const LoadedKey *key, const void *input,
+		 size_t n, uint8_t sig[static SIGNATURE_MAX], size_t *ret_len);

@@ -458,7 +458,8 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 		refuse(fail, SERVICE_INTERNAL, "out of memory");
 		goto refused;
 	}
-	r = keyring_sign(s->token, key, out->data, out->len, sig, &sig_len);
+	r = keyring_sign(s->token, token_main_session(s->token), key, out->data, out->len, sig,
+			 &sig_len);
 	s->last_sign_error = r < 0 ? r : 0;
 	if (r < 0) {
 		s->sign_failures++;
@@ -559,7 +560,7 @@ int service_verify(Service *s, const Peer *peer, uint64_t request_id, const char
 		record_verify_failure(s, peer, request_id, token, n, fail);
 		return r;
 	}
-	r = verify_token(s->token, s->keyring, token, n, expect, now, result);
+	r = verify_token(s->token, token_main_session(s->token), s->keyring, token, n, expect, now, result);
 	if (r < 0) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));
 		record_verify_failure(s, peer, request_id, token, n, fail);
