@@ -346,6 +346,12 @@ static int handle(void *user, const char *section, const char *name, const char 
 			c->max_connections = (unsigned)v;
 			return 1;
 		}
+		if (strcmp(name, "request-timeout") == 0) {
+			if (parse_duration(value, &c->request_timeout) < 0 || c->request_timeout == 0 ||
+			    c->request_timeout > 600)
+				return fail(st, "request-timeout must be a duration from 1s to 10min");
+			return 1;
+		}
 		if (strcmp(name, "exit-idle") == 0) {
 			if (parse_duration(value, &c->exit_idle) < 0 || c->exit_idle > 86400)
 				return fail(st, "exit-idle must be a duration up to 1d (0: never)");
@@ -360,6 +366,13 @@ static int handle(void *user, const char *section, const char *name, const char 
 			return set_string(st, &c->token_uri, value, name);
 		if (strcmp(name, "pin-file") == 0)
 			return set_string(st, &c->pin_file, value, name);
+		if (strcmp(name, "sessions") == 0) {
+			if (parse_uint(value, CONFIG_MAX_SESSIONS, &v) < 0)
+				return fail(st, "sessions must be 0..%u", CONFIG_MAX_SESSIONS);
+			c->sessions = (unsigned)v;
+			c->sessions_set = true;
+			return 1;
+		}
 		return fail(st, "unknown option '%s' in [token]", name);
 	}
 	if (strcmp(section, "audit") == 0) {
@@ -427,6 +440,8 @@ static int apply_defaults(Config *c, char **ret_error)
 		if (r < 0)
 			return r;
 	}
+	if (!c->sessions_set)
+		c->sessions = CONFIG_DEFAULT_SESSIONS;
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
 		return -ENOMEM;
 	/* No "file" line: the default file; "file =" (empty): none. */
@@ -479,6 +494,7 @@ int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 		return -ENOMEM;
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	c->request_timeout = CONFIG_DEFAULT_REQUEST_TIMEOUT;
 	audit_config_defaults(&c->audit);
 	claim_limits_init(&c->claims);
 

@@ -15,6 +15,10 @@
  */
 
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024u
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT 10u
+#define CONFIG_MAX_SESSIONS 64u
+/* One thread keeps the loop free of token calls; SoftHSM gains nothing from more (PERFORMANCE.md). */
+#define CONFIG_DEFAULT_SESSIONS 1u
 #define CONFIG_DEFAULT_DEFAULT_LIFETIME 3600u /* one hour */
 #define CONFIG_DEFAULT_MAX_LIFETIME 86400u    /* one day */
 /* Ten years: beyond that an expiry is a mistake, not a policy. */
@@ -100,6 +104,9 @@ typedef struct Config {
 	uint32_t max_frame;
 	unsigned max_connections;
 	uint64_t exit_idle; /* seconds without connections before exiting; 0: never */
+	uint64_t request_timeout; /* seconds a request may wait for the token */
+	unsigned sessions;	  /* signing threads, each with a session; 0: sign in the loop */
+	bool sessions_set;	  /* else: SESSIONS_DEFAULT */
 	char *module;	 /* NULL: the modules registered with p11-kit */
 	char *token_uri; /* RFC 7512, e.g. pkcs11:token=hsmjwt */
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */

@@ -26,6 +26,8 @@
  * stops being read (back-pressure) until the client catches up.
  */
 #define OUTPUT_HIGH_WATER (256u * 1024u)
+/* Requests one connection may have waiting for the token; then it is not read (back-pressure). */
+#define INFLIGHT_PER_CONNECTION 64u
 
 /*
  * Group commit of the audit trail (sync = always): a token may leave only
@@ -62,6 +64,12 @@ typedef struct Server {
 	uint64_t exit_idle_usec;      /* 0: never exit for idleness */
 	uint64_t last_activity_usec; /* CLOCK_MONOTONIC, from the loop's cached clock */
 	char last_status[256];
+	/* Requests waiting for the token, oldest first: they share one timeout. */
+	Workers *workers;
+	sd_event_source *workers_source, *timeout_source;
+	Pending *inflight_head, *inflight_tail;
+	Pending *orphans; /* timed out, still with a worker; linked by next */
+	uint64_t request_timeout_usec;
 } Server;
 
 typedef struct Connection {
@@ -77,19 +85,34 @@ typedef struct Connection {
 	bool held;
 	bool eof;    /* the peer sent all it will: answer what came, then close */
 	bool broken; /* a bad frame or a failure: flush what is queued, then close */
+	unsigned inflight; /* requests of this connection waiting for the token */
+	bool dead;	   /* closed while requests were in flight: freed when they end */
+	struct Connection *touched_next; /* completions to serve, see on_workers_done() */
+	bool touched;
 } Connection;
 
 static Connection *connection_free(Connection *c)
 {
 	if (!c)
 		return NULL;
-	sd_event_source_disable_unref(c->source);
-	if (c->fd >= 0)
-		close(c->fd);
-	buf_done(&c->in);
-	buf_done(&c->out);
-	if (c->held)
-		c->server->n_held--;
+	if (!c->dead) {
+		c->source = sd_event_source_disable_unref(c->source);
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -EBADF;
+		buf_done(&c->in);
+		buf_done(&c->out);
+		if (c->held)
+			c->server->n_held--;
+		c->held = false;
+		c->dead = true;
+		c->server->n_connections--;
+		(void)sd_event_now(c->server->event, CLOCK_MONOTONIC,
+				   &c->server->last_activity_usec);
+	}
+	/* Requests in flight point at the peer: the struct waits for them. */
+	if (c->inflight > 0)
+		return NULL;
 	peer_done(&c->peer);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -97,8 +120,6 @@ static Connection *connection_free(Connection *c)
 		c->server->connections = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	c->server->n_connections--;
-	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->server->last_activity_usec);
 	free(c);
 	return NULL;
 }
@@ -112,7 +133,7 @@ static int connection_update_events(Connection *c)
 		ev |= EPOLLIN;
 	if (c->out_ready > c->out_sent)
 		ev |= EPOLLOUT;
-	if (ev == 0 && !c->held) {
+	if (ev == 0 && !c->held && c->inflight == 0) {
 		connection_free(c);
 		return 0;
 	}
@@ -149,12 +170,57 @@ static void connection_consume(Connection *c, size_t n)
 	c->in.len -= n;
 }
 
+static void arm_timeout(Server *s)
+{
+	if (!s->inflight_head) {
+		(void)sd_event_source_set_enabled(s->timeout_source, SD_EVENT_OFF);
+		return;
+	}
+	(void)sd_event_source_set_time(s->timeout_source, s->inflight_head->deadline_usec);
+	(void)sd_event_source_set_enabled(s->timeout_source, SD_EVENT_ONESHOT);
+}
+
+static void inflight_remove(Server *s, Pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->inflight_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		s->inflight_tail = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/* Hands a request to the token threads; its answer arrives in on_workers_done(). */
+static void submit(Server *s, Connection *c, Pending *p)
+{
+	uint64_t now = 0;
+
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	p->owner = c;
+	p->deadline_usec = now + s->request_timeout_usec;
+	p->prev = s->inflight_tail;
+	if (s->inflight_tail)
+		s->inflight_tail->next = p;
+	else
+		s->inflight_head = p;
+	s->inflight_tail = p;
+	c->inflight++;
+	if (p == s->inflight_head)
+		arm_timeout(s);
+	workers_submit(s->workers, &p->job);
+}
+
 static void connection_process(Connection *c)
 {
 	Server *s = c->server;
 	size_t off = 0;
 
-	while (!c->broken && c->out.len - c->out_sent < OUTPUT_HIGH_WATER) {
+	while (!c->broken && c->out.len - c->out_sent < OUTPUT_HIGH_WATER &&
+	       c->inflight < INFLIGHT_PER_CONNECTION) {
+		Pending *pending = NULL;
 		uint32_t n;
 		int r = frame_peek((uint8_t *)c->in.data + off, c->in.len - off, s->max_frame, &n);
 
@@ -172,8 +238,10 @@ static void connection_process(Connection *c)
 			break;
 		r = request_handle(s->service, &c->peer,
 				   (uint8_t *)c->in.data + off + FRAME_HEADER_SIZE, n, &s->scratch,
-				   &c->out);
+				   &c->out, &pending);
 		off += FRAME_HEADER_SIZE + n;
+		if (pending)
+			submit(s, c, pending);
 		if (r < 0) {
 			log_error_errno(r, "Cannot build a reply for pid %d, closing: %m",
 					(int)c->peer.pid);
@@ -235,7 +303,8 @@ static void connection_serve(Connection *c)
 		r = connection_flush(c);
 		if (r < 0)
 			goto fail;
-		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c))
+		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c) ||
+		    c->inflight >= INFLIGHT_PER_CONNECTION)
 			break;
 	}
 	r = connection_update_events(c);
@@ -305,6 +374,140 @@ static int on_audit_commit(sd_event_source *src, void *userdata)
 				connection_release(c, r);
 		}
 	}
+	return 0;
+}
+
+/* The token call failed as a device would (not a refused request): the token needs a look. */
+static bool device_failure(int r)
+{
+	return r == -ENODEV || r == -ENOTCONN || r == -EIO || r == -ETIMEDOUT;
+}
+
+static void orphan_remove(Server *s, Pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->orphans = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/*
+ * At exit, with the threads stopped: every request still around goes,
+ * unanswered. Finished or not, each is in the in-flight list or, timed
+ * out, among the orphans.
+ */
+static void drop_all_pending(Server *s)
+{
+	while (s->inflight_head) {
+		Pending *p = s->inflight_head;
+
+		inflight_remove(s, p);
+		((Connection *)p->owner)->inflight--;
+		pending_free(p);
+	}
+	while (s->orphans) {
+		Pending *p = s->orphans;
+
+		orphan_remove(s, p);
+		pending_free(p);
+	}
+}
+
+static void touch(Connection **list, Connection *c)
+{
+	if (c->touched)
+		return;
+	c->touched = true;
+	c->touched_next = *list;
+	*list = c;
+}
+
+/* Serves each connection once, after all of this round's answers are appended. */
+static void serve_touched(Connection *list)
+{
+	while (list) {
+		Connection *c = list;
+
+		list = c->touched_next;
+		c->touched = false;
+		if (c->dead)
+			connection_free(c); /* frees it once nothing is in flight */
+		else
+			connection_serve(c);
+	}
+}
+
+static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Server *s = userdata;
+	Connection *touched = NULL;
+	Job *job;
+
+	(void)src, (void)fd, (void)revents;
+	job = workers_take_done(s->workers);
+	while (job) {
+		Pending *p = (Pending *)job;
+		Connection *c = p->owner;
+		int r;
+
+		job = job->next;
+		if (p->timed_out) {
+			/* Answered already; whatever the token made now is dropped, unrecorded. */
+			orphan_remove(s, p);
+			pending_free(p);
+			continue;
+		}
+		inflight_remove(s, p);
+		if (device_failure(request_token_result(p)))
+			service_token_failed(s->service, request_token_result(p));
+		if (c->dead) {
+			request_abandon(p);
+		} else {
+			r = request_complete(p, &s->scratch, &c->out);
+			if (r < 0) {
+				log_error_errno(r, "Cannot build a reply for pid %d, closing: %m",
+						(int)c->peer.pid);
+				c->broken = true;
+			}
+		}
+		pending_free(p);
+		c->inflight--;
+		touch(&touched, c);
+	}
+	arm_timeout(s);
+	serve_touched(touched);
+	return 0;
+}
+
+static int on_request_timeout(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	Server *s = userdata;
+	Connection *touched = NULL;
+
+	(void)src;
+	while (s->inflight_head && s->inflight_head->deadline_usec <= usec) {
+		Pending *p = s->inflight_head;
+		Connection *c = p->owner;
+
+		inflight_remove(s, p);
+		/* The worker may be stuck in the token: p waits among the orphans for it. */
+		__atomic_store_n(&p->timed_out, true, __ATOMIC_RELEASE);
+		p->next = s->orphans;
+		if (s->orphans)
+			s->orphans->prev = p;
+		s->orphans = p;
+		if (!c->dead && request_time_out(p, (unsigned)(s->request_timeout_usec / 1000000),
+						 &c->out) < 0)
+			c->broken = true;
+		c->inflight--;
+		touch(&touched, c);
+		service_token_failed(s->service, -ETIMEDOUT);
+	}
+	arm_timeout(s);
+	serve_touched(touched);
 	return 0;
 }
 
@@ -482,6 +685,23 @@ int server_run(Service *service)
 	/* Each connection holds its socket and the peer's pidfd. */
 	fd_limit_ensure(2u * s.max_connections + 64u);
 
+	s.request_timeout_usec = cfg->request_timeout * 1000000ull;
+	r = workers_new(service_token(service), cfg->sessions, &s.workers);
+	if (r < 0)
+		return log_error_errno(r, "Cannot start %u signing thread(s): %m", cfg->sessions);
+	r = sd_event_add_io(e, &s.workers_source, workers_fd(s.workers), EPOLLIN, on_workers_done,
+			    &s);
+	if (r >= 0)
+		r = sd_event_add_time(e, &s.timeout_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
+				      on_request_timeout, &s);
+	if (r < 0) {
+		log_error_errno(r, "Cannot watch the signing threads: %m");
+		goto out;
+	}
+	(void)sd_event_source_set_enabled(s.timeout_source, SD_EVENT_OFF);
+	log_info("%u signing thread(s), each with its own session; request timeout %" PRIu64 " s",
+		 workers_count(s.workers), cfg->request_timeout);
+
 	/* The Config may be replaced by a reload; keep what must outlive it. */
 	socket_path = strdup(cfg->socket_path);
 	if (!socket_path)
@@ -517,6 +737,11 @@ int server_run(Service *service)
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
 out:
+	/* Threads first (each finishes its current call), then what they worked on. */
+	s.workers = workers_free(s.workers);
+	drop_all_pending(&s);
+	sd_event_source_disable_unref(s.workers_source);
+	sd_event_source_disable_unref(s.timeout_source);
 	while (s.connections)
 		connection_free(s.connections);
 	sd_event_source_disable_unref(listen_src);

@@ -20,10 +20,23 @@
 #include "legacy.h"
 #include "log.h"
 
-struct Service {
-	Config *config;
+/*
+ * The configuration and keys in force, shared with the work in flight: a
+ * reload swaps in a new generation, and the old one (its session copies of
+ * keys included) goes once the last job that uses it has finished.
+ */
+struct Generation {
+	unsigned refs;
 	Token *token;
+	Config *config;
 	Keyring *keyring;
+};
+
+struct Service {
+	Generation *gen;
+	Config *config;	  /* gen->config */
+	Token *token;
+	Keyring *keyring; /* gen->keyring */
 	uint64_t tokens_issued;
 	uint64_t sign_failures;	  /* the token refused or failed to sign */
 	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
@@ -31,6 +44,33 @@ struct Service {
 	RateLimiter *ratelimit;
 	Audit *audit;
 };
+
+static Generation *generation_new(Token *t, Config *c, Keyring *k)
+{
+	Generation *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	*g = (Generation){ .refs = 1, .token = t, .config = c, .keyring = k };
+	return g;
+}
+
+static Generation *generation_ref(Generation *g)
+{
+	g->refs++;
+	return g;
+}
+
+/* Loop thread only: jobs take and drop their reference there. */
+static void generation_unref(Generation *g)
+{
+	if (!g || --g->refs > 0)
+		return;
+	keyring_release_objects(g->token, g->keyring);
+	keyring_free(g->keyring);
+	config_free(g->config);
+	free(g);
+}
 
 static void log_keys(const Keyring *k)
 {
@@ -74,6 +114,11 @@ int service_new(Config *config, Service **ret)
 	r = keyring_load(s->token, config, KEYRING_SIGN, &s->keyring);
 	if (r < 0)
 		goto fail;
+	s->gen = generation_new(s->token, s->config, s->keyring);
+	if (!s->gen) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	log_keys(s->keyring);
 	log_info("Token %s: %zu key(s) loaded", token_describe(s->token), s->keyring->n_keys);
 	*ret = s;
@@ -91,6 +136,7 @@ static bool same_string(const char *a, const char *b)
 int service_reload(Service *s, Config *config)
 {
 	_cleanup_(config_freep) Config *c = config;
+	Generation *g;
 	Keyring *k = NULL;
 	char detail[64];
 	int r;
@@ -110,13 +156,19 @@ int service_reload(Service *s, Config *config)
 		(void)audit_reload(s->audit, "refused: the keys could not be loaded");
 		return log_error_errno(r, "Reload refused, the previous keys stay in force: %m");
 	}
+	g = generation_new(s->token, c, k);
+	if (!g) {
+		keyring_release_objects(s->token, k);
+		keyring_free(k);
+		return log_error_errno(ENOMEM, "Reload refused: out of memory");
+	}
+	TAKE_PTR(c);
 	audit_keyring_changes(s->audit, s->keyring, k);
-	/* Nothing signs with the old keyring any more: the loop is single-threaded. */
-	keyring_release_objects(s->token, s->keyring);
-	keyring_free(s->keyring);
-	s->keyring = k;
-	config_free(s->config);
-	s->config = TAKE_PTR(c);
+	/* Jobs still signing with the old keys keep them until they finish. */
+	generation_unref(s->gen);
+	s->gen = g;
+	s->keyring = g->keyring;
+	s->config = g->config;
 	log_keys(s->keyring);
 	log_info("Reloaded: %zu key(s)", s->keyring->n_keys);
 	snprintf(detail, sizeof(detail), "%zu key(s), %zu polic%s", s->keyring->n_keys,
@@ -129,12 +181,17 @@ Service *service_free(Service *s)
 {
 	if (!s)
 		return NULL;
-	keyring_free(s->keyring);
+	if (s->gen) {
+		generation_unref(s->gen);
+	} else {
+		keyring_release_objects(s->token, s->keyring);
+		keyring_free(s->keyring);
+		config_free(s->config);
+	}
 	buf_done(&s->payload);
 	ratelimit_free(s->ratelimit);
 	token_close(s->token);
 	audit_free(s->audit);
-	config_free(s->config);
 	free(s);
 	return NULL;
 }
@@ -420,27 +477,42 @@ void service_refuse(Service *s, const Peer *peer, const SignInput *in, const cha
 	record_refusal(s, peer, in, NULL, fail);
 }
 
-int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
-		 Signed *ret, Failure *fail)
+Token *service_token(Service *s)
 {
-	_cleanup_(legacy_freep) Legacy *legacy = NULL;
+	return s->token;
+}
+
+void service_token_failed(Service *s, int error)
+{
+	if (!s->last_sign_error)
+		log_error("Token %s failed: %s", token_describe(s->token), strerror(-error));
+	s->last_sign_error = error;
+}
+
+void sign_work_done(SignWork *w)
+{
+	legacy_free(w->legacy);
+	w->legacy = NULL;
+	buf_done(&w->input);
+	generation_unref(w->gen);
+	w->gen = NULL;
+}
+
+int service_sign_prepare(Service *s, const Peer *peer, SignInput *in, time_t now, SignWork *w,
+			 Failure *fail)
+{
 	const LoadedKey *key = NULL;
-	char jti[JTI_CHARS + 1];
-	const Policy *policy = NULL;
-	uint8_t sig[SIGNATURE_MAX];
-	size_t sig_len = 0;
 	uint64_t lifetime = 0;
-	AuditRecord rec;
 	int r;
 
 	*fail = (Failure){};
-	r = validate(s, in, now, &key, &legacy, &lifetime, fail);
+	*w = (SignWork){};
+	r = validate(s, in, now, &key, &w->legacy, &lifetime, fail);
 	if (r >= 0)
-		r = decide(s, peer, in, key, legacy != NULL, lifetime, now, &policy, fail);
+		r = decide(s, peer, in, key, w->legacy != NULL, lifetime, now, &w->policy, fail);
 	if (r < 0)
 		goto refused;
-
-	r = build_payload(s, key, in, now, jti);
+	r = build_payload(s, key, in, now, w->jti);
 	if (r < 0) {
 		refuse(fail, SERVICE_INTERNAL, "cannot build payload: %s", strerror(-r));
 		goto refused;
@@ -451,23 +523,47 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 			       s->payload.len, s->config->claims.max_payload);
 		goto refused;
 	}
-	buf_reset(out);
-	buf_append(out, key->header_b64.data, key->header_b64.len);
-	base64url_append(out, s->payload.data, s->payload.len);
-	if (out->error) {
+	buf_append(&w->input, key->header_b64.data, key->header_b64.len);
+	base64url_append(&w->input, s->payload.data, s->payload.len);
+	if (w->input.error) {
 		refuse(fail, SERVICE_INTERNAL, "out of memory");
 		goto refused;
 	}
-	r = keyring_sign(s->token, token_main_session(s->token), key, out->data, out->len, sig,
-			 &sig_len);
-	s->last_sign_error = r < 0 ? r : 0;
-	if (r < 0) {
+	w->key = key;
+	w->gen = generation_ref(s->gen);
+	return 0;
+refused:
+	record_refusal(s, peer, in, key, fail);
+	legacy_free(w->legacy);
+	buf_done(&w->input);
+	*w = (SignWork){};
+	return -EINVAL;
+}
+
+void service_sign_run(SignWork *w, Token *t, TokenSession session)
+{
+	w->result = keyring_sign(t, session, w->key, w->input.data, w->input.len, w->sig,
+				 &w->sig_len);
+}
+
+int service_sign_finish(Service *s, const Peer *peer, SignInput *in, SignWork *w, Buf *out,
+			Signed *ret, Failure *fail)
+{
+	AuditRecord rec;
+	int r;
+
+	*fail = (Failure){};
+	s->last_sign_error = w->result < 0 ? w->result : 0;
+	if (w->result < 0) {
 		s->sign_failures++;
-		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to sign (%s)", strerror(-r));
+		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to sign (%s)",
+		       strerror(-w->result));
 		goto refused;
 	}
+	buf_reset(out);
+	buf_append(out, w->input.data, w->input.len);
 	buf_append_char(out, '.');
-	base64url_append(out, sig, sig_len);
+	base64url_append(out, w->sig, w->sig_len);
 	if (!buf_cstr(out)) {
 		refuse(fail, SERVICE_INTERNAL, "out of memory");
 		goto refused;
@@ -475,19 +571,19 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 	*ret = (Signed){
 		.token = out->data,
 		.token_len = out->len,
-		.kid = key->kid,
-		.key_name = key->config->name,
+		.kid = w->key->kid,
+		.key_name = w->key->config->name,
 		.expires_at = in->claims.exp,
-		.policy = policy->name,
+		.policy = w->policy->name,
 	};
 	/*
 	 * Fail closed: no record, no token. A v1 claim set upgraded is its own kind of
 	 * decision: operators find the clients that still send them by its event.
 	 */
-	rec = decision(peer, in, key);
-	rec.event = legacy ? AUDIT_LEGACY_UPGRADE : AUDIT_ISSUED;
-	rec.detail = legacy ? legacy_changes(legacy) : NULL;
-	rec.policy = policy->name;
+	rec = decision(peer, in, w->key);
+	rec.event = w->legacy ? AUDIT_LEGACY_UPGRADE : AUDIT_ISSUED;
+	rec.detail = w->legacy ? legacy_changes(w->legacy) : NULL;
+	rec.policy = w->policy->name;
 	rec.token = out->data;
 	rec.token_len = out->len;
 	r = audit_record(s->audit, &rec);
@@ -500,8 +596,18 @@ int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *o
 	return 0;
 refused:
 	buf_reset(out);
-	record_refusal(s, peer, in, key, fail);
+	record_refusal(s, peer, in, w->key, fail);
 	return -EINVAL;
+}
+
+void service_sign_abandon(Service *s, const Peer *peer, SignInput *in, SignWork *w,
+			  const char *rule, const char *message)
+{
+	Failure fail = { .code = SERVICE_UNAVAILABLE };
+
+	snprintf(fail.rule, sizeof(fail.rule), "%s", rule);
+	snprintf(fail.message, sizeof(fail.message), "%s", message);
+	record_refusal(s, peer, in, w->key, &fail);
 }
 
 /* Verify decisions; a valid v1 token also gets a "deprecation" record operators can watch. */
@@ -545,14 +651,16 @@ static void record_verify_failure(Service *s, const Peer *peer, uint64_t request
 		audit_failed(fail, r);
 }
 
-int service_verify(Service *s, const Peer *peer, uint64_t request_id, const char *token, size_t n,
-		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail)
+int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, const char *token,
+			   size_t n, const VerifyExpect *expect, time_t now, VerifyWork *w,
+			   Failure *fail)
 {
 	const Policy *policy = NULL;
 	struct timespec ts;
 	int r;
 
 	*fail = (Failure){};
+	*w = (VerifyWork){ .token = token, .token_len = n, .expect = *expect, .now = now };
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r = authorize_verify(s->config, s->ratelimit, peer,
 			     (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &policy, fail);
@@ -560,17 +668,38 @@ int service_verify(Service *s, const Peer *peer, uint64_t request_id, const char
 		record_verify_failure(s, peer, request_id, token, n, fail);
 		return r;
 	}
-	r = verify_token(s->token, token_main_session(s->token), s->keyring, token, n, expect, now, result);
-	if (r < 0) {
-		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-r));
-		record_verify_failure(s, peer, request_id, token, n, fail);
-		return r;
+	w->gen = generation_ref(s->gen);
+	return 0;
+}
+
+void service_verify_run(VerifyWork *w, Token *t, TokenSession session)
+{
+	w->r = verify_token(t, session, w->gen->keyring, w->token, w->token_len, &w->expect, w->now,
+			    &w->result);
+}
+
+int service_verify_finish(Service *s, const Peer *peer, uint64_t request_id, VerifyWork *w,
+			  Failure *fail)
+{
+	int r;
+
+	*fail = (Failure){};
+	if (w->r < 0) {
+		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-w->r));
+		record_verify_failure(s, peer, request_id, w->token, w->token_len, fail);
+		return w->r;
 	}
-	r = record_verify(s, peer, request_id, token, n, result);
+	r = record_verify(s, peer, request_id, w->token, w->token_len, &w->result);
 	if (r < 0) {
-		verify_result_done(result);
 		audit_failed(fail, r);
 		return r;
 	}
 	return 0;
+}
+
+void verify_work_done(VerifyWork *w)
+{
+	verify_result_done(&w->result);
+	generation_unref(w->gen);
+	w->gen = NULL;
 }

@@ -59,6 +59,38 @@ typedef struct Signed {
 } Signed;
 
 typedef struct Service Service;
+typedef struct Generation Generation;
+typedef struct Legacy Legacy;
+typedef struct Policy Policy;
+
+/*
+ * A sign request between its decision and its token: service_sign_prepare()
+ * decides and builds the signing input on the loop thread,
+ * service_sign_run() signs on a worker thread (it touches nothing but the
+ * work), service_sign_finish() records and completes on the loop thread.
+ */
+typedef struct SignWork {
+	Generation *gen; /* keeps key and policy alive across a reload */
+	const LoadedKey *key;
+	const Policy *policy;
+	Legacy *legacy;
+	char jti[JTI_CHARS + 1];
+	Buf input; /* base64url(header) "." base64url(payload) */
+	uint8_t sig[SIGNATURE_MAX];
+	size_t sig_len;
+	int result; /* of the token call */
+} SignWork;
+
+/* The same for a verify request: the whole check runs on the worker. */
+typedef struct VerifyWork {
+	Generation *gen;
+	const char *token; /* in the caller's request, alive until finish */
+	size_t token_len;
+	VerifyExpect expect;
+	time_t now;
+	VerifyResult result;
+	int r;
+} VerifyWork;
 
 /* Opens the token, logs in, resolves every configured key. Takes config. */
 int service_new(Config *config, Service **ret);
@@ -76,23 +108,45 @@ const Keyring *service_keyring(const Service *s);
 uint64_t service_tokens_issued(const Service *s);
 
 /*
- * Verifies a token with the keys in the token. 0 with *result saying valid
- * or why not (the caller frees it with verify_result_done()); -errno when the
- * token device failed, with *fail saying so.
+ * Verify, in three steps like sign: prepare decides (policy, rate) and may
+ * refuse with *fail (recorded); run checks the token with the keys in the
+ * token; finish records the outcome. After finish (whatever it returned),
+ * w->result says valid or why not; verify_work_done() frees it.
  */
-int service_verify(Service *s, const Peer *peer, uint64_t request_id, const char *token, size_t n,
-		   const VerifyExpect *expect, time_t now, VerifyResult *result, Failure *fail);
+int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, const char *token,
+			   size_t n, const VerifyExpect *expect, time_t now, VerifyWork *w,
+			   Failure *fail);
+void service_verify_run(VerifyWork *w, Token *t, TokenSession session);
+int service_verify_finish(Service *s, const Peer *peer, uint64_t request_id, VerifyWork *w,
+			  Failure *fail);
+void verify_work_done(VerifyWork *w);
 
 /* One line for sd_notify STATUS=: keys, tokens issued, token health. */
 void service_describe(const Service *s, unsigned connections, char *buf, size_t size);
 
 /*
- * Validates the request, builds the v2 token and signs it in the token.
- * out receives the token text; on failure *fail says why and out holds
- * nothing usable.
+ * Validates the request, decides, builds the signing input. On failure the
+ * refusal is recorded and *fail says why; w then needs no sign_work_done().
  */
-int service_sign(Service *s, const Peer *peer, SignInput *in, time_t now, Buf *out,
-		 Signed *ret, Failure *fail);
+int service_sign_prepare(Service *s, const Peer *peer, SignInput *in, time_t now, SignWork *w,
+			 Failure *fail);
+void service_sign_run(SignWork *w, Token *t, TokenSession session);
+/*
+ * Completes the token into out and records it (fail closed: no record, no
+ * token). in must be the one given to prepare, still alive.
+ */
+int service_sign_finish(Service *s, const Peer *peer, SignInput *in, SignWork *w, Buf *out,
+			Signed *ret, Failure *fail);
+/* A request given up (timed out, client gone) before finish: records it as failed. */
+void service_sign_abandon(Service *s, const Peer *peer, SignInput *in, SignWork *w,
+			  const char *rule, const char *message);
+void sign_work_done(SignWork *w);
+
+/* The token this service signs with; replaced when the token is reopened. */
+Token *service_token(Service *s);
+
+/* A token call failed as a device does (gone, session lost, no answer in time). */
+void service_token_failed(Service *s, int error);
 
 /*
  * Records a sign request refused before it reached service_sign (the
