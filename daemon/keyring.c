@@ -218,6 +218,15 @@ void keyring_release_objects(Token *t, Keyring *k)
 		}
 }
 
+void keyring_forget_objects(Keyring *k)
+{
+	for (size_t i = 0; k && i < k->n_keys; i++) {
+		k->keys[i].is_copy = false;
+		k->keys[i].can_sign = false;
+		k->keys[i].can_verify = false;
+	}
+}
+
 Keyring *keyring_free(Keyring *k)
 {
 	if (!k)

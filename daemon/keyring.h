@@ -49,6 +49,8 @@ int keyring_load(Token *t, const Config *c, unsigned flags, Keyring **ret);
 Keyring *keyring_free(Keyring *k);
 /* Destroys the session copies this keyring made; call before keyring_free() once unused. */
 void keyring_release_objects(Token *t, Keyring *k);
+/* The token is gone: its handles are void; nothing may sign or verify with this keyring. */
+void keyring_forget_objects(Keyring *k);
 static inline void keyring_freep(Keyring **k)
 {
 	keyring_free(*k);

@@ -70,6 +70,9 @@ typedef struct Server {
 	Pending *inflight_head, *inflight_tail;
 	Pending *orphans; /* timed out, still with a worker; linked by next */
 	uint64_t request_timeout_usec;
+	sd_event_source *recover_source; /* reopens a failed token, with backoff */
+	uint64_t recover_backoff_usec;
+	unsigned n_sessions;
 } Server;
 
 typedef struct Connection {
@@ -377,6 +380,80 @@ static int on_audit_commit(sd_event_source *src, void *userdata)
 	return 0;
 }
 
+#define RECOVER_FIRST_USEC (100ull * 1000ull)
+#define RECOVER_MAX_USEC (5ull * 1000000ull)
+
+static void schedule_recovery(Server *s, uint64_t delay_usec)
+{
+	uint64_t now = 0;
+
+	if (!service_token_recoverable(s->service))
+		return;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	(void)sd_event_source_set_time(s->recover_source, now + delay_usec);
+	(void)sd_event_source_set_enabled(s->recover_source, SD_EVENT_ONESHOT);
+}
+
+static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+static void update_status(Server *s);
+
+static int start_workers(Server *s)
+{
+	int r;
+
+	r = workers_new(service_token(s->service), s->n_sessions, &s->workers);
+	if (r < 0)
+		return log_error_errno(r, "Cannot start %u signing thread(s): %m", s->n_sessions);
+	r = sd_event_add_io(s->event, &s->workers_source, workers_fd(s->workers), EPOLLIN,
+			    on_workers_done, s);
+	if (r < 0) {
+		s->workers = workers_free(s->workers);
+		return log_error_errno(r, "Cannot watch the signing threads: %m");
+	}
+	return 0;
+}
+
+static void stop_workers(Server *s)
+{
+	s->workers_source = sd_event_source_disable_unref(s->workers_source);
+	s->workers = workers_free(s->workers);
+}
+
+/*
+ * The token failed: once no request is with the threads any more (a stuck
+ * call keeps its thread, and so the old token, until it returns), stop them,
+ * reopen the token, start them again. Until then requests fail fast.
+ */
+static int on_recover(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	Server *s = userdata;
+	int r;
+
+	(void)src, (void)usec;
+	if (!service_token_recoverable(s->service))
+		return 0;
+	if (s->inflight_head || s->orphans) {
+		schedule_recovery(s, RECOVER_FIRST_USEC);
+		return 0;
+	}
+	stop_workers(s);
+	r = service_reopen_token(s->service);
+	if (r >= 0)
+		r = start_workers(s);
+	if (r >= 0) {
+		s->recover_backoff_usec = RECOVER_FIRST_USEC;
+		s->last_status[0] = '\0';
+		update_status(s);
+		return 0;
+	}
+	log_warning_errno(r, "Token still unavailable (%m); next try in %" PRIu64 " ms",
+			  s->recover_backoff_usec / 1000);
+	schedule_recovery(s, s->recover_backoff_usec);
+	s->recover_backoff_usec = s->recover_backoff_usec * 2 > RECOVER_MAX_USEC ?
+					  RECOVER_MAX_USEC : s->recover_backoff_usec * 2;
+	return 0;
+}
+
 /* The token call failed as a device would (not a refused request): the token needs a look. */
 static bool device_failure(int r)
 {
@@ -461,8 +538,10 @@ static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void 
 			continue;
 		}
 		inflight_remove(s, p);
-		if (device_failure(request_token_result(p)))
+		if (device_failure(request_token_result(p))) {
 			service_token_failed(s->service, request_token_result(p));
+			schedule_recovery(s, 0);
+		}
 		if (c->dead) {
 			request_abandon(p);
 		} else {
@@ -505,6 +584,7 @@ static int on_request_timeout(sd_event_source *src, uint64_t usec, void *userdat
 		c->inflight--;
 		touch(&touched, c);
 		service_token_failed(s->service, -ETIMEDOUT);
+		schedule_recovery(s, 0);
 	}
 	arm_timeout(s);
 	serve_touched(touched);
@@ -631,6 +711,7 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
 		(void)audit_reload(s->audit, "refused: the configuration is invalid");
 	} else
 		(void)service_reload(s->service, config);
+	schedule_recovery(s, 0);
 	s->last_status[0] = '\0';
 	update_status(s);
 	(void)sd_notify(0, "READY=1");
@@ -686,19 +767,22 @@ int server_run(Service *service)
 	fd_limit_ensure(2u * s.max_connections + 64u);
 
 	s.request_timeout_usec = cfg->request_timeout * 1000000ull;
-	r = workers_new(service_token(service), cfg->sessions, &s.workers);
+	s.n_sessions = cfg->sessions;
+	s.recover_backoff_usec = RECOVER_FIRST_USEC;
+	r = start_workers(&s);
 	if (r < 0)
-		return log_error_errno(r, "Cannot start %u signing thread(s): %m", cfg->sessions);
-	r = sd_event_add_io(e, &s.workers_source, workers_fd(s.workers), EPOLLIN, on_workers_done,
-			    &s);
+		goto out;
+	r = sd_event_add_time(e, &s.timeout_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
+			      on_request_timeout, &s);
 	if (r >= 0)
-		r = sd_event_add_time(e, &s.timeout_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
-				      on_request_timeout, &s);
+		r = sd_event_add_time(e, &s.recover_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
+				      on_recover, &s);
 	if (r < 0) {
-		log_error_errno(r, "Cannot watch the signing threads: %m");
+		log_error_errno(r, "Cannot arm the request timers: %m");
 		goto out;
 	}
 	(void)sd_event_source_set_enabled(s.timeout_source, SD_EVENT_OFF);
+	(void)sd_event_source_set_enabled(s.recover_source, SD_EVENT_OFF);
 	log_info("%u signing thread(s), each with its own session; request timeout %" PRIu64 " s",
 		 workers_count(s.workers), cfg->request_timeout);
 
@@ -738,10 +822,10 @@ int server_run(Service *service)
 		log_error_errno(r, "Event loop failed: %m");
 out:
 	/* Threads first (each finishes its current call), then what they worked on. */
-	s.workers = workers_free(s.workers);
+	stop_workers(&s);
 	drop_all_pending(&s);
-	sd_event_source_disable_unref(s.workers_source);
 	sd_event_source_disable_unref(s.timeout_source);
+	sd_event_source_disable_unref(s.recover_source);
 	while (s.connections)
 		connection_free(s.connections);
 	sd_event_source_disable_unref(listen_src);

@@ -41,6 +41,13 @@ struct Service {
 	uint64_t sign_failures;	  /* the token refused or failed to sign */
 	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
 	Buf payload; /* scratch, reused by every request */
+	/*
+	 * The token failed as a device (removed, session lost, the p11-kit
+	 * server gone, no answer in time): requests fail fast until
+	 * service_reopen_token() succeeds. A refused PIN stops the retries.
+	 */
+	bool token_down;
+	bool pin_refused;
 	RateLimiter *ratelimit;
 	Audit *audit;
 };
@@ -68,7 +75,7 @@ static void generation_unref(Generation *g)
 		return;
 	keyring_release_objects(g->token, g->keyring);
 	keyring_free(g->keyring);
-	config_free(g->config);
+	config_free(g->config); /* NULL when it moved on with a reopened token */
 	free(g);
 }
 
@@ -141,6 +148,14 @@ int service_reload(Service *s, Config *config)
 	char detail[64];
 	int r;
 
+	if (s->token_down) {
+		/* A fixed PIN file is the usual reason to reload now: try the token again. */
+		s->pin_refused = false;
+		(void)audit_reload(s->audit, "refused: the token is down; retrying it");
+		return log_error_errno(ENODEV, "Reload postponed: the token is down; the daemon tries "
+					       "to reopen it, reload again once it is back");
+	}
+
 	/* The token session and login stay; changing them needs a restart. */
 	if (!same_string(c->module, s->config->module) ||
 	    !same_string(c->token_uri, s->config->token_uri) ||
@@ -182,9 +197,12 @@ Service *service_free(Service *s)
 	if (!s)
 		return NULL;
 	if (s->gen) {
+		if (!s->token)
+			keyring_forget_objects(s->keyring);
 		generation_unref(s->gen);
 	} else {
-		keyring_release_objects(s->token, s->keyring);
+		if (s->token)
+			keyring_release_objects(s->token, s->keyring);
 		keyring_free(s->keyring);
 		config_free(s->config);
 	}
@@ -225,6 +243,7 @@ void service_describe(const Service *s, unsigned connections, char *buf, size_t 
 	snprintf(buf, size, "%zu key(s), %zu active; %" PRIu64 " token(s) issued; token %s%s%s; "
 		 "%u connection(s)%s%s",
 		 s->keyring->n_keys, signing, s->tokens_issued,
+		 s->pin_refused ? "PIN refused: " : s->token_down ? "down, reconnecting: " :
 		 s->last_sign_error ? "failing: " : "OK",
 		 s->last_sign_error ? strerror(-s->last_sign_error) : "",
 		 s->sign_failures && !s->last_sign_error ? " (recovered)" : "", connections,
@@ -484,9 +503,70 @@ Token *service_token(Service *s)
 
 void service_token_failed(Service *s, int error)
 {
-	if (!s->last_sign_error)
-		log_error("Token %s failed: %s", token_describe(s->token), strerror(-error));
+	if (!s->token_down)
+		log_error("Token failed (%s): refusing requests until it is reopened",
+			  strerror(-error));
+	s->token_down = true;
 	s->last_sign_error = error;
+}
+
+bool service_token_down(const Service *s)
+{
+	return s->token_down;
+}
+
+bool service_token_recoverable(const Service *s)
+{
+	return s->token_down && !s->pin_refused;
+}
+
+/*
+ * Closes the token (C_Finalize: behind p11-kit-client.so that is what makes
+ * the module connect again) and opens it anew: login, keys, a new
+ * generation with the same configuration. The caller has stopped every
+ * thread that used the old token and has no request in flight.
+ */
+int service_reopen_token(Service *s)
+{
+	Token *t = NULL;
+	Keyring *k = NULL;
+	Generation *g;
+	int r;
+
+	/* The old handles die with the old token: nothing to destroy, nothing to touch. */
+	keyring_forget_objects(s->keyring);
+	s->token = token_close(s->token);
+	r = token_open(s->config->module, s->config->token_uri, false, &t);
+	if (r >= 0)
+		r = token_login(t, s->config->pin_file);
+	if (r == -EACCES) {
+		/* Retrying a wrong PIN could lock the token: stop until the next reload. */
+		s->pin_refused = true;
+		log_error("The token refused the PIN: not retrying; fix it and reload");
+	}
+	if (r >= 0)
+		r = keyring_load(t, s->config, KEYRING_SIGN, &k);
+	if (r >= 0 && !(g = generation_new(t, s->config, k)))
+		r = -ENOMEM;
+	if (r < 0) {
+		if (k) {
+			keyring_release_objects(t, k);
+			keyring_free(k);
+		}
+		token_close(t);
+		return r;
+	}
+	/* The configuration moves to the new generation; the old keyring goes. */
+	s->gen->config = NULL;
+	generation_unref(s->gen);
+	s->gen = g;
+	s->keyring = k;
+	s->token = t;
+	s->token_down = false;
+	s->last_sign_error = 0;
+	log_info("Token %s reopened: %zu key(s) loaded", token_describe(t), k->n_keys);
+	(void)audit_reload(s->audit, "token reopened after a failure");
+	return 0;
 }
 
 void sign_work_done(SignWork *w)
@@ -507,6 +587,12 @@ int service_sign_prepare(Service *s, const Peer *peer, SignInput *in, time_t now
 
 	*fail = (Failure){};
 	*w = (SignWork){};
+	if (s->token_down) {
+		refuse(fail, SERVICE_UNAVAILABLE, "the token is unavailable; the daemon is reconnecting");
+		snprintf(fail->rule, sizeof(fail->rule), "token-unavailable");
+		record_refusal(s, peer, in, NULL, fail);
+		return -EIO;
+	}
 	r = validate(s, in, now, &key, &w->legacy, &lifetime, fail);
 	if (r >= 0)
 		r = decide(s, peer, in, key, w->legacy != NULL, lifetime, now, &w->policy, fail);
@@ -661,6 +747,12 @@ int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, co
 
 	*fail = (Failure){};
 	*w = (VerifyWork){ .token = token, .token_len = n, .expect = *expect, .now = now };
+	if (s->token_down) {
+		refuse(fail, SERVICE_UNAVAILABLE, "the token is unavailable; the daemon is reconnecting");
+		snprintf(fail->rule, sizeof(fail->rule), "token-unavailable");
+		record_verify_failure(s, peer, request_id, token, n, fail);
+		return -EIO;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r = authorize_verify(s->config, s->ratelimit, peer,
 			     (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &policy, fail);

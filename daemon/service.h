@@ -147,6 +147,11 @@ Token *service_token(Service *s);
 
 /* A token call failed as a device does (gone, session lost, no answer in time). */
 void service_token_failed(Service *s, int error);
+bool service_token_down(const Service *s);
+/* Down, and worth another try (not after a refused PIN). */
+bool service_token_recoverable(const Service *s);
+/* See service.c; the caller has stopped the signing threads first. */
+int service_reopen_token(Service *s);
 
 /*
  * Records a sign request refused before it reached service_sign (the
