@@ -12,6 +12,8 @@ import time
 
 import harness as h
 
+# Under ASan (quarantine) or valgrind, RSS says nothing about the daemon's own bounds.
+RSS_CHECKS = not (os.environ.get("ASAN_OPTIONS") or h.DAEMON_WRAPPER)
 SERVER = "read-timeout = 1\nwrite-timeout = 1\nidle-timeout = 2\nmax-connections = 600\n"
 env = h.Env(server_extra=SERVER)
 env.import_key()
@@ -92,7 +94,7 @@ def test_client_that_never_reads_is_cut_off_and_bounded():
         peak = max(peak, rss_kib())
     s.close()
     assert cut_off, "a client that never reads kept its connection"
-    assert peak - BASE_RSS < 16 * 1024, (BASE_RSS, peak)  # bounded by back-pressure
+    assert not RSS_CHECKS or peak - BASE_RSS < 16 * 1024, (BASE_RSS, peak)  # back-pressure
     assert "did not read its replies within write-timeout" in env.read_log()
 
 
@@ -140,7 +142,7 @@ def test_back_to_baseline():
     served()
     assert fds() <= BASE_FDS + 2, (BASE_FDS, fds())
     # The allocator keeps some freed memory; bounded, not growing with the abuse above.
-    assert rss_kib() - BASE_RSS < 8 * 1024, (BASE_RSS, rss_kib())
+    assert not RSS_CHECKS or rss_kib() - BASE_RSS < 8 * 1024, (BASE_RSS, rss_kib())
     print(f"     daemon RSS {BASE_RSS} KiB before, {rss_kib()} KiB after; fds {BASE_FDS} -> {fds()}")
 
 
