@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "hsmjwt-build.h"
@@ -449,7 +450,7 @@ static int apply_defaults(Config *c, char **ret_error)
 			return r;
 	}
 	if (!c->sessions_set)
-		c->sessions = CONFIG_DEFAULT_SESSIONS;
+		c->sessions = config_default_sessions();
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
 		return -ENOMEM;
 	/* No "file" line: the default file; "file =" (empty): none. */
@@ -546,6 +547,13 @@ int config_load(const char *path, Config **ret, char **ret_error)
 		return r;
 	}
 	return config_load_file(f, path, ret, ret_error);
+}
+
+unsigned config_default_sessions(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1u : n > (long)CONFIG_MAX_SESSIONS ? CONFIG_MAX_SESSIONS : (unsigned)n;
 }
 
 const KeyConfig *config_find_key(const Config *c, const char *name)
