@@ -16,6 +16,7 @@ struct hsmjwt_client {
 	uint32_t retry_after_ms;
 	char error_message[CLIENT_ERROR_MESSAGE_MAX];
 	int has_error_message;
+	struct client_pipeline *pipeline; /* created by the first pipelining call */
 };
 
 /*
@@ -26,6 +27,25 @@ struct hsmjwt_client {
  */
 int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret);
 void client_response_free(Hsmjwt__V1__Response *resp);
+
+/* Maps a daemon Error to HSMJWT_E_* and keeps its message on c. */
+int client_error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e);
+/* Unpacks a response with the wiping allocator (free with client_response_free). */
+Hsmjwt__V1__Response *client_response_unpack(const uint8_t *p, size_t n);
+
+/* A sign request as protobuf, pointing into r: keep r alive while m is used. */
+typedef struct ClientSignMessage {
+	Hsmjwt__V1__Request req;
+	Hsmjwt__V1__SignRequest sign;
+	Hsmjwt__V1__Credentials cred;
+} ClientSignMessage;
+void client_sign_message_init(ClientSignMessage *m, const hsmjwt_sign_request *r);
+/* A SignResponse becomes a token; any other body is HSMJWT_E_PROTOCOL. */
+int client_token_from_response(const Hsmjwt__V1__Response *resp, hsmjwt_token **ret);
+
+/* libhsmjwt-pipeline.c: client_call() hands over to it once pipelining began. */
+int client_pipeline_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret);
+void client_pipeline_free(struct client_pipeline *p);
 
 /* strdup that wipes the old value it replaces. */
 int client_replace_string(char **field, const char *value);

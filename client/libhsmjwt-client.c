@@ -76,6 +76,7 @@ _public_ hsmjwt_client *hsmjwt_client_free(hsmjwt_client *c)
 		return NULL;
 	if (c->fd >= 0)
 		close(c->fd);
+	client_pipeline_free(c->pipeline);
 	free(c);
 	return NULL;
 }
@@ -113,7 +114,7 @@ static int wait_readable(hsmjwt_client *c)
 	return r == 0 ? -ETIMEDOUT : 0;
 }
 
-static int error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
+int client_error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
 {
 	snprintf(c->error_message, sizeof(c->error_message), "%s", e->message ? e->message : "");
 	c->has_error_message = 1;
@@ -145,6 +146,9 @@ int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response
 	if (c->fd < 0)
 		return -ENOTCONN;
 	req->id = c->next_id++;
+	/* Pipelined responses may be buffered or still coming: that path sorts them. */
+	if (c->pipeline)
+		return client_pipeline_call(c, req, ret);
 	n = hsmjwt__v1__request__get_packed_size(req);
 	if (n > FRAME_DEFAULT_MAX)
 		return HSMJWT_E_TOO_LARGE;
@@ -181,12 +185,17 @@ int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response
 		client_response_free(resp);
 	}
 	if (resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR) {
-		r = error_from_response(c, resp->error);
+		r = client_error_from_response(c, resp->error);
 		client_response_free(resp);
 		return r;
 	}
 	*ret = resp;
 	return 0;
+}
+
+Hsmjwt__V1__Response *client_response_unpack(const uint8_t *p, size_t n)
+{
+	return hsmjwt__v1__response__unpack(&wiping_allocator, n, p);
 }
 
 void client_response_free(Hsmjwt__V1__Response *resp)
