@@ -6,6 +6,7 @@ HSMJWT_DEBS=(
 	libp11-kit-dev p11-kit libprotobuf-c-dev protobuf-c-compiler
 	libsystemd-dev systemd libssl-dev libinih-dev libjansson-dev
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
+	p11-kit-modules
 )
 
 install_missing_debs() {

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The throwaway token every cell uses: a temp dir holding softhsm2.conf and
+ * the token files, the HS256 key imported by the built hsmjwtctl (master key
+ * on stdin, as an operator would), the asymmetric keys generated in the
+ * token, and the hsmjwtd.conf the daemon cells start with.
+ */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cleanup.h"
+
+#define SO_PIN "5678"
+#define MASTER_KEY "hsmjwt-bench master key\n"
+
+static int write_file(const char *path, mode_t mode, const char *text)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	size_t n = strlen(text);
+
+	if (fd < 0 || write(fd, text, n) != (ssize_t)n) {
+		fprintf(stderr, "hsmjwt-bench: cannot write %s: %m\n", path);
+		return -EIO;
+	}
+	return 0;
+}
+
+int env_run(const BenchEnv *env, char *const argv[], const char *in_data)
+{
+	int in[2], status;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return negative_errno();
+	pid = fork();
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(in[0], STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		setenv("SOFTHSM2_CONF", env->softhsm_conf, 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "hsmjwt-bench: cannot run %s: %m\n", argv[0]);
+		_exit(127);
+	}
+	close(in[0]);
+	if (in_data && write(in[1], in_data, strlen(in_data)) < 0)
+		fprintf(stderr, "hsmjwt-bench: cannot feed %s: %m\n", argv[0]);
+	close(in[1]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "hsmjwt-bench: %s failed (status %d)\n", argv[0], status);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int write_configs(BenchEnv *env)
+{
+	char text[2048];
+	int r;
+
+	snprintf(text, sizeof(text),
+		 "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+		 env->dir);
+	r = write_file(env->softhsm_conf, 0644, text);
+	if (r < 0)
+		return r;
+	snprintf(text, sizeof(text), "%s\n", env->pin);
+	r = write_file(env->pin_file, 0600, text);
+	if (r < 0)
+		return r;
+	/* Defaults everywhere else: the bench measures the daemon as it ships. */
+	snprintf(text, sizeof(text),
+		 "[server]\nsocket = %s\n\n"
+		 "[token]\nmodule = %s\nuri = pkcs11:token=%s\npin-file = %s\n\n"
+		 "[key zumo]\nuri = pkcs11:token=%s;object=zumo;type=secret-key\n",
+		 env->socket, env->module, env->token_label, env->pin_file, env->token_label);
+	return write_file(env->config, 0644, text);
+}
+
+/* ES256 and RS256 keys, generated in the token for the raw and remote cells. */
+static int generate_keys(BenchEnv *env)
+{
+	P11 *p = NULL;
+	P11Session *s = NULL;
+	int r;
+
+	r = p11_open(env->module, env->token_label, &p);
+	if (r >= 0)
+		r = p11_session_open(p, env->pin, &s);
+	for (int a = 0; r >= 0 && a < _ALG_ID_MAX; a++) {
+		const BenchAlg *alg = &bench_algs[a];
+
+		if (alg->missing || !alg->asymmetric)
+			continue;
+		r = p11_generate_key(s, alg);
+		if (r >= 0)
+			env->has_key[a] = true;
+	}
+	p11_session_close(s);
+	/* Finalised before any fork: a child must not inherit an initialised module. */
+	p11_close(p);
+	return r;
+}
+
+int env_setup(BenchEnv *env)
+{
+	char pin_arg[64], label_arg[64];
+	int r;
+
+	snprintf(env->dir, sizeof(env->dir), "/tmp/hsmjwt-bench-XXXXXX");
+	if (!mkdtemp(env->dir))
+		return negative_errno();
+	snprintf(env->softhsm_conf, sizeof(env->softhsm_conf), "%s/softhsm2.conf", env->dir);
+	snprintf(env->pin_file, sizeof(env->pin_file), "%s/pin", env->dir);
+	snprintf(env->config, sizeof(env->config), "%s/hsmjwtd.conf", env->dir);
+	snprintf(env->socket, sizeof(env->socket), "%s/hsmjwtd.sock", env->dir);
+	snprintf(env->daemon_log, sizeof(env->daemon_log), "%s/hsmjwtd.log", env->dir);
+	snprintf(pin_arg, sizeof(pin_arg), "%s", env->pin);
+	snprintf(label_arg, sizeof(label_arg), "%s", env->token_label);
+
+	char tokens[96];
+	snprintf(tokens, sizeof(tokens), "%s/tokens", env->dir);
+	if (mkdir(tokens, 0700) < 0)
+		return negative_errno();
+	r = write_configs(env);
+	if (r < 0)
+		return r;
+	/* In-process cells read it at C_Initialize; children inherit it. */
+	setenv("SOFTHSM2_CONF", env->softhsm_conf, 1);
+
+	char *init[] = { "softhsm2-util", "--init-token", "--free", "--label", label_arg,
+			 "--pin",	  pin_arg,	  "--so-pin", SO_PIN, NULL };
+	r = env_run(env, init, NULL);
+	if (r < 0)
+		return r;
+	char *import[] = { (char *)env->hsmjwtctl, "--config", env->config, "import-zumo", "zumo",
+			   NULL };
+	r = env_run(env, import, MASTER_KEY);
+	if (r < 0)
+		return r;
+	env->has_key[ALG_ID_HS256] = true;
+	return generate_keys(env);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+void env_cleanup(BenchEnv *env)
+{
+	if (!env->dir[0])
+		return;
+	if (env->keep) {
+		fprintf(stderr, "hsmjwt-bench: kept %s\n", env->dir);
+		return;
+	}
+	nftw(env->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}

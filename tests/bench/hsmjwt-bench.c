@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hsmjwt-bench: in one run, on one fresh SoftHSM token, the raw limit of the
+ * token, the p11-kit remote alternative, and hsmjwtd. See bench.h for the
+ * files and docs/PERFORMANCE.md for how to read the output.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cleanup.h"
+#include "p11.h"
+
+#define DEFAULT_DURATION 3.0
+#define DEFAULT_WARMUP 0.5
+#define QUICK_DURATION 0.2
+#define QUICK_WARMUP 0.05
+#define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define DEFAULT_CLIENT_MODULE "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
+
+#define NO_ASYM_DAEMON "hsmjwtd signs HS256 only so far (asymmetric keys: issue 4)"
+
+const BenchAlg bench_algs[_ALG_ID_MAX] = {
+	[ALG_ID_HS256] = { .id = ALG_ID_HS256, .name = "HS256", .mech = CKM_SHA256_HMAC,
+			   .label = "zumo" },
+	[ALG_ID_ES256] = { .id = ALG_ID_ES256, .name = "ES256", .mech = CKM_ECDSA, .prehash = true,
+			   .asymmetric = true, .label = "es256", .daemon_missing = NO_ASYM_DAEMON },
+	[ALG_ID_RS256] = { .id = ALG_ID_RS256, .name = "RS256", .mech = CKM_SHA256_RSA_PKCS,
+			   .asymmetric = true, .label = "rs256", .daemon_missing = NO_ASYM_DAEMON },
+};
+
+Cell *run_new_cell(Run *run, Group g, AlgId alg, unsigned clients, unsigned depth,
+		   const char *fmt, ...)
+{
+	Cell *c;
+	va_list ap;
+
+	if (run->n_cells >= ELEMENTSOF(run->cells))
+		return NULL;
+	c = &run->cells[run->n_cells++];
+	*c = (Cell){ .group = g, .alg = alg, .clients = clients, .depth = depth,
+		     .server_cpu = -1, .client_cpu = -1, .peak_rss_kib = -1 };
+	va_start(ap, fmt);
+	vsnprintf(c->what, sizeof(c->what), fmt, ap);
+	va_end(ap);
+	return c;
+}
+
+bool cell_unavailable(Cell *c, const BenchEnv *env, const BenchAlg *alg, bool daemon)
+{
+	const char *why = alg->missing;
+
+	if (!why && daemon)
+		why = alg->daemon_missing;
+	if (!why && !env->has_key[alg->id])
+		why = "no key on the token";
+	if (why)
+		snprintf(c->missing, sizeof(c->missing), "%s", why);
+	return why != NULL;
+}
+
+typedef struct Options {
+	double duration, warmup;
+	bool quick, json, keep;
+	const char *only;
+	const char *client_module;
+	const char *against;
+	unsigned conns, depth;
+	pid_t pid;
+} Options;
+
+static void help(void)
+{
+	printf("Usage: hsmjwt-bench [OPTIONS]\n"
+	       "\n"
+	       "Measures, on one fresh SoftHSM token made in a temp dir: the token's raw\n"
+	       "C_Sign limit, apps signing through p11-kit remote, and hsmjwtd under\n"
+	       "systemd-socket-activate at 1, 16 and 64 connections, pipelined and not.\n"
+	       "\n"
+	       "  --duration SECONDS   measured time per cell (default %.0f)\n"
+	       "  --warmup SECONDS     unmeasured time before each cell (default %.1f)\n"
+	       "  --quick              smoke mode: a few short cells\n"
+	       "  --only LIST          raw,remote,daemon (default: all)\n"
+	       "  --json               machine-readable output instead of the table\n"
+	       "  --keep               keep the temp dir (token, configs, daemon log)\n"
+	       "  --hsmjwtd PATH       daemon to start (default: beside this program's build)\n"
+	       "  --hsmjwtctl PATH     imports the HS256 key (default: likewise)\n"
+	       "  --module PATH        SoftHSM (default %s)\n"
+	       "  --client-module PATH p11-kit-client.so (default %s)\n"
+	       "  --against SOCKET     only drive a running hsmjwtd (for profiling it);\n"
+	       "                       with --conns N --depth D and, for its CPU, --pid PID\n"
+	       "  -h, --help           show this help\n"
+	       "\n"
+	       "Exit status 0 when every cell that could run produced tokens without errors.\n"
+	       "It never judges speed: compare the numbers with docs/PERFORMANCE.md.\n",
+	       DEFAULT_DURATION, DEFAULT_WARMUP, DEFAULT_MODULE, DEFAULT_CLIENT_MODULE);
+}
+
+/* The daemon and hsmjwtctl of this build: ../../daemon/ from this program. */
+static char *beside_build(const char *name)
+{
+	char exe[PATH_MAX], *path = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if (asprintf(&path, "%s/../../daemon/%s", dirname(exe), name) < 0)
+		return NULL;
+	return path;
+}
+
+static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
+{
+	enum { O_DURATION = 256, O_WARMUP, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
+	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID };
+	static const struct option options[] = {
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "warmup", required_argument, NULL, O_WARMUP },
+		{ "quick", no_argument, NULL, O_QUICK },
+		{ "only", required_argument, NULL, O_ONLY },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "keep", no_argument, NULL, O_KEEP },
+		{ "hsmjwtd", required_argument, NULL, O_HSMJWTD },
+		{ "hsmjwtctl", required_argument, NULL, O_HSMJWTCTL },
+		{ "module", required_argument, NULL, O_MODULE },
+		{ "client-module", required_argument, NULL, O_CLIENT },
+		{ "against", required_argument, NULL, O_AGAINST },
+		{ "conns", required_argument, NULL, O_CONNS },
+		{ "depth", required_argument, NULL, O_DEPTH },
+		{ "pid", required_argument, NULL, O_PID },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case O_DURATION:
+			o->duration = strtod(optarg, NULL);
+			break;
+		case O_WARMUP:
+			o->warmup = strtod(optarg, NULL);
+			break;
+		case O_QUICK:
+			o->quick = true;
+			break;
+		case O_ONLY:
+			o->only = optarg;
+			break;
+		case O_JSON:
+			o->json = true;
+			break;
+		case O_KEEP:
+			env->keep = true;
+			break;
+		case O_HSMJWTD:
+			env->hsmjwtd = optarg;
+			break;
+		case O_HSMJWTCTL:
+			env->hsmjwtctl = optarg;
+			break;
+		case O_MODULE:
+			env->module = optarg;
+			break;
+		case O_CLIENT:
+			o->client_module = optarg;
+			break;
+		case O_AGAINST:
+			o->against = optarg;
+			break;
+		case O_CONNS:
+			o->conns = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case O_DEPTH:
+			o->depth = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case O_PID:
+			o->pid = (pid_t)strtol(optarg, NULL, 10);
+			break;
+		case 'h':
+			help();
+			exit(EXIT_SUCCESS);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || o->duration <= 0 || o->warmup < 0 || o->conns == 0 || o->depth == 0) {
+		fprintf(stderr, "hsmjwt-bench: bad arguments; see --help\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool wanted(const Options *o, const char *part)
+{
+	return !o->only || strstr(o->only, part);
+}
+
+/* Any cell that ran without tokens, or with errors, means the bench is broken. */
+static int verdict(const Run *run)
+{
+	int bad = 0;
+
+	for (unsigned i = 0; i < run->n_cells; i++) {
+		const Cell *c = &run->cells[i];
+
+		if (!c->missing[0] && (!c->ran || c->tokens == 0 || c->errors > 0)) {
+			fprintf(stderr, "hsmjwt-bench: %s %s: %s\n", bench_algs[c->alg].name, c->what,
+				!c->ran ? "failed" : c->errors ? "errors" : "no tokens");
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
+static int run_against(Run *run, const Options *o, const Phases *ph)
+{
+	LoadSpec spec = { .socket = o->against, .conns = o->conns, .depth = o->depth,
+			  .phases = *ph, .daemon_pid = o->pid };
+	Cell *c = run_new_cell(run, GROUP_DAEMON, ALG_ID_HS256, o->conns, o->depth,
+			       "running hsmjwtd, %u conns, depth %u", o->conns, o->depth);
+
+	return c ? load_run(&spec, c) : -ENOMEM;
+}
+
+static int run_all(Run *run, const Options *o, BenchEnv *env, const Phases *ph)
+{
+	int r;
+
+	r = env_setup(env);
+	if (r < 0) {
+		fprintf(stderr, "hsmjwt-bench: cannot set up the token: %s\n", strerror(-r));
+		return r;
+	}
+	snprintf(run->module, sizeof(run->module), "%s", env->module);
+	if (wanted(o, "raw"))
+		r = raw_run(run, env, ph, o->quick);
+	if (r >= 0 && wanted(o, "remote"))
+		r = remote_run(run, env, ph, o->quick, o->client_module);
+	if (r >= 0 && wanted(o, "daemon"))
+		r = daemon_run(run, env, ph, o->quick);
+	if (r < 0)
+		fprintf(stderr, "hsmjwt-bench: stopped: %s\n", strerror(-r));
+	return r;
+}
+
+int main(int argc, char *argv[])
+{
+	_cleanup_free_ char *hsmjwtd = beside_build("hsmjwtd");
+	_cleanup_free_ char *hsmjwtctl = beside_build("hsmjwtctl");
+	Options o = { .duration = DEFAULT_DURATION, .warmup = DEFAULT_WARMUP,
+		      .client_module = DEFAULT_CLIENT_MODULE, .conns = 16, .depth = 32 };
+	BenchEnv env = { .module = DEFAULT_MODULE, .hsmjwtd = hsmjwtd, .hsmjwtctl = hsmjwtctl,
+			 .pin = "1234", .token_label = "bench" };
+	Run *run = calloc(1, sizeof(*run));
+	Phases ph;
+	int r;
+
+	if (!run || parse_options(argc, argv, &o, &env) < 0)
+		return 2;
+	if (o.quick) {
+		o.duration = o.duration == DEFAULT_DURATION ? QUICK_DURATION : o.duration;
+		o.warmup = o.warmup == DEFAULT_WARMUP ? QUICK_WARMUP : o.warmup;
+	}
+	ph = (Phases){ .warmup_ns = (uint64_t)(o.warmup * 1e9),
+		       .duration_ns = (uint64_t)(o.duration * 1e9) };
+	run->duration = o.duration;
+	run->warmup = o.warmup;
+	raise_fd_limit();
+	r = o.against ? run_against(run, &o, &ph) : run_all(run, &o, &env, &ph);
+	env_cleanup(&env);
+	if (o.json)
+		report_json(run);
+	else
+		report_table(run);
+	r = r < 0 ? 1 : verdict(run);
+	free(run);
+	return r;
+}
