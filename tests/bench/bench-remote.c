@@ -3,7 +3,9 @@
  * The alternative a team would deploy without hsmjwtd: `p11-kit server`
  * exports the token on a socket, and every app process loads
  * p11-kit-client.so, logs in and builds and signs its own JWTs. Each client
- * here is a forked process doing exactly that in a loop.
+ * here is a forked process doing exactly that in a loop, with the token
+ * object (what most code does) or with its own session copy (faster on
+ * SoftHSM); the ratios compare hsmjwtd with the faster of the two.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +98,35 @@ static void server_stop(pid_t pid)
 		;
 }
 
+/* One cell: n forked apps, each signing with the token object or its own session copy. */
+static int remote_cell(Run *run, const BenchEnv *env, const BenchAlg *alg, unsigned n, bool copy,
+		       const Phases *ph, const char *client_module, pid_t server)
+{
+	ForkSpec spec = {
+		.module = client_module,
+		.env = env,
+		.alg = alg,
+		.procs = n,
+		.session_copy = copy,
+		.full_jwt = true,
+		.phases = *ph,
+		.server_pid = server,
+	};
+	Cell *c = run_new_cell(run, GROUP_REMOTE, alg->id, n, 0, "%s, %u client%s",
+			       copy ? "session copy" : "token object", n, n > 1 ? "s" : "");
+
+	if (!c)
+		return -ENOMEM;
+	if (!client_module) {
+		snprintf(c->missing, sizeof(c->missing), "p11-kit-client.so not installed");
+		return 0;
+	}
+	if (cell_unavailable(c, env, alg, false))
+		return 0;
+	fprintf(stderr, "hsmjwt-bench: remote %s %s\n", alg->name, c->what);
+	return fork_run(&spec, c);
+}
+
 int remote_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick,
 	       const char *client_module)
 {
@@ -110,35 +141,11 @@ int remote_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick,
 			return r;
 		setenv("P11_KIT_SERVER_ADDRESS", addr, 1);
 	}
-	for (int a = 0; a < _ALG_ID_MAX && r >= 0; a++) {
-		const BenchAlg *alg = &bench_algs[a];
-
-		for (size_t i = 0; i < (quick ? 1 : ELEMENTSOF(remote_clients)) && r >= 0; i++) {
-			unsigned n = remote_clients[i];
-			ForkSpec spec = {
-				.module = client_module,
-				.env = env,
-				.alg = alg,
-				.procs = n,
-				.full_jwt = true,
-				.phases = *ph,
-				.server_pid = server,
-			};
-			Cell *c = run_new_cell(run, GROUP_REMOTE, alg->id, n, 0, "p11-kit remote, %u client%s",
-					       n, n > 1 ? "s" : "");
-
-			if (!c)
-				return -ENOMEM;
-			if (!usable) {
-				snprintf(c->missing, sizeof(c->missing), "%s not installed", client_module);
-				continue;
-			}
-			if (cell_unavailable(c, env, alg, false))
-				continue;
-			fprintf(stderr, "hsmjwt-bench: remote %s %s\n", alg->name, c->what);
-			r = fork_run(&spec, c);
-		}
-	}
+	for (int a = 0; a < _ALG_ID_MAX && r >= 0; a++)
+		for (size_t i = 0; i < (quick ? 1 : ELEMENTSOF(remote_clients)) && r >= 0; i++)
+			for (int copy = quick; copy <= 1 && r >= 0; copy++)
+				r = remote_cell(run, env, &bench_algs[a], remote_clients[i], copy, ph,
+						usable ? client_module : NULL, server);
 	if (server) {
 		unsetenv("P11_KIT_SERVER_ADDRESS");
 		server_stop(server);
