@@ -175,8 +175,9 @@ static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phas
 			for (size_t j = 0; j < ELEMENTSOF(daemon_depths); j++) {
 				/* Smoke mode: 1 connection without pipelining, 16 with. */
 				unsigned conns = daemon_conns[i], depth = daemon_depths[j];
-				LoadSpec spec = { .socket = env->socket, .conns = conns, .depth = depth,
-						  .phases = *ph, .daemon_pid = d->pid };
+				LoadSpec spec = { .socket = env->socket, .key = alg->label,
+						  .conns = conns, .depth = depth, .phases = *ph,
+						  .daemon_pid = d->pid };
 				Cell *c;
 				int r;
 

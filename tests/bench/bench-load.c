@@ -53,8 +53,8 @@ typedef struct Load {
 	double daemon_cpu0, self_cpu0;
 } Load;
 
-/* A sign request as an app would send it: aud, uid, one hour. */
-static size_t encode_request(uint8_t *out, uint64_t id)
+/* A sign request as an app would send it: aud, uid, one hour; key NULL: the default one. */
+static size_t encode_request(uint8_t *out, uint64_t id, const char *key)
 {
 	Hsmjwt__V1__Request req = HSMJWT__V1__REQUEST__INIT;
 	Hsmjwt__V1__SignRequest sr = HSMJWT__V1__SIGN_REQUEST__INIT;
@@ -64,6 +64,8 @@ static size_t encode_request(uint8_t *out, uint64_t id)
 	sr.user_id = (char *)"Custom:42";
 	sr.expiry_case = HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS;
 	sr.lifetime_seconds = 3600;
+	if (key)
+		sr.key = (char *)key;
 	req.id = id;
 	req.body_case = HSMJWT__V1__REQUEST__BODY_SIGN;
 	req.sign = &sr;
@@ -143,7 +145,7 @@ int load_connect(const char *path)
 int load_sign_on(int fd, uint64_t timeout_ns)
 {
 	uint8_t req[REQUEST_MAX], in[4096];
-	size_t n = encode_request(req, 1), got = 0;
+	size_t n = encode_request(req, 1, NULL), got = 0;
 	uint64_t deadline = now_ns() + timeout_ns, id;
 	uint32_t len;
 	bool ok;
@@ -178,7 +180,7 @@ int load_one_token(const char *socket_path, uint64_t timeout_ns)
 
 static void queue_request(Load *l, Conn *c, unsigned slot)
 {
-	size_t n = encode_request(c->out + c->out_len, (++c->seq << 8) | slot);
+	size_t n = encode_request(c->out + c->out_len, (++c->seq << 8) | slot, l->spec->key);
 
 	c->out_len += n;
 	c->queued[c->n_queued++] = (uint8_t)slot;

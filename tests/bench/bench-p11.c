@@ -200,39 +200,3 @@ int p11_sign(P11Session *s, const void *data, size_t n, uint8_t *sig, size_t *si
 	*sig_len = len;
 	return 0;
 }
-
-int p11_generate_key(P11Session *s, const BenchAlg *alg)
-{
-	/* DER of the P-256 OID (1.2.840.10045.3.1.7). */
-	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
-	static const CK_BYTE f4[] = { 0x01, 0x00, 0x01 };
-	CK_ULONG bits = 2048;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	bool ec = alg->id == ALG_ID_ES256;
-	CK_MECHANISM mech = { ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
-	CK_ATTRIBUTE pub[] = {
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_LABEL, (void *)alg->label, strlen(alg->label) },
-		ec ? (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)p256, sizeof(p256) }
-		   : (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &bits, sizeof(bits) },
-		{ CKA_PUBLIC_EXPONENT, (void *)f4, sizeof(f4) },
-	};
-	/* Every attribute explicit: SoftHSM defaults CKA_SENSITIVE to FALSE. */
-	CK_ATTRIBUTE priv[] = {
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) },
-		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_LABEL, (void *)alg->label, strlen(alg->label) },
-	};
-	CK_OBJECT_HANDLE hpub, hpriv;
-	CK_RV rv;
-
-	rv = s->p->m->C_GenerateKeyPair(s->h, &mech, pub, ELEMENTSOF(pub) - (ec ? 1 : 0), priv,
-					ELEMENTSOF(priv), &hpub, &hpriv);
-	if (rv != CKR_OK)
-		return fail(rv, "C_GenerateKeyPair");
-	return 0;
-}

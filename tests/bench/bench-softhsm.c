@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The throwaway token every cell uses: a temp dir holding softhsm2.conf and
- * the token files, the HS256 key imported by the built hsmjwtctl (master key
- * on stdin, as an operator would), the asymmetric keys generated in the
- * token, and the hsmjwtd.conf the daemon cells start with.
+ * the token files, the keys made by the built hsmjwtctl as an operator would
+ * (the HS256 secret imported with the master key on stdin, the ES256 and
+ * RS256 key pairs generated in the token), and the hsmjwtd.conf the daemon
+ * cells start with.
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -87,34 +88,35 @@ static int write_configs(BenchEnv *env)
 	snprintf(text, sizeof(text),
 		 "[server]\nsocket = %s\n\n"
 		 "[token]\nmodule = %s\nuri = pkcs11:token=%s\npin-file = %s\n\n"
-		 "[key zumo]\nuri = pkcs11:token=%s;object=zumo;type=secret-key\n",
-		 env->socket, env->module, env->token_label, env->pin_file, env->token_label);
+		 "[key zumo]\nuri = pkcs11:token=%s;object=zumo;type=secret-key\n\n"
+		 "[key es256]\nuri = pkcs11:token=%s;object=es256\nalg = ES256\n"
+		 "issuer = https://bench.example\n\n"
+		 "[key rs256]\nuri = pkcs11:token=%s;object=rs256\nalg = RS256\nbits = 2048\n"
+		 "issuer = https://bench.example\n",
+		 env->socket, env->module, env->token_label, env->pin_file, env->token_label,
+		 env->token_label, env->token_label);
 	return write_file(env->config, 0644, text);
 }
 
-/* ES256 and RS256 keys, generated in the token for the raw and remote cells. */
-static int generate_keys(BenchEnv *env)
+/* Each key as an operator makes it: the HS256 secret imported, key pairs generated. */
+static int make_keys(BenchEnv *env)
 {
-	P11 *p = NULL;
-	P11Session *s = NULL;
-	int r;
-
-	r = p11_open(env->module, env->token_label, &p);
-	if (r >= 0)
-		r = p11_session_open(p, env->pin, &s);
-	for (int a = 0; r >= 0 && a < _ALG_ID_MAX; a++) {
+	for (int a = 0; a < _ALG_ID_MAX; a++) {
 		const BenchAlg *alg = &bench_algs[a];
+		char *import[] = { (char *)env->hsmjwtctl, "--config", env->config, "import-zumo",
+				   (char *)alg->label, NULL };
+		char *generate[] = { (char *)env->hsmjwtctl, "--config", env->config, "generate",
+				     (char *)alg->label, NULL };
+		int r;
 
-		if (alg->missing || !alg->asymmetric)
+		if (alg->missing)
 			continue;
-		r = p11_generate_key(s, alg);
-		if (r >= 0)
-			env->has_key[a] = true;
+		r = alg->asymmetric ? env_run(env, generate, NULL) : env_run(env, import, MASTER_KEY);
+		if (r < 0)
+			return r;
+		env->has_key[a] = true;
 	}
-	p11_session_close(s);
-	/* Finalised before any fork: a child must not inherit an initialised module. */
-	p11_close(p);
-	return r;
+	return 0;
 }
 
 int env_setup(BenchEnv *env)
@@ -148,13 +150,7 @@ int env_setup(BenchEnv *env)
 	r = env_run(env, init, NULL);
 	if (r < 0)
 		return r;
-	char *import[] = { (char *)env->hsmjwtctl, "--config", env->config, "import-zumo", "zumo",
-			   NULL };
-	r = env_run(env, import, MASTER_KEY);
-	if (r < 0)
-		return r;
-	env->has_key[ALG_ID_HS256] = true;
-	return generate_keys(env);
+	return make_keys(env);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -60,7 +60,7 @@ typedef struct BenchAlg {
 	unsigned long mech;    /* CK_MECHANISM_TYPE for C_SignInit */
 	bool prehash;	       /* SHA-256 on the host first (SoftHSM has no CKM_ECDSA_SHA256) */
 	bool asymmetric;       /* a key pair's private half, else a secret key */
-	const char *label;     /* CKA_LABEL of its key on the bench token */
+	const char *label;     /* its key on the bench token: CKA_LABEL and [key NAME] */
 	/* NULL when this algorithm can be measured; else why not, for the table. */
 	const char *missing;
 	/* NULL when hsmjwtd can sign it; else why not. */
@@ -161,8 +161,6 @@ void p11_session_close(P11Session *s);
 int p11_session_use_key(P11Session *s, const BenchAlg *alg, bool session_copy);
 /* C_SignInit + C_Sign (after SHA-256 on the host for prehash algorithms). */
 int p11_sign(P11Session *s, const void *data, size_t n, uint8_t *sig, size_t *sig_len);
-/* Creates the keys the daemon cannot import itself yet (ES256, RS256): sensitive, non-extractable. */
-int p11_generate_key(P11Session *s, const BenchAlg *alg);
 
 /* ---- bench-jwt.c ---- */
 
@@ -199,6 +197,7 @@ void raise_fd_limit(void);
 
 typedef struct LoadSpec {
 	const char *socket;
+	const char *key; /* [key NAME] to sign with; NULL: the daemon's default */
 	unsigned conns;
 	unsigned depth;
 	Phases phases;

@@ -25,15 +25,13 @@
 #define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define DEFAULT_CLIENT_MODULE "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so"
 
-#define NO_ASYM_DAEMON "hsmjwtd signs HS256 only so far (asymmetric keys: issue 4)"
-
 const BenchAlg bench_algs[_ALG_ID_MAX] = {
 	[ALG_ID_HS256] = { .id = ALG_ID_HS256, .name = "HS256", .mech = CKM_SHA256_HMAC,
 			   .label = "zumo" },
 	[ALG_ID_ES256] = { .id = ALG_ID_ES256, .name = "ES256", .mech = CKM_ECDSA, .prehash = true,
-			   .asymmetric = true, .label = "es256", .daemon_missing = NO_ASYM_DAEMON },
+			   .asymmetric = true, .label = "es256" },
 	[ALG_ID_RS256] = { .id = ALG_ID_RS256, .name = "RS256", .mech = CKM_SHA256_RSA_PKCS,
-			   .asymmetric = true, .label = "rs256", .daemon_missing = NO_ASYM_DAEMON },
+			   .asymmetric = true, .label = "rs256" },
 };
 
 Cell *run_new_cell(Run *run, Group g, AlgId alg, unsigned clients, unsigned depth,
