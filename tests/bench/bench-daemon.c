@@ -199,19 +199,21 @@ static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phas
 	return 0;
 }
 
-int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick)
+int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool startup)
 {
 	Daemon d;
 	int r;
 
-	fprintf(stderr, "hsmjwt-bench: socket activation to first token\n");
-	r = activation(run, env, quick ? 1 : 7);
-	if (r < 0)
-		return r;
-	fprintf(stderr, "hsmjwt-bench: memory, idle and with idle connections\n");
-	r = memory(run, env, quick ? 50 : 1000);
-	if (r < 0)
-		return r;
+	if (startup) {
+		fprintf(stderr, "hsmjwt-bench: socket activation to first token\n");
+		r = activation(run, env, quick ? 1 : 7);
+		if (r < 0)
+			return r;
+		fprintf(stderr, "hsmjwt-bench: memory, idle and with idle connections\n");
+		r = memory(run, env, quick ? 50 : 1000);
+		if (r < 0)
+			return r;
+	}
 	/* A fresh daemon for the load, so the idle connections' heap does not count. */
 	r = daemon_start(env, &d);
 	if (r >= 0)

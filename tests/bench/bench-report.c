@@ -24,11 +24,6 @@ static const char *const group_names[] = {
 	[GROUP_DAEMON] = "hsmjwtd",
 };
 
-static double rate(const Cell *c)
-{
-	return c->ran && c->seconds > 0 ? (double)c->tokens / c->seconds : 0;
-}
-
 static double per_1k(const Cell *c, double cpu)
 {
 	return c->ran && c->tokens && cpu >= 0 ? cpu * 1000.0 / (double)c->tokens : -1;
@@ -47,7 +42,7 @@ static const Cell *raw_limit(const Run *run, AlgId alg)
 	for (unsigned i = 0; i < run->n_cells; i++) {
 		const Cell *c = &run->cells[i];
 
-		if (c->group == GROUP_RAW && c->alg == alg && c->ran && (!best || rate(c) > rate(best)))
+		if (c->group == GROUP_RAW && c->alg == alg && c->ran && (!best || cell_rate(c) > cell_rate(best)))
 			best = c;
 	}
 	return best;
@@ -62,7 +57,7 @@ static const Cell *find(const Run *run, Group g, AlgId alg, unsigned clients, un
 		const Cell *c = &run->cells[i];
 
 		if (c->group == g && c->alg == alg && c->clients == clients && c->ran &&
-		    (g != GROUP_DAEMON || c->depth == depth) && (!best || rate(c) > rate(best)))
+		    (g != GROUP_DAEMON || c->depth == depth) && (!best || cell_rate(c) > cell_rate(best)))
 			best = c;
 	}
 	return best;
@@ -86,7 +81,7 @@ static void print_cell(const Cell *c)
 		printf(" n/a: %s\n", c->missing[0] ? c->missing : "failed");
 		return;
 	}
-	printf("%10.0f%10.1f%10.1f%10.1f", rate(c), us(hist_quantile(&c->lat, 0.5)),
+	printf("%10.0f%10.1f%10.1f%10.1f", cell_rate(c), us(hist_quantile(&c->lat, 0.5)),
 	       us(hist_quantile(&c->lat, 0.99)), us(c->lat.max));
 	print_num(per_1k(c, c->server_cpu), false);
 	print_num(per_1k(c, c->client_cpu), false);
@@ -120,14 +115,14 @@ static void print_ratios(const Run *run, AlgId alg)
 		any = true;
 		printf("  %-33s", c->what);
 		if (raw)
-			printf("  / raw limit %5.2f", rate(c) / rate(raw));
-		if (remote && rate(remote) > 0)
+			printf("  / raw limit %5.2f", cell_rate(c) / cell_rate(raw));
+		if (remote && cell_rate(remote) > 0)
 			printf("  / best p11-kit remote, %u client%s %5.2f", remote->clients,
-			       remote->clients > 1 ? "s" : "", rate(c) / rate(remote));
+			       remote->clients > 1 ? "s" : "", cell_rate(c) / cell_rate(remote));
 		printf("\n");
 	}
 	if (any && raw)
-		printf("  raw limit: %.0f tokens/s (%s)\n", rate(raw), raw->what);
+		printf("  raw limit: %.0f tokens/s (%s)\n", cell_rate(raw), raw->what);
 }
 
 static int compare_double(const void *a, const void *b)
@@ -155,17 +150,17 @@ static void print_targets(const Run *run)
 	c = find(run, GROUP_DAEMON, ALG_ID_HS256, 16, 32);
 	if (c && raw)
 		printf("  16 conns pipelined >= %.1f x raw limit: %.2f, %s\n", TARGET_RAW_RATIO,
-		       rate(c) / rate(raw), verdict(rate(c) >= TARGET_RAW_RATIO * rate(raw)));
+		       cell_rate(c) / cell_rate(raw), verdict(cell_rate(c) >= TARGET_RAW_RATIO * cell_rate(raw)));
 	for (unsigned n = 1; n <= 16; n += 15) {
 		const Cell *remote = find(run, GROUP_REMOTE, ALG_ID_HS256, n, 0);
 		const Cell *d1 = find(run, GROUP_DAEMON, ALG_ID_HS256, n, 1);
 		const Cell *d32 = find(run, GROUP_DAEMON, ALG_ID_HS256, n, 32);
 
-		c = d32 && (!d1 || rate(d32) > rate(d1)) ? d32 : d1;
+		c = d32 && (!d1 || cell_rate(d32) > cell_rate(d1)) ? d32 : d1;
 		if (c && remote)
 			printf("  %u conn%s >= %.0f x p11-kit remote: %.2f (%s), %s\n", n, n > 1 ? "s" : "",
-			       TARGET_REMOTE_RATIO, rate(c) / rate(remote), c->what,
-			       verdict(rate(c) >= TARGET_REMOTE_RATIO * rate(remote)));
+			       TARGET_REMOTE_RATIO, cell_rate(c) / cell_rate(remote), c->what,
+			       verdict(cell_rate(c) >= TARGET_REMOTE_RATIO * cell_rate(remote)));
 	}
 	for (unsigned d = 1; d <= 32; d += 31)
 		if ((c = find(run, GROUP_DAEMON, ALG_ID_HS256, 16, d)))
@@ -205,9 +200,10 @@ static void print_targets(const Run *run)
 
 void report_table(const Run *run)
 {
-	printf("hsmjwt-bench: %s (%s), %ld CPUs, %.1f s per cell after %.1f s warm-up\n",
+	printf("hsmjwt-bench: %s (%s), %ld CPUs, %.1f s per cell after %.1f s warm-up, %u pass%s\n",
 	       run->token_info[0] ? run->token_info : "token", run->module,
-	       sysconf(_SC_NPROCESSORS_ONLN), run->duration, run->warmup);
+	       sysconf(_SC_NPROCESSORS_ONLN), run->duration, run->warmup, run->passes,
+	       run->passes > 1 ? "es (tokens/s: median; the rest: all passes together)" : "");
 	printf("latency: request sent to response read (hsmjwtd), C_Sign call (raw), "
 	       "whole JWT (remote)\nCPU s/1k: CPU seconds per 1000 tokens; srv: hsmjwtd, "
 	       "p11-kit server and its children, or the raw signing process\n\n");
@@ -248,7 +244,7 @@ static void json_cell(const Cell *c, bool last)
 		       ", \"p50_us\": %.2f, \"p99_us\": %.2f, \"max_us\": %.2f"
 		       ", \"server_cpu_s_per_1k\": %.5f, \"client_cpu_s_per_1k\": %.5f"
 		       ", \"peak_rss_kib\": %ld",
-		       (unsigned long long)c->tokens, (unsigned long long)c->errors, c->seconds, rate(c),
+		       (unsigned long long)c->tokens, (unsigned long long)c->errors, c->seconds, cell_rate(c),
 		       us(hist_quantile(&c->lat, 0.5)), us(hist_quantile(&c->lat, 0.99)),
 		       us(c->lat.max), per_1k(c, c->server_cpu), per_1k(c, c->client_cpu),
 		       c->peak_rss_kib);
@@ -265,9 +261,10 @@ void report_json(const Run *run)
 	json_string(run->token_info);
 	printf(",\n  \"module\": ");
 	json_string(run->module);
-	printf(",\n  \"cpus\": %ld,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n",
-	       sysconf(_SC_NPROCESSORS_ONLN), run->duration, run->warmup);
-	printf("  \"raw_limit_hs256_per_s\": %.1f,\n", raw ? rate(raw) : 0);
+	printf(",\n  \"cpus\": %ld,\n  \"duration_s\": %.3f,\n  \"warmup_s\": %.3f,\n"
+	       "  \"passes\": %u,\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), run->duration, run->warmup, run->passes);
+	printf("  \"raw_limit_hs256_per_s\": %.1f,\n", raw ? cell_rate(raw) : 0);
 	printf("  \"cells\": [\n");
 	for (unsigned i = 0; i < run->n_cells; i++)
 		json_cell(&run->cells[i], i + 1 == run->n_cells);

@@ -78,6 +78,8 @@ typedef enum Group {
 	GROUP_DAEMON,
 } Group;
 
+#define MAX_PASSES 9
+
 typedef struct Cell {
 	Group group;
 	AlgId alg;
@@ -93,6 +95,8 @@ typedef struct Cell {
 	double server_cpu; /* seconds: the signing process, p11-kit server tree, or hsmjwtd */
 	double client_cpu; /* seconds used by the clients (this process or the forked ones) */
 	long peak_rss_kib; /* server side; -1: not measured */
+	unsigned n_passes; /* --repeat: tokens/s of each pass; the table shows the median */
+	double pass_rate[MAX_PASSES];
 } Cell;
 
 typedef struct Memory {
@@ -110,12 +114,15 @@ typedef struct Run {
 	Cell cells[96];
 	Memory mem;
 	double duration, warmup;
+	unsigned passes;
 	char token_info[96]; /* "SoftHSM v2 2.6" */
 	char module[256];
 } Run;
 
 Cell *run_new_cell(Run *run, Group g, AlgId alg, unsigned clients, unsigned depth,
 		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* tokens/s: the median over passes, or this one pass. */
+double cell_rate(const Cell *c);
 
 typedef struct BenchEnv BenchEnv;
 /* True (and c->missing says why) when alg cannot be measured here, or by hsmjwtd with daemon. */
@@ -221,7 +228,8 @@ typedef struct Daemon {
 
 int daemon_start(const BenchEnv *env, Daemon *ret);
 int daemon_stop(Daemon *d);
-int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick);
+/* With startup: socket activation and memory first (once per run, not per pass). */
+int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool startup);
 
 /* ---- bench-report.c ---- */
 

@@ -51,6 +51,55 @@ Cell *run_new_cell(Run *run, Group g, AlgId alg, unsigned clients, unsigned dept
 	return c;
 }
 
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double cell_rate(const Cell *c)
+{
+	double v[MAX_PASSES];
+
+	if (!c->ran)
+		return 0;
+	if (c->n_passes == 0)
+		return c->seconds > 0 ? (double)c->tokens / c->seconds : 0;
+	memcpy(v, c->pass_rate, sizeof(v));
+	qsort(v, c->n_passes, sizeof(double), compare_double);
+	return c->n_passes % 2 ? v[c->n_passes / 2]
+			       : (v[c->n_passes / 2 - 1] + v[c->n_passes / 2]) / 2;
+}
+
+/* Adds one pass's cells to the run's: same cells, same order. */
+static int run_merge(Run *into, const Run *pass)
+{
+	if (pass->n_cells != into->n_cells)
+		return -EPROTO;
+	for (unsigned i = 0; i < into->n_cells; i++) {
+		Cell *c = &into->cells[i];
+		const Cell *p = &pass->cells[i];
+
+		if (c->n_passes == 0 && c->ran)
+			c->pass_rate[c->n_passes++] = cell_rate(c);
+		if (!p->ran || !c->ran || c->n_passes >= MAX_PASSES) {
+			c->ran = c->ran && p->ran;
+			continue;
+		}
+		c->pass_rate[c->n_passes++] = cell_rate(p);
+		c->tokens += p->tokens;
+		c->errors += p->errors;
+		c->seconds += p->seconds;
+		c->server_cpu += p->server_cpu;
+		c->client_cpu += p->client_cpu;
+		if (p->peak_rss_kib > c->peak_rss_kib)
+			c->peak_rss_kib = p->peak_rss_kib;
+		hist_merge(&c->lat, &p->lat);
+	}
+	return 0;
+}
+
 bool cell_unavailable(Cell *c, const BenchEnv *env, const BenchAlg *alg, bool daemon)
 {
 	const char *why = alg->missing;
@@ -67,6 +116,7 @@ bool cell_unavailable(Cell *c, const BenchEnv *env, const BenchAlg *alg, bool da
 typedef struct Options {
 	double duration, warmup;
 	bool quick, json, keep;
+	unsigned passes;
 	const char *only;
 	const char *client_module;
 	const char *against;
@@ -84,6 +134,8 @@ static void help(void)
 	       "\n"
 	       "  --duration SECONDS   measured time per cell (default %.0f)\n"
 	       "  --warmup SECONDS     unmeasured time before each cell (default %.1f)\n"
+	       "  --repeat N           N passes over all cells, interleaved; tokens/s is the\n"
+	       "                       median over passes (default 1, at most %d)\n"
 	       "  --quick              smoke mode: a few short cells\n"
 	       "  --only LIST          raw,remote,daemon (default: all)\n"
 	       "  --json               machine-readable output instead of the table\n"
@@ -98,7 +150,7 @@ static void help(void)
 	       "\n"
 	       "Exit status 0 when every cell that could run produced tokens without errors.\n"
 	       "It never judges speed: compare the numbers with docs/PERFORMANCE.md.\n",
-	       DEFAULT_DURATION, DEFAULT_WARMUP, DEFAULT_MODULE, DEFAULT_CLIENT_MODULE);
+	       DEFAULT_DURATION, DEFAULT_WARMUP, MAX_PASSES, DEFAULT_MODULE, DEFAULT_CLIENT_MODULE);
 }
 
 /* The daemon and hsmjwtctl of this build: ../../daemon/ from this program. */
@@ -117,11 +169,12 @@ static char *beside_build(const char *name)
 
 static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
-	enum { O_DURATION = 256, O_WARMUP, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
+	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
 	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "warmup", required_argument, NULL, O_WARMUP },
+		{ "repeat", required_argument, NULL, O_REPEAT },
 		{ "quick", no_argument, NULL, O_QUICK },
 		{ "only", required_argument, NULL, O_ONLY },
 		{ "json", no_argument, NULL, O_JSON },
@@ -146,6 +199,9 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_WARMUP:
 			o->warmup = strtod(optarg, NULL);
+			break;
+		case O_REPEAT:
+			o->passes = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case O_QUICK:
 			o->quick = true;
@@ -190,7 +246,8 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			return -EINVAL;
 		}
 	}
-	if (optind < argc || o->duration <= 0 || o->warmup < 0 || o->conns == 0 || o->depth == 0) {
+	if (optind < argc || o->duration <= 0 || o->warmup < 0 || o->conns == 0 || o->depth == 0 ||
+	    o->passes == 0 || o->passes > MAX_PASSES) {
 		fprintf(stderr, "hsmjwt-bench: bad arguments; see --help\n");
 		return -EINVAL;
 	}
@@ -229,6 +286,20 @@ static int run_against(Run *run, const Options *o, const Phases *ph)
 	return c ? load_run(&spec, c) : -ENOMEM;
 }
 
+/* One pass over every cell; the first also measures start-up and memory. */
+static int run_pass(Run *run, const Options *o, BenchEnv *env, const Phases *ph, bool first)
+{
+	int r = 0;
+
+	if (wanted(o, "raw"))
+		r = raw_run(run, env, ph, o->quick);
+	if (r >= 0 && wanted(o, "remote"))
+		r = remote_run(run, env, ph, o->quick, o->client_module);
+	if (r >= 0 && wanted(o, "daemon"))
+		r = daemon_run(run, env, ph, o->quick, first);
+	return r;
+}
+
 static int run_all(Run *run, const Options *o, BenchEnv *env, const Phases *ph)
 {
 	int r;
@@ -239,12 +310,19 @@ static int run_all(Run *run, const Options *o, BenchEnv *env, const Phases *ph)
 		return r;
 	}
 	snprintf(run->module, sizeof(run->module), "%s", env->module);
-	if (wanted(o, "raw"))
-		r = raw_run(run, env, ph, o->quick);
-	if (r >= 0 && wanted(o, "remote"))
-		r = remote_run(run, env, ph, o->quick, o->client_module);
-	if (r >= 0 && wanted(o, "daemon"))
-		r = daemon_run(run, env, ph, o->quick);
+	/* Passes, not repeats of one cell: load from elsewhere then spreads over all cells. */
+	r = run_pass(run, o, env, ph, true);
+	for (unsigned k = 1; k < o->passes && r >= 0; k++) {
+		Run *pass = calloc(1, sizeof(*pass));
+
+		if (!pass)
+			return -ENOMEM;
+		fprintf(stderr, "hsmjwt-bench: pass %u of %u\n", k + 1, o->passes);
+		r = run_pass(pass, o, env, ph, false);
+		if (r >= 0)
+			r = run_merge(run, pass);
+		free(pass);
+	}
 	if (r < 0)
 		fprintf(stderr, "hsmjwt-bench: stopped: %s\n", strerror(-r));
 	return r;
@@ -255,7 +333,8 @@ int main(int argc, char *argv[])
 	_cleanup_free_ char *hsmjwtd = beside_build("hsmjwtd");
 	_cleanup_free_ char *hsmjwtctl = beside_build("hsmjwtctl");
 	Options o = { .duration = DEFAULT_DURATION, .warmup = DEFAULT_WARMUP,
-		      .client_module = DEFAULT_CLIENT_MODULE, .conns = 16, .depth = 32 };
+		      .client_module = DEFAULT_CLIENT_MODULE, .conns = 16, .depth = 32,
+		      .passes = 1 };
 	BenchEnv env = { .module = DEFAULT_MODULE, .hsmjwtd = hsmjwtd, .hsmjwtctl = hsmjwtctl,
 			 .pin = "1234", .token_label = "bench" };
 	Run *run = calloc(1, sizeof(*run));
@@ -272,6 +351,7 @@ int main(int argc, char *argv[])
 		       .duration_ns = (uint64_t)(o.duration * 1e9) };
 	run->duration = o.duration;
 	run->warmup = o.warmup;
+	run->passes = o.passes;
 	raise_fd_limit();
 	r = o.against ? run_against(run, &o, &ph) : run_all(run, &o, &env, &ph);
 	env_cleanup(&env);
