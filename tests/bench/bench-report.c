@@ -63,7 +63,7 @@ static const Cell *find(const Run *run, Group g, AlgId alg, unsigned clients, un
 	return best;
 }
 
-/* A 9-wide column with 3 decimals (1 with wide), or "-" when not measured. */
+/* A 10-wide column with 4 decimals (1 with wide), or "-" when not measured. */
 static void print_num(double v, bool wide)
 {
 	if (v < 0)
@@ -71,7 +71,7 @@ static void print_num(double v, bool wide)
 	else if (wide)
 		printf("%10.1f", v);
 	else
-		printf("%10.3f", v);
+		printf("%10.4f", v);
 }
 
 static void print_cell(const Cell *c)
