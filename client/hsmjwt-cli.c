@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* hsmjwt: the command-line client of hsmjwtd. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cleanup.h"
+#include "cli-claims.h"
 #include "hsmjwt-build.h"
 #include "hsmjwt.h"
 #include "secret.h"
@@ -50,7 +49,11 @@ static void help(void)
 	       "Commands:\n"
 	       "  sign --aud AUD --uid UID [--lifetime SECONDS | --expires-at UNIX]\n"
 	       "       [--access-token TOKEN | --access-token-file FILE] [--key NAME]\n"
+	       "       [--claim NAME=STRING]... [--claim-json NAME=JSON]...\n"
 	       "      print a signed token and a newline; --key names a configured key\n"
+	       "  sign --claims-json FILE [--lifetime SECONDS | --expires-at UNIX] [--key NAME]\n"
+	       "      upgrade an old (v1) JSON claim set (FILE \"-\": stdin) to a v2 token;\n"
+	       "      an expiry option only when the claim set has no exp\n"
 	       "  keys\n"
 	       "      print the public key set (JWKS) verifiers need\n"
 	       "  verify [--aud AUD] [--iss ISS] [--uid-pattern GLOB] TOKEN|-\n"
@@ -63,6 +66,12 @@ static void help(void)
 	       "\n"
 	       "--access-token puts the value on the command line, where other local users\n"
 	       "can see it in ps; --access-token-file FILE (\"-\" for stdin) does not.\n"
+	       "\n"
+	       "Extra claims follow the fixed ones in the order given. The name ends at the\n"
+	       "first '='. --claim-json takes a string, an integer, true, false or an array\n"
+	       "of strings; reserved names (exp iss ver aud uid iat nbf jti sub kid alg typ\n"
+	       "urn:microsoft:credentials), repeated names and names of digits only are\n"
+	       "refused by the daemon, as are integers beyond +-(2^53 - 1).\n"
 	       "\n"
 	       "Exit status: 0 success, 1 local failure, 2 usage, 3 invalid request,\n"
 	       "4 permission denied, 5 rate limited, 6 signing unavailable,\n"
@@ -99,9 +108,11 @@ static int exit_code_for(int r)
 static int fail(hsmjwt_client *c, int r, const char *what)
 {
 	const char *detail = hsmjwt_client_error_message(c);
+	const char *rule = hsmjwt_client_error_rule(c);
 
 	if (detail && *detail)
-		fprintf(stderr, "hsmjwt: %s: %s: %s\n", what, hsmjwt_strerror(r), detail);
+		fprintf(stderr, "hsmjwt: %s: %s: %s%s%s%s\n", what, hsmjwt_strerror(r), detail,
+			rule ? " [rule " : "", rule ? rule : "", rule ? "]" : "");
 	else
 		fprintf(stderr, "hsmjwt: %s: %s\n", what, hsmjwt_strerror(r));
 	return exit_code_for(r);
@@ -132,39 +143,6 @@ static int parse_int64(const char *s, int64_t *ret)
 	return 0;
 }
 
-static int read_access_token_file(const char *path, char **ret)
-{
-	_cleanup_close_ int fd = -EBADF;
-	char buf[ACCESS_TOKEN_FILE_MAX + 2];
-	size_t n = 0;
-
-	fd = strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	while (n < sizeof(buf) - 1) {
-		ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			secret_wipe(buf, sizeof(buf));
-			return negative_errno();
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-	}
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > ACCESS_TOKEN_FILE_MAX || memchr(buf, '\0', n)) {
-		secret_wipe(buf, sizeof(buf));
-		return -EINVAL;
-	}
-	buf[n] = '\0';
-	*ret = strdup(buf);
-	secret_wipe(buf, sizeof(buf));
-	return *ret ? 0 : -ENOMEM;
-}
-
 static int cmd_sign(int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -175,13 +153,17 @@ static int cmd_sign(int argc, char *argv[])
 		{ "access-token", required_argument, NULL, 't' },
 		{ "access-token-file", required_argument, NULL, 'T' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "claim", required_argument, NULL, 'c' },
+		{ "claim-json", required_argument, NULL, 'j' },
+		{ "claims-json", required_argument, NULL, 'J' },
 		{},
 	};
 	hsmjwt_sign_request *req = NULL;
 	hsmjwt_client *client = NULL;
 	hsmjwt_token *token = NULL;
 	_cleanup_erase_free_ char *access_token = NULL;
-	bool have_aud = false, have_uid = false, have_expiry = false;
+	_cleanup_erase_free_ char *legacy = NULL;
+	bool have_aud = false, have_uid = false, have_expiry = false, have_claims = false;
 	int c, r, rc = EXIT_LOCAL;
 	int64_t v;
 
@@ -219,7 +201,7 @@ static int cmd_sign(int argc, char *argv[])
 				goto out;
 			}
 			if (c == 'T') {
-				r = read_access_token_file(optarg, &access_token);
+				r = cli_read_file(optarg, ACCESS_TOKEN_FILE_MAX, &access_token);
 				if (r < 0) {
 					fprintf(stderr, "hsmjwt: cannot read access token from %s: %s\n",
 						optarg, strerror(-r));
@@ -233,6 +215,29 @@ static int cmd_sign(int argc, char *argv[])
 		case 'k':
 			r = hsmjwt_sign_request_set_key(req, optarg);
 			break;
+		case 'c':
+		case 'j':
+			r = cli_add_claim(req, optarg, c == 'j');
+			if (r == -EINVAL) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			have_claims = true;
+			break;
+		case 'J':
+			if (legacy) {
+				fprintf(stderr, "hsmjwt: give --claims-json once\n");
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			r = cli_read_file(optarg, CLI_CLAIMS_JSON_MAX, &legacy);
+			if (r < 0) {
+				fprintf(stderr, "hsmjwt: cannot read claim set from %s: %s\n", optarg,
+					r == -EINVAL ? "it contains a NUL byte" : strerror(-r));
+				goto out;
+			}
+			r = hsmjwt_sign_request_set_legacy_claims(req, legacy);
+			break;
 		default:
 			rc = EXIT_USAGE;
 			goto out;
@@ -240,8 +245,15 @@ static int cmd_sign(int argc, char *argv[])
 		if (r < 0)
 			goto out;
 	}
-	if (!have_aud || !have_uid || optind < argc) {
-		fprintf(stderr, "hsmjwt: sign needs --aud and --uid and no other arguments\n");
+	if (legacy && (have_aud || have_uid || access_token || have_claims)) {
+		fprintf(stderr, "hsmjwt: --claims-json carries the claims: give no --aud, --uid, "
+				"--access-token or --claim with it\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if ((!legacy && (!have_aud || !have_uid)) || optind < argc) {
+		fprintf(stderr, "hsmjwt: sign needs --aud and --uid (or --claims-json) and no other "
+				"arguments\n");
 		rc = EXIT_USAGE;
 		goto out;
 	}

@@ -17,6 +17,7 @@
  * A hsmjwt_client is not thread-safe: use one per thread.
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -54,6 +55,9 @@ int hsmjwt_client_set_timeout(hsmjwt_client *c, uint32_t timeout_ms);
 const char *hsmjwt_client_error_message(const hsmjwt_client *c);
 /* With HSMJWT_E_RATE_LIMITED: when to retry, in milliseconds. */
 uint32_t hsmjwt_client_retry_after_ms(const hsmjwt_client *c);
+/* The stable name of the rule the last refused request broke, e.g.
+ * "claim-name-reserved" (listed in hsmjwt.proto, Error.rule), or NULL. */
+const char *hsmjwt_client_error_rule(const hsmjwt_client *c);
 
 int hsmjwt_sign_request_new(hsmjwt_sign_request **ret);
 hsmjwt_sign_request *hsmjwt_sign_request_free(hsmjwt_sign_request *r);
@@ -67,6 +71,25 @@ int hsmjwt_sign_request_set_expires_at(hsmjwt_sign_request *r, int64_t unix_time
 int hsmjwt_sign_request_set_access_token(hsmjwt_sign_request *r, const char *access_token);
 /* Names the configured key to sign with; NULL: the daemon's default key. */
 int hsmjwt_sign_request_set_key(hsmjwt_sign_request *r, const char *key_name);
+
+/*
+ * Extra claims, written after the fixed members in the order added. Names and
+ * values are copied; the daemon checks them (reserved or repeated names,
+ * integers within +-(2^53 - 1), size limits: see hsmjwt.proto, ExtraClaim).
+ */
+int hsmjwt_sign_request_add_claim_string(hsmjwt_sign_request *r, const char *name,
+					 const char *value);
+int hsmjwt_sign_request_add_claim_integer(hsmjwt_sign_request *r, const char *name, int64_t value);
+int hsmjwt_sign_request_add_claim_boolean(hsmjwt_sign_request *r, const char *name, int value);
+int hsmjwt_sign_request_add_claim_string_list(hsmjwt_sign_request *r, const char *name,
+					      const char *const *values, size_t n_values);
+
+/*
+ * A claim set as an old (v1) issuer script built it, as JSON text, for the
+ * daemon to upgrade to v2 instead of the audience, user id, access token and
+ * extra claims set above (it refuses a request that has both). NULL removes it.
+ */
+int hsmjwt_sign_request_set_legacy_claims(hsmjwt_sign_request *r, const char *json);
 
 /* Sends the request and waits for the token. */
 int hsmjwt_sign(hsmjwt_client *c, const hsmjwt_sign_request *r, hsmjwt_token **ret);
@@ -133,6 +156,11 @@ hsmjwt_verification *hsmjwt_verification_free(hsmjwt_verification *v);
  * response and keeps the others for collection. It does not count against
  * max_in_flight.
  *
+ * When the connection closes (the daemon restarted or exited idle), every
+ * request still in flight gets that error from collect, and the next
+ * hsmjwt_sign_submit() connects again; a request the closed connection
+ * refused outright is sent once more on the new one, as hsmjwt_sign() does.
+ *
  * Results of the collect calls: 0 and *ret holds the token; HSMJWT_E_* when
  * the daemon refused that request (hsmjwt_client_error_message() says why);
  * -errno when the connection failed (every request still in flight then gets
@@ -154,11 +182,12 @@ uint32_t hsmjwt_client_get_in_flight(const hsmjwt_client *c);
 /*
  * The connection's file descriptor, to wait for POLLIN in an event loop and
  * then call hsmjwt_sign_collect_next() with HSMJWT_COLLECT_NONBLOCK until it
- * returns -EAGAIN. Do not read, write or close it. -ENOTCONN once it failed.
+ * returns -EAGAIN. Do not read, write or close it. -ENOTCONN while there is no
+ * connection (it may change after a reconnection).
  */
 int hsmjwt_client_get_fd(const hsmjwt_client *c);
 
-/* Sends r; *ret_id identifies its outcome. -EAGAIN: max_in_flight reached. */
+/* Sends r; *ret_id identifies its outcome. -EAGAIN: max_in_flight reached, nothing sent. */
 int hsmjwt_sign_submit(hsmjwt_client *c, const hsmjwt_sign_request *r, uint64_t *ret_id);
 /* The outcome of request id; flags: 0 or HSMJWT_COLLECT_NONBLOCK. */
 int hsmjwt_sign_collect(hsmjwt_client *c, uint64_t id, uint64_t flags, hsmjwt_token **ret);

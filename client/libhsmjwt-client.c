@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,18 +41,12 @@ _public_ const char *hsmjwt_default_socket(void)
 	return e && *e ? e : HSMJWT_DEFAULT_SOCKET;
 }
 
-_public_ int hsmjwt_client_connect(const char *socket_path, hsmjwt_client **ret)
+static int open_socket(const char *socket_path, int *ret_fd)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	hsmjwt_client *c;
-	size_t n;
+	size_t n = strlen(socket_path);
 
-	if (!ret)
-		return -EINVAL;
-	if (!socket_path)
-		socket_path = hsmjwt_default_socket();
-	n = strlen(socket_path);
 	if (n == 0 || n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, socket_path, n);
@@ -60,9 +55,31 @@ _public_ int hsmjwt_client_connect(const char *socket_path, hsmjwt_client **ret)
 		return negative_errno();
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return negative_errno();
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+_public_ int hsmjwt_client_connect(const char *socket_path, hsmjwt_client **ret)
+{
+	_cleanup_close_ int fd = -EBADF;
+	hsmjwt_client *c;
+	int r;
+
+	if (!ret)
+		return -EINVAL;
+	if (!socket_path)
+		socket_path = hsmjwt_default_socket();
+	r = open_socket(socket_path, &fd);
+	if (r < 0)
+		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->socket_path = strdup(socket_path);
+	if (!c->socket_path) {
+		free(c);
+		return -ENOMEM;
+	}
 	c->fd = TAKE_FD(fd);
 	c->next_id = 1;
 	c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
@@ -77,6 +94,7 @@ _public_ hsmjwt_client *hsmjwt_client_free(hsmjwt_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	client_pipeline_free(c->pipeline);
+	free(c->socket_path);
 	free(c);
 	return NULL;
 }
@@ -99,6 +117,11 @@ _public_ uint32_t hsmjwt_client_retry_after_ms(const hsmjwt_client *c)
 	return c ? c->retry_after_ms : 0;
 }
 
+_public_ const char *hsmjwt_client_error_rule(const hsmjwt_client *c)
+{
+	return c && c->has_error_message && c->error_rule[0] ? c->error_rule : NULL;
+}
+
 static int wait_readable(hsmjwt_client *c)
 {
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
@@ -118,6 +141,7 @@ int client_error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
 {
 	snprintf(c->error_message, sizeof(c->error_message), "%s", e->message ? e->message : "");
 	c->has_error_message = 1;
+	snprintf(c->error_rule, sizeof(c->error_rule), "%s", e->rule ? e->rule : "");
 	c->retry_after_ms = e->retry_after_ms;
 	switch (e->code) {
 	case HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST:
@@ -134,33 +158,31 @@ int client_error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
 	}
 }
 
-int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+/* The connection closed under us: the daemon restarted, exited idle, or timed us out. */
+static bool connection_lost(int r)
 {
-	_cleanup_free_ uint8_t *packed = NULL;
+	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
+}
+
+static void drop_connection(hsmjwt_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -EBADF;
+}
+
+/* Sends packed and reads the response with id; the connection is dropped on any failure. */
+static int exchange(hsmjwt_client *c, const uint8_t *packed, size_t n, uint64_t id,
+		    Hsmjwt__V1__Response **ret)
+{
 	Hsmjwt__V1__Response *resp;
-	size_t n;
 	int r;
 
-	c->has_error_message = 0;
-	c->retry_after_ms = 0;
-	if (c->fd < 0)
-		return -ENOTCONN;
-	req->id = c->next_id++;
-	/* Pipelined responses may be buffered or still coming: that path sorts them. */
-	if (c->pipeline)
-		return client_pipeline_call(c, req, ret);
-	n = hsmjwt__v1__request__get_packed_size(req);
-	if (n > FRAME_DEFAULT_MAX)
-		return HSMJWT_E_TOO_LARGE;
-	packed = malloc(n + 1);
-	if (!packed)
-		return -ENOMEM;
-	hsmjwt__v1__request__pack(req, packed);
 	r = frame_write_fd(c->fd, packed, (uint32_t)n);
-	secret_wipe(packed, n);
-	if (r < 0)
+	if (r < 0) {
+		drop_connection(c);
 		return r;
-
+	}
 	for (;;) {
 		uint8_t *payload = NULL;
 		uint32_t len = 0;
@@ -170,20 +192,66 @@ int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response
 			r = frame_read_fd(c->fd, FRAME_DEFAULT_MAX * 4, &payload, &len);
 		if (r < 0) {
 			/* The stream is out of step now; the next call must not read stale bytes. */
-			close(c->fd);
-			c->fd = -EBADF;
+			drop_connection(c);
 			return r == -EMSGSIZE ? HSMJWT_E_PROTOCOL : r;
 		}
 		resp = hsmjwt__v1__response__unpack(&wiping_allocator, len, payload);
 		secret_wipe(payload, len);
 		free(payload);
-		if (!resp)
+		if (!resp) {
+			drop_connection(c);
 			return HSMJWT_E_PROTOCOL;
+		}
 		/* id 0 is the daemon speaking about the stream itself (an over-long frame). */
-		if (resp->id == req->id || resp->id == 0)
+		if (resp->id == id || resp->id == 0)
 			break;
 		client_response_free(resp);
 	}
+	*ret = resp;
+	return 0;
+}
+
+int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+{
+	_cleanup_free_ uint8_t *packed = NULL;
+	Hsmjwt__V1__Response *resp = NULL;
+	size_t n;
+	int r;
+
+	c->has_error_message = 0;
+	c->retry_after_ms = 0;
+	req->id = c->next_id++;
+	/* Pipelined responses may be buffered or still coming: that path sorts them. */
+	if (client_pipeline_active(c)) {
+		r = client_pipeline_call(c, req, ret);
+		/* Closed without an answer: retried below on a new connection, like any request. */
+		if (!connection_lost(r))
+			return r;
+	}
+	n = hsmjwt__v1__request__get_packed_size(req);
+	if (n > FRAME_DEFAULT_MAX)
+		return HSMJWT_E_TOO_LARGE;
+	packed = malloc(n + 1);
+	if (!packed)
+		return -ENOMEM;
+	hsmjwt__v1__request__pack(req, packed);
+
+	/*
+	 * One transparent retry on a fresh connection when the old one closed
+	 * without an answer: under socket activation a restarting daemon loses
+	 * no connection attempt, so the retry reaches the new instance. A sign
+	 * request the old daemon finished just before closing may thus yield
+	 * two tokens; both are audited.
+	 */
+	r = c->fd >= 0 ? exchange(c, packed, n, req->id, &resp) : -ENOTCONN;
+	if (connection_lost(r)) {
+		r = client_reconnect(c);
+		if (r >= 0)
+			r = exchange(c, packed, n, req->id, &resp);
+	}
+	secret_wipe(packed, n);
+	if (r < 0)
+		return r;
 	if (resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR) {
 		r = client_error_from_response(c, resp->error);
 		client_response_free(resp);
@@ -191,6 +259,14 @@ int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response
 	}
 	*ret = resp;
 	return 0;
+}
+
+int client_reconnect(hsmjwt_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -EBADF;
+	return open_socket(c->socket_path, &c->fd);
 }
 
 Hsmjwt__V1__Response *client_response_unpack(const uint8_t *p, size_t n)

@@ -25,7 +25,7 @@ _public_ int hsmjwt_client_set_max_in_flight(hsmjwt_client *c, uint32_t max)
 
 _public_ uint32_t hsmjwt_client_get_in_flight(const hsmjwt_client *c)
 {
-	return c && c->pipeline ? c->pipeline->n_pending + c->pipeline->n_arrived : 0;
+	return c && c->pipeline ? pipeline_in_flight(c->pipeline) : 0;
 }
 
 _public_ int hsmjwt_client_get_fd(const hsmjwt_client *c)
@@ -33,6 +33,12 @@ _public_ int hsmjwt_client_get_fd(const hsmjwt_client *c)
 	if (!c)
 		return -EINVAL;
 	return c->fd >= 0 ? c->fd : -ENOTCONN;
+}
+
+/* The connection closed under us: the daemon restarted, exited idle, or timed us out. */
+static bool connection_lost(int r)
+{
+	return r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN;
 }
 
 _public_ int hsmjwt_sign_submit(hsmjwt_client *c, const hsmjwt_sign_request *r, uint64_t *ret_id)
@@ -43,25 +49,28 @@ _public_ int hsmjwt_sign_submit(hsmjwt_client *c, const hsmjwt_sign_request *r, 
 
 	if (!c || !r || !ret_id)
 		return -EINVAL;
-	if (c->fd < 0)
-		return -ENOTCONN;
 	p = pipeline_get(c);
 	if (!p)
 		return -ENOMEM;
-	if (p->n_pending + p->n_arrived >= p->max_in_flight)
+	if (pipeline_in_flight(p) >= p->max_in_flight)
 		return -EAGAIN;
-	if (p->n_pending == p->cap_pending) {
-		uint32_t cap = p->cap_pending ? p->cap_pending * 2 : 32;
-		uint64_t *n = realloc(p->pending, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		p->pending = n;
-		p->cap_pending = cap;
-	}
+	rr = pipeline_reserve(p);
+	if (rr < 0)
+		return rr;
 	client_sign_message_init(&m, r);
 	m.req.id = c->next_id++;
-	rr = pack_and_send(c, &m.req);
+	/*
+	 * A closed connection (the daemon restarted or exited idle) is replaced,
+	 * and a request it refused outright is sent once more on the new one,
+	 * as hsmjwt_sign() does. Requests it had taken got their error already.
+	 */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		rr = p->broken || c->fd < 0 ? pipeline_restart(c) : 0;
+		if (rr >= 0)
+			rr = pack_and_send(c, &m.req);
+		if (!connection_lost(rr))
+			break;
+	}
 	if (rr < 0)
 		return rr;
 	p->pending[p->n_pending++] = m.req.id;
@@ -82,63 +91,50 @@ static int outcome(hsmjwt_client *c, Hsmjwt__V1__Response *resp, hsmjwt_token **
 	return r;
 }
 
-/* Waits until a response arrives for id (0: any pending id) or the connection fails. */
-static int collect_wait(hsmjwt_client *c, uint64_t id, uint64_t flags,
-			Hsmjwt__V1__Response **ret_resp)
+static int failure(hsmjwt_client *c, int error)
 {
-	struct client_pipeline *p = c->pipeline;
-	struct timespec deadline = deadline_after(c->timeout_ms);
+	const struct client_pipeline *p = c->pipeline;
 
-	for (;;) {
-		Hsmjwt__V1__Response *resp = arrived_take(p, id == 0, id);
-		int r;
-
-		if (resp) {
-			*ret_resp = resp;
-			return 0;
-		}
-		if (p->broken)
-			return p->broken;
-		r = wait_fd(c, false, &deadline, flags & HSMJWT_COLLECT_NONBLOCK);
-		if (r >= 0)
-			r = pump(c, 0, NULL);
-		if (r < 0 && !p->broken)
-			return r;
+	if (p->broken_message[0]) {
+		memcpy(c->error_message, p->broken_message, sizeof(c->error_message));
+		c->has_error_message = 1;
 	}
+	return error;
 }
 
 static int collect_one(hsmjwt_client *c, uint64_t id, uint64_t flags, uint64_t *ret_id,
 		       hsmjwt_token **ret)
 {
 	struct client_pipeline *p = c->pipeline;
-	Hsmjwt__V1__Response *resp = NULL;
-	int r;
+	struct timespec deadline = deadline_after(c->timeout_ms);
 
 	*ret_id = 0;
 	if (!ret || (flags & ~HSMJWT_COLLECT_NONBLOCK))
 		return -EINVAL;
 	c->has_error_message = 0;
 	c->retry_after_ms = 0;
-	if (!p || p->n_pending + p->n_arrived == 0 ||
-	    (id && pending_find(p, id) < 0 && !arrived_has(p, id)))
+	if (!p || pipeline_in_flight(p) == 0 ||
+	    (id && pending_find(p, id) < 0 && !arrived_has(p, id) && !failed_has(p, id)))
 		return -ENOENT;
-	r = collect_wait(c, id, flags, &resp);
-	if (r < 0 && !p->broken)
-		return r;
-	if (resp) {
-		*ret_id = resp->id;
-		return outcome(c, resp, ret);
+	for (;;) {
+		Hsmjwt__V1__Response *resp = arrived_take(p, id == 0, id);
+		int r;
+
+		if (resp) {
+			*ret_id = resp->id;
+			return outcome(c, resp, ret);
+		}
+		r = failed_take(p, id == 0, id, ret_id);
+		if (r < 0)
+			return failure(c, r);
+		/* Still pending, so the connection is up: wait for more input. */
+		r = wait_fd(c, false, &deadline, flags & HSMJWT_COLLECT_NONBLOCK);
+		if (r >= 0)
+			r = pump(c, 0, NULL);
+		/* A broken connection failed the pending ids: the next turn hands them out. */
+		if (r < 0 && !p->broken)
+			return r;
 	}
-	/* The connection failed: hand its error to one pending request. */
-	if (!id)
-		id = p->pending[0];
-	pending_remove(p, pending_find(p, id));
-	*ret_id = id;
-	if (p->broken_message[0]) {
-		memcpy(c->error_message, p->broken_message, sizeof(c->error_message));
-		c->has_error_message = 1;
-	}
-	return p->broken;
 }
 
 _public_ int hsmjwt_sign_collect(hsmjwt_client *c, uint64_t id, uint64_t flags, hsmjwt_token **ret)

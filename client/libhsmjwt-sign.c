@@ -11,8 +11,10 @@ struct hsmjwt_sign_request {
 	char *user_id;
 	char *access_token; /* NULL: no credentials claim */
 	char *key;
+	char *legacy_claims; /* NULL: not given */
 	uint64_t lifetime;
 	int64_t expires_at;
+	ClientClaims claims;
 };
 
 struct hsmjwt_token {
@@ -38,6 +40,8 @@ _public_ hsmjwt_sign_request *hsmjwt_sign_request_free(hsmjwt_sign_request *r)
 	client_free_string(r->user_id);
 	client_free_string(r->access_token);
 	client_free_string(r->key);
+	client_free_string(r->legacy_claims);
+	client_claims_done(&r->claims);
 	free(r);
 	return NULL;
 }
@@ -60,6 +64,16 @@ _public_ int hsmjwt_sign_request_set_access_token(hsmjwt_sign_request *r, const 
 _public_ int hsmjwt_sign_request_set_key(hsmjwt_sign_request *r, const char *v)
 {
 	return r ? client_replace_string(&r->key, v) : -EINVAL;
+}
+
+_public_ int hsmjwt_sign_request_set_legacy_claims(hsmjwt_sign_request *r, const char *v)
+{
+	return r ? client_replace_string(&r->legacy_claims, v) : -EINVAL;
+}
+
+ClientClaims *client_sign_request_claims(hsmjwt_sign_request *r)
+{
+	return r ? &r->claims : NULL;
 }
 
 _public_ int hsmjwt_sign_request_set_lifetime(hsmjwt_sign_request *r, uint64_t seconds)
@@ -117,6 +131,9 @@ void client_sign_message_init(ClientSignMessage *m, const hsmjwt_sign_request *r
 	m->sign.audience = r->audience ? r->audience : (char *)"";
 	m->sign.user_id = r->user_id ? r->user_id : (char *)"";
 	m->sign.key = r->key ? r->key : (char *)"";
+	m->sign.legacy_claims_json = r->legacy_claims ? r->legacy_claims : (char *)"";
+	m->sign.extra_claims = r->claims.items;
+	m->sign.n_extra_claims = r->claims.n;
 	if (r->access_token) {
 		m->cred.access_token = r->access_token;
 		m->sign.credentials = &m->cred;

@@ -31,6 +31,7 @@ void client_pipeline_free(struct client_pipeline *p)
 	secret_wipe(p->in, p->in_cap);
 	free(p->in);
 	free(p->pending);
+	free(p->failed);
 	free(p);
 }
 
@@ -44,7 +45,7 @@ struct client_pipeline *pipeline_get(hsmjwt_client *c)
 	return c->pipeline;
 }
 
-/* The stream is out of step or gone: close it; pending requests all get error. */
+/* The stream is out of step or gone: close it; pending requests all fail with error. */
 static int pipeline_break(hsmjwt_client *c, int error)
 {
 	struct client_pipeline *p = c->pipeline;
@@ -53,6 +54,10 @@ static int pipeline_break(hsmjwt_client *c, int error)
 		p->broken = error;
 		if (c->has_error_message)
 			memcpy(p->broken_message, c->error_message, sizeof(p->broken_message));
+		/* pipeline_reserve() made room for all of them. */
+		for (uint32_t i = 0; i < p->n_pending; i++)
+			p->failed[p->n_failed++] = (Failed){ .id = p->pending[i], .error = error };
+		p->n_pending = 0;
 	}
 	if (c->fd >= 0) {
 		close(c->fd);
@@ -80,6 +85,73 @@ bool arrived_has(const struct client_pipeline *p, uint64_t id)
 		if (a->resp->id == id)
 			return true;
 	return false;
+}
+
+bool failed_has(const struct client_pipeline *p, uint64_t id)
+{
+	for (uint32_t i = 0; i < p->n_failed; i++)
+		if (p->failed[i].id == id)
+			return true;
+	return false;
+}
+
+int failed_take(struct client_pipeline *p, bool any, uint64_t id, uint64_t *ret_id)
+{
+	for (uint32_t i = 0; i < p->n_failed; i++) {
+		Failed f = p->failed[i];
+
+		if (!any && f.id != id)
+			continue;
+		/* Keep the order: the oldest failure is reported first. */
+		memmove(p->failed + i, p->failed + i + 1, (p->n_failed - i - 1) * sizeof(Failed));
+		p->n_failed--;
+		*ret_id = f.id;
+		return f.error;
+	}
+	return 0;
+}
+
+static int grow(void **array, uint32_t *cap, uint32_t want, size_t size)
+{
+	uint32_t n = *cap ? *cap : 32;
+	void *p;
+
+	if (want <= *cap)
+		return 0;
+	while (n < want)
+		n *= 2;
+	p = realloc(*array, (size_t)n * size);
+	if (!p)
+		return -ENOMEM;
+	*array = p;
+	*cap = n;
+	return 0;
+}
+
+int pipeline_reserve(struct client_pipeline *p)
+{
+	int r = grow((void **)&p->pending, &p->cap_pending, p->n_pending + 1, sizeof(uint64_t));
+
+	if (r >= 0)
+		r = grow((void **)&p->failed, &p->cap_failed, p->n_failed + p->n_pending + 1,
+			 sizeof(Failed));
+	return r;
+}
+
+int pipeline_restart(hsmjwt_client *c)
+{
+	struct client_pipeline *p = c->pipeline;
+
+	secret_wipe(p->in, p->in_len);
+	p->in_len = 0;
+	p->broken = 0;
+	p->broken_message[0] = '\0';
+	return c->fd >= 0 ? 0 : client_reconnect(c);
+}
+
+bool client_pipeline_active(const hsmjwt_client *c)
+{
+	return c->pipeline && !c->pipeline->broken && c->fd >= 0;
 }
 
 Hsmjwt__V1__Response *arrived_take(struct client_pipeline *p, bool any, uint64_t id)

@@ -4,9 +4,12 @@
 /*
  * The pipelining state of a client, shared by pipeline-io.c (bytes in and
  * out, frames, matching responses to ids) and libhsmjwt-pipeline.c (the
- * public submit/collect calls). Three sets: bytes received but not yet
- * parsed, ids sent whose response has not arrived ("pending"), and responses
- * that arrived but were not yet collected ("arrived", in arrival order).
+ * public submit/collect calls). Four sets: bytes received but not yet
+ * parsed, ids sent whose response has not arrived ("pending"), responses
+ * that arrived but were not yet collected ("arrived", in arrival order), and
+ * ids whose connection broke before their response came ("failed", with the
+ * error each gets). When the connection breaks, every pending id becomes a
+ * failed one at once, so a new connection can start with nothing pending.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +22,11 @@ typedef struct Arrived {
 	Hsmjwt__V1__Response *resp;
 } Arrived;
 
+typedef struct Failed {
+	uint64_t id;
+	int error;
+} Failed;
+
 struct client_pipeline {
 	uint8_t *in; /* received bytes not yet parsed into responses; wiped when consumed */
 	size_t in_len, in_cap;
@@ -26,10 +34,17 @@ struct client_pipeline {
 	uint32_t n_pending, cap_pending;
 	Arrived *head, *tail;
 	uint32_t n_arrived;
+	Failed *failed;
+	uint32_t n_failed, cap_failed;
 	uint32_t max_in_flight;
-	int broken; /* 0, or the outcome every pending request gets: the connection failed */
+	int broken; /* 0, or why the connection failed: it is closed, submit opens another */
 	char broken_message[CLIENT_ERROR_MESSAGE_MAX]; /* the daemon's word on it, if any */
 };
+
+static inline uint32_t pipeline_in_flight(const struct client_pipeline *p)
+{
+	return p->n_pending + p->n_arrived + p->n_failed;
+}
 
 /* Creates c's pipeline on first use; NULL when out of memory. */
 struct client_pipeline *pipeline_get(hsmjwt_client *c);
@@ -37,6 +52,13 @@ struct client_pipeline *pipeline_get(hsmjwt_client *c);
 int pending_find(const struct client_pipeline *p, uint64_t id);
 void pending_remove(struct client_pipeline *p, int i);
 bool arrived_has(const struct client_pipeline *p, uint64_t id);
+bool failed_has(const struct client_pipeline *p, uint64_t id);
+/* Removes the first failed id (any) or id itself; its error, or 0 when there is none. */
+int failed_take(struct client_pipeline *p, bool any, uint64_t id, uint64_t *ret_id);
+/* Room for one more request in pending, and for all of them in failed. */
+int pipeline_reserve(struct client_pipeline *p);
+/* After a break: forgets the old connection's bytes and opens a new one if needed. */
+int pipeline_restart(hsmjwt_client *c);
 /* Unlinks the first arrived response (any) or the one with id; NULL if none. */
 Hsmjwt__V1__Response *arrived_take(struct client_pipeline *p, bool any, uint64_t id);
 

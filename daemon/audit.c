@@ -1,129 +1,397 @@
 /* SPDX-License-Identifier: MIT */
 #include "audit.h"
 
+#include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
-
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "json.h"
+#include "audit-file.h"
+#include "audit-journal.h"
+#include "audit-record.h"
+#include "cleanup.h"
+#include "hsmjwt-build.h"
 #include "log.h"
 
-void audit_fingerprint(const char *token, size_t n, char ret_hex[static AUDIT_FINGERPRINT_HEX])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int len = 0;
+struct Audit {
+	char *path; /* NULL: no file sink */
+	bool journal;
+	AuditSync sync;
+	AuditFile file;
+	AuditHead head;		/* the last record written */
+	uint64_t synced_seq;	/* the last record a sync covered (or gave up on) */
+	uint64_t dropped_at_open;
+	int error;		/* < 0: the trail is failing and refuses records */
+	int batch_error;	/* a sync failed since the last audit_commit() */
+	char failed_since[AUDIT_TIME_MAX];
+	uint64_t withheld_from, withheld_to;
+	bool reopen_requested;
+	sd_event_source *tick;
+	AuditLine line;
+	AuditJournal journal_sink;
+};
 
-	if (!EVP_Digest(token, n, md, &len, EVP_sha256(), NULL) || len != sizeof(md)) {
-		ret_hex[0] = '\0';
-		return;
+static const char *const event_names[_AUDIT_EVENT_MAX] = {
+	[AUDIT_ISSUED] = "issued",
+	[AUDIT_INVALID] = "invalid",
+	[AUDIT_DENIED] = "denied",
+	[AUDIT_RATE_LIMITED] = "rate-limited",
+	[AUDIT_FAILED] = "failed",
+	[AUDIT_LEGACY_UPGRADE] = "legacy-upgrade",
+	[AUDIT_VERIFY_VALID] = "verify-valid",
+	[AUDIT_VERIFY_INVALID] = "verify-invalid",
+	[AUDIT_VERIFY_FAILED] = "verify-failed",
+	[AUDIT_DEPRECATION] = "deprecation",
+	[AUDIT_START] = "start",
+	[AUDIT_STOP] = "stop",
+	[AUDIT_RELOAD] = "reload",
+	[AUDIT_KEY_CHANGE] = "key-change",
+	[AUDIT_REOPEN] = "reopen",
+	[AUDIT_RECOVERED] = "recovered",
+};
+
+const char *audit_event_to_string(AuditEvent e)
+{
+	return (size_t)e < ELEMENTSOF(event_names) ? event_names[e] : NULL;
+}
+
+const char *audit_strerror(int r)
+{
+	return audit_file_strerror(r);
+}
+
+bool audit_event_is_decision(AuditEvent e)
+{
+	return e < _AUDIT_DECISION_MAX;
+}
+
+/* The first failure is logged and shown in the status; later ones only keep the trail failing. */
+static void fail(Audit *a, int r, const char *what, const char *sink)
+{
+	if (!a->error) {
+		log_error("Audit trail failing: %s %s: %s; refusing to sign until it works again",
+			  what, sink, audit_file_strerror(r));
+		(void)sd_notifyf(0, "STATUS=Audit trail failing (%s): refusing to sign",
+				 audit_file_strerror(r));
+		audit_format_time(a->failed_since);
 	}
-	for (size_t i = 0; i < sizeof(md); i++) {
-		ret_hex[2 * i] = hex[md[i] >> 4];
-		ret_hex[2 * i + 1] = hex[md[i] & 15];
+	a->error = r;
+}
+
+static void note_withheld(Audit *a, uint64_t from, uint64_t to)
+{
+	if (!a->withheld_from)
+		a->withheld_from = from;
+	a->withheld_to = to;
+}
+
+/* Writes one record to every sink, ignoring whether the trail is failing. */
+static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
+{
+	AuditLine *l = &a->line;
+	uint64_t seq = a->head.seq + 1;
+	char hash[AUDIT_HASH_HEX];
+	int r;
+
+	*ret_sink = "the record builder for";
+	r = audit_line_format(l, seq, a->head.hash, rec);
+	if (r < 0)
+		return r;
+	if (l->json.len >= AUDIT_LINE_MAX)
+		return -E2BIG; /* cannot happen (AUDIT_VALUE_MAX); never write what verify refuses */
+	audit_sha256_hex(l->json.data, l->json.len, hash);
+	if (!hash[0])
+		return -EIO;
+	if (a->path) {
+		buf_append_char(&l->json, '\n');
+		if (l->json.error)
+			return l->json.error;
+		*ret_sink = a->path;
+		r = audit_file_append(&a->file, l->json.data, l->json.len);
+		l->json.len--;
+		if (r < 0)
+			return r;
 	}
-	ret_hex[64] = '\0';
-}
-
-static void append_member(Buf *b, const char *name, const char *v, size_t n)
-{
-	buf_append_str(b, ",\"");
-	buf_append_str(b, name);
-	buf_append_str(b, "\":");
-	/* Values were validated as UTF-8 before; escaping keeps one record one line. */
-	if (json_append_string(b, v, n) < 0)
-		buf_append_str(b, "null");
-}
-
-static void append_peer(Buf *b, const char *event, const Peer *peer)
-{
-	buf_append_str(b, "{\"event\":\"");
-	buf_append_str(b, event);
-	buf_append_str(b, "\",\"pid\":");
-	buf_append_int64(b, peer->pid);
-	buf_append_str(b, ",\"uid\":");
-	buf_append_int64(b, peer->uid);
-	buf_append_str(b, ",\"gid\":");
-	buf_append_int64(b, peer->gid);
-}
-
-static int emit(Buf *b)
-{
-	const char *line;
-
-	buf_append_char(b, '}');
-	line = buf_cstr(b);
-	if (!line)
-		return log_error_errno(b->error, "Audit: cannot build record: %m");
-	log_notice("audit %s", line);
+	a->head.seq = seq;
+	memcpy(a->head.hash, hash, sizeof(hash));
+	if (!a->path || a->sync == AUDIT_SYNC_NONE)
+		a->synced_seq = seq; /* nothing will ever wait for it */
+	if (a->journal) {
+		*ret_sink = "the journal";
+		r = audit_journal_send(&a->journal_sink, l, seq, rec);
+		/* The file has the record, but its token will not leave: say so on recovery. */
+		if (r < 0 && rec->token)
+			note_withheld(a, seq, seq);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
-int audit_issued(const Peer *peer, const Signed *s, const SignInput *in)
+static int reopen_file(Audit *a, uint64_t *ret_dropped)
 {
-	_cleanup_(buf_done) Buf b = {};
-	char fp[AUDIT_FINGERPRINT_HEX];
-
-	audit_fingerprint(s->token, s->token_len, fp);
-	if (!fp[0])
-		return log_error_errno(EIO, "Audit: cannot fingerprint token; refusing to issue it");
-	append_peer(&b, "issued", peer);
-	append_member(&b, "key", s->key_name, strlen(s->key_name));
-	append_member(&b, "kid", s->kid, strlen(s->kid));
-	append_member(&b, "aud", in->claims.audience.p, in->claims.audience.n);
-	append_member(&b, "sub", in->claims.user_id.p, in->claims.user_id.n);
-	buf_append_str(&b, ",\"exp\":");
-	buf_append_int64(&b, s->expires_at);
-	append_member(&b, "sha256", fp, 64);
-	return emit(&b);
-}
-
-int audit_refused(const Peer *peer, const SignInput *in, const Failure *f)
-{
-	_cleanup_(buf_done) Buf b = {};
-
-	(void)in;
-	append_peer(&b, "refused", peer);
-	buf_append_str(&b, ",\"code\":");
-	buf_append_int64(&b, f->code);
-	append_member(&b, "reason", f->message, strlen(f->message));
-	return emit(&b);
-}
-
-int audit_verified(const Peer *peer, const char *token, size_t n, const VerifyResult *res)
-{
-	_cleanup_(buf_done) Buf b = {};
-	char fp[AUDIT_FINGERPRINT_HEX];
-	const char *reason = verify_reason_to_string(res->reason);
+	AuditFile f;
+	AuditHead h;
 	int r;
 
-	audit_fingerprint(token, n, fp);
-	append_peer(&b, res->reason ? "verify-invalid" : "verify-valid", peer);
-	append_member(&b, "sha256", fp, strlen(fp));
-	append_member(&b, "reason", reason, strlen(reason));
-	if (res->key) {
-		append_member(&b, "key", res->key->config->name, strlen(res->key->config->name));
-		append_member(&b, "sub", res->subject, strlen(res->subject));
-	}
-	r = emit(&b);
-	if (r < 0 || !res->deprecated_v1 || res->reason)
+	/* Not rotated (or a full disk, not a lost file): keep the descriptor and its lock. */
+	*ret_dropped = 0;
+	if (audit_file_is(&a->file, a->path))
+		return 0;
+	r = audit_file_open(a->path, &f, &h, ret_dropped);
+	if (r < 0)
 		return r;
-	/* Operators watch these to find the clients that still present v1 tokens. */
-	buf_reset(&b);
-	append_peer(&b, "deprecation", peer);
-	append_member(&b, "what", "v1 token verified", 17);
-	append_member(&b, "key", res->key->config->name, strlen(res->key->config->name));
-	append_member(&b, "sub", res->subject, strlen(res->subject));
-	append_member(&b, "sha256", fp, strlen(fp));
-	return emit(&b);
+	if (h.seq != 0 && (h.seq != a->head.seq || strcmp(h.hash, a->head.hash) != 0))
+		log_warning("Audit file %s ends with record %" PRIu64 ", not with the last one "
+			    "written (%" PRIu64 "); the chain continues from the latter",
+			    a->path, h.seq, a->head.seq);
+	audit_file_close(&a->file);
+	a->file = f;
+	return 0;
 }
 
-int audit_verify_failed(const Peer *peer, const Failure *f)
+/* Tries the sinks again; silent while they still fail. */
+static int recover(Audit *a)
 {
-	_cleanup_(buf_done) Buf b = {};
+	const char *sink;
+	uint64_t dropped = 0;
+	int r;
 
-	append_peer(&b, "verify-failed", peer);
-	append_member(&b, "reason", f->message, strlen(f->message));
-	return emit(&b);
+	/* Records waiting for a sync belong to the old file: the commit settles them first. */
+	if (a->head.seq > a->synced_seq)
+		return a->error;
+	if (a->path) {
+		r = reopen_file(a, &dropped);
+		if (r < 0)
+			return r;
+	}
+	r = write_record(a, &(AuditRecord){
+		.event = AUDIT_RECOVERED,
+		.message = audit_file_strerror(a->error),
+		.failed_since = a->failed_since,
+		.withheld_from = a->withheld_from,
+		.withheld_to = a->withheld_to,
+		.dropped_bytes = dropped,
+	}, &sink);
+	if (r < 0)
+		return r;
+	log_notice("Audit trail works again (failing since %s)", a->failed_since);
+	(void)sd_notify(0, "STATUS=Serving; the audit trail works again");
+	a->error = 0;
+	a->withheld_from = a->withheld_to = 0;
+	return 0;
+}
+
+int audit_record(Audit *a, const AuditRecord *rec)
+{
+	const char *sink;
+	int r;
+
+	if (a->error) {
+		r = recover(a);
+		if (r < 0)
+			return r;
+	}
+	r = write_record(a, rec, &sink);
+	if (r < 0)
+		fail(a, r, "cannot write a record to", sink);
+	return r;
+}
+
+bool audit_unsynced(const Audit *a)
+{
+	return a->sync == AUDIT_SYNC_ALWAYS && a->head.seq > a->synced_seq;
+}
+
+int audit_error(const Audit *a)
+{
+	return a->error;
+}
+
+static int do_reopen(Audit *a)
+{
+	const char *sink = a->path;
+	uint64_t dropped = 0;
+	int r;
+
+	a->reopen_requested = false;
+	if (a->error)
+		return recover(a);
+	r = reopen_file(a, &dropped);
+	if (r >= 0)
+		r = write_record(a, &(AuditRecord){ .event = AUDIT_REOPEN, .file = a->path,
+						     .dropped_bytes = dropped }, &sink);
+	if (r < 0) {
+		fail(a, r, "cannot reopen", sink);
+		return r;
+	}
+	log_info("Audit file %s reopened; the chain continues at record %" PRIu64, a->path,
+		 a->head.seq);
+	return 0;
+}
+
+int audit_sync(Audit *a)
+{
+	int r = 0;
+
+	if (a->path && a->head.seq > a->synced_seq) {
+		r = audit_file_check(&a->file, a->sync != AUDIT_SYNC_NONE);
+		if (r < 0) {
+			/* sync = always held their tokens back; they will not leave now. */
+			if (a->sync == AUDIT_SYNC_ALWAYS)
+				note_withheld(a, a->synced_seq + 1, a->head.seq);
+			a->batch_error = r;
+			fail(a, r, "cannot make records durable in", a->path);
+		}
+		a->synced_seq = a->head.seq;
+	}
+	if (a->reopen_requested)
+		(void)do_reopen(a);
+	return r;
+}
+
+int audit_commit(Audit *a)
+{
+	int r = audit_sync(a), e = a->batch_error;
+
+	a->batch_error = 0;
+	return r < 0 ? r : e;
+}
+
+int audit_reopen(Audit *a)
+{
+	if (!a->path)
+		return 0;
+	/* Unsynced records are in the old file: sync them there first. */
+	if (a->head.seq > a->synced_seq) {
+		a->reopen_requested = true;
+		return a->sync == AUDIT_SYNC_ALWAYS ? 0 : audit_sync(a);
+	}
+	return do_reopen(a);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	Audit *a = userdata;
+
+	(void)usec;
+	if (a->sync == AUDIT_SYNC_BATCH && a->head.seq > a->synced_seq)
+		(void)audit_sync(a);
+	else if (a->path && !a->error) {
+		/* Notice a deleted file while idle, not only at the next request. */
+		int r = audit_file_check(&a->file, false);
+		if (r < 0)
+			fail(a, r, "lost", a->path);
+	}
+	if (a->error)
+		(void)recover(a);
+	(void)sd_event_source_set_time_relative(s, AUDIT_TICK_USEC);
+	return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+int audit_attach_event(Audit *a, sd_event *e)
+{
+	return sd_event_add_time_relative(e, &a->tick, CLOCK_MONOTONIC, AUDIT_TICK_USEC, 0,
+					  on_tick, a);
+}
+
+void audit_detach_event(Audit *a)
+{
+	a->tick = sd_event_source_disable_unref(a->tick);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Audit *, audit_free);
+
+int audit_new(const AuditConfig *config, Audit **ret)
+{
+	_cleanup_(audit_freep) Audit *a = NULL;
+	int r;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->file = (AuditFile){ .fd = -EBADF, .torn_at = -1 };
+	a->journal_sink.fd = -EBADF;
+	a->journal = config->journal;
+	a->sync = config->sync;
+	memcpy(a->head.hash, audit_chain_genesis, AUDIT_HASH_HEX);
+	if (config->file) {
+		a->path = strdup(config->file);
+		if (!a->path)
+			return -ENOMEM;
+		r = audit_file_open(a->path, &a->file, &a->head, &a->dropped_at_open);
+		if (r < 0)
+			return log_error_errno(r, "Cannot open audit file %s: %s", a->path,
+					       audit_file_strerror(r));
+		if (a->dropped_at_open)
+			log_warning("Audit file %s ended with a torn line; cut off %" PRIu64
+				    " bytes", a->path, a->dropped_at_open);
+	}
+	a->synced_seq = a->head.seq;
+	log_info("Audit trail: %s%s%s, sync=%s, %s at record %" PRIu64,
+		 a->path ? a->path : "", a->path && a->journal ? " and " : "",
+		 a->journal ? "the journal" : "", audit_sync_to_string(a->sync),
+		 a->head.seq ? "continuing" : "starting", a->head.seq + 1);
+	*ret = TAKE_PTR(a);
+	return 0;
+}
+
+Audit *audit_free(Audit *a)
+{
+	if (!a)
+		return NULL;
+	(void)audit_sync(a);
+	audit_detach_event(a);
+	audit_file_close(&a->file);
+	audit_line_done(&a->line);
+	audit_journal_done(&a->journal_sink);
+	free(a->path);
+	free(a);
+	return NULL;
+}
+
+static int lifecycle(Audit *a, const AuditRecord *rec)
+{
+	int r = audit_record(a, rec);
+
+	/* Rare events: sync at once rather than wait for a request to commit them. */
+	if (r >= 0 && a->sync != AUDIT_SYNC_NONE)
+		r = audit_sync(a);
+	return r;
+}
+
+int audit_start(Audit *a)
+{
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "pid %d", (int)getpid());
+	return lifecycle(a, &(AuditRecord){
+		.event = AUDIT_START,
+		.version = PACKAGE_VERSION,
+		.detail = detail,
+		.chain = a->head.seq ? "continued" : "new",
+		.file = a->path,
+		.dropped_bytes = a->dropped_at_open,
+	});
+}
+
+int audit_stop(Audit *a, const char *why)
+{
+	return lifecycle(a, &(AuditRecord){ .event = AUDIT_STOP, .detail = why });
+}
+
+int audit_reload(Audit *a, const char *detail)
+{
+	return lifecycle(a, &(AuditRecord){ .event = AUDIT_RELOAD, .detail = detail });
+}
+
+int audit_key_change(Audit *a, const char *key, const char *kid, const char *alg,
+		     const char *detail)
+{
+	return lifecycle(a, &(AuditRecord){
+		.event = AUDIT_KEY_CHANGE, .key = key, .kid = kid, .alg = alg, .detail = detail });
 }

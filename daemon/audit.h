@@ -1,25 +1,130 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
 
+#include "claims.h"
+#include "config.h"
 #include "peer.h"
-#include "service.h"
 
 /*
- * One record per decision, written before the reply leaves (DESIGN invariant
- * 3). Records name the token only by its SHA-256 fingerprint, never the token
- * or the access token. A negative return means the record could not be
- * written, and the caller must not hand out the token.
+ * The audit trail (DESIGN invariant 3): one record per decision and per
+ * lifecycle event, to a hash-chained JSON Lines file and/or the journal.
+ * Records name a token only by its SHA-256 fingerprint; never the token, the
+ * access token or the PIN.
+ *
+ * Contract with callers:
+ * - audit_record() writes the record to every sink before it returns; < 0
+ *   means it could not, and the caller must not hand out the token. The
+ *   trail then stays failing (every later record is refused too) until a
+ *   later call finds the sinks writable again and records a "recovered"
+ *   event.
+ * - With sync = always a written record is not yet durable: the server holds
+ *   back every reply while audit_unsynced(), then calls audit_commit() once
+ *   for the whole batch (group commit) and releases the replies only if it
+ *   returned >= 0. audit_commit() also reports a sync that failed elsewhere
+ *   (a lifecycle record, a reopen) since its last call, so its result covers
+ *   every record written since then.
  */
 
-#define AUDIT_FINGERPRINT_HEX 65 /* 64 hex digits and NUL */
+/* sync = batch: how often the file is fdatasync'ed; also how often a failing trail is retried. */
+#define AUDIT_TICK_USEC (1000u * 1000u)
+/*
+ * Every string in a record is cut to this many bytes (an issued token's
+ * audience and subject are within it already), so a record stays well under
+ * AUDIT_LINE_MAX even if every byte is escaped as \u00XX.
+ */
+#define AUDIT_VALUE_MAX 1024u
 
-void audit_fingerprint(const char *token, size_t n, char ret_hex[static AUDIT_FINGERPRINT_HEX]);
+typedef enum AuditEvent {
+	/* Decisions on sign requests. */
+	AUDIT_ISSUED,
+	AUDIT_INVALID,	/* the request was malformed or broke a limit */
+	AUDIT_DENIED,	/* the policy said no */
+	AUDIT_RATE_LIMITED,
+	AUDIT_FAILED,	/* the token or the daemon failed: nothing issued */
+	AUDIT_LEGACY_UPGRADE,
+	/* Decisions on verify requests. */
+	AUDIT_VERIFY_VALID,
+	AUDIT_VERIFY_INVALID,	/* the token is not valid: error names the reason */
+	AUDIT_VERIFY_FAILED,	/* the PKCS#11 token failed: nothing decided */
+	AUDIT_DEPRECATION,	/* a valid v1 token: clients that still present them */
+	_AUDIT_DECISION_MAX,
+	/* The daemon's life. */
+	AUDIT_START = _AUDIT_DECISION_MAX,
+	AUDIT_STOP,
+	AUDIT_RELOAD,
+	AUDIT_KEY_CHANGE,
+	AUDIT_REOPEN,	/* the file was reopened (log rotation) */
+	AUDIT_RECOVERED, /* the trail works again after a failure */
+	_AUDIT_EVENT_MAX,
+} AuditEvent;
 
-int audit_issued(const Peer *peer, const Signed *s, const SignInput *in);
-int audit_refused(const Peer *peer, const SignInput *in, const Failure *f);
+/*
+ * What a record says. Absent fields (NULL pointers, zero numbers) are left
+ * out of the record, so new fields cost one line in the builder.
+ */
+typedef struct AuditRecord {
+	AuditEvent event;
+	const Peer *peer;	/* decisions: who asked */
+	uint64_t request_id;	/* the client's request id (0 is a valid id: decisions always carry it) */
+	const char *key;	/* key name; for a refusal the name asked for, if any */
+	const char *kid;
+	const char *alg;
+	Span audience;		/* .p == NULL: absent */
+	Span subject;
+	int64_t expires_at;	/* 0: absent */
+	Span jti;		/* .p == NULL: absent */
+	const char *policy;	/* the [policy NAME] that granted it */
+	const char *token;	/* only its SHA-256 is recorded */
+	size_t token_len;
+	const char *error;	/* stable name of the refusal, e.g. "invalid-request" */
+	const char *rule;	/* the broken rule's stable name, e.g. "expiry-too-long" */
+	const char *message;	/* why, for people */
+	const char *detail;	/* lifecycle events: free text */
+	/* Filled in by the audit code itself for lifecycle records. */
+	const char *version;
+	const char *chain;	/* start: "new" or "continued" */
+	const char *file;
+	uint64_t dropped_bytes;	/* start/reopen: a torn last line that was cut off */
+	const char *failed_since;
+	uint64_t withheld_from, withheld_to; /* recovered: records whose tokens were held back */
+} AuditRecord;
 
-/* Verify decisions; a valid v1 token also yields a deprecation event. */
-int audit_verified(const Peer *peer, const char *token, size_t n, const VerifyResult *r);
-int audit_verify_failed(const Peer *peer, const Failure *f);
+const char *audit_event_to_string(AuditEvent e);
+/* strerror() for the trail's errors, with words for the unclear ones. */
+const char *audit_strerror(int r);
+bool audit_event_is_decision(AuditEvent e);
+
+typedef struct Audit Audit;
+
+/* Opens the sinks and finds where the chain ends; failure is fatal for the daemon. */
+int audit_new(const AuditConfig *config, Audit **ret);
+/* Syncs what is pending (unless sync = none) and closes. */
+Audit *audit_free(Audit *a);
+
+int audit_record(Audit *a, const AuditRecord *r);
+/* sync = always: records were written that no sync covered yet. */
+bool audit_unsynced(const Audit *a);
+/* Makes written records durable (per the sync mode); < 0 if that failed. */
+int audit_sync(Audit *a);
+/* audit_sync(), failing also if any sync failed since the previous commit. */
+int audit_commit(Audit *a);
+/* 0 when records can be written, else the -errno that stopped them. */
+int audit_error(const Audit *a);
+
+/* Periodic work (batch sync, retrying a failing trail) runs on the daemon's loop. */
+int audit_attach_event(Audit *a, sd_event *e);
+void audit_detach_event(Audit *a);
+
+/* Lifecycle hooks. */
+int audit_start(Audit *a);
+int audit_stop(Audit *a, const char *why);
+int audit_reload(Audit *a, const char *detail);
+int audit_key_change(Audit *a, const char *key, const char *kid, const char *alg,
+		     const char *detail);
+/* Reopens the file by name after log rotation (SIGHUP); the chain continues into the new file. */
+int audit_reopen(Audit *a);

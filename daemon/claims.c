@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "claims-extra.h"
 #include "json.h"
 
 int claims_header(Buf *b, const char *alg, const char *kid)
@@ -18,6 +19,17 @@ int claims_header(Buf *b, const char *alg, const char *kid)
 		return r;
 	buf_append_char(b, '}');
 	return b->error;
+}
+
+static int append_extras(Buf *b, const ZumoClaims *c)
+{
+	for (size_t i = 0; i < c->n_extras; i++) {
+		int r = claims_append_extra(b, &c->extras[i]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int claims_zumo_payload(Buf *b, const char *issuer, const ZumoClaims *c)
@@ -45,6 +57,23 @@ int claims_zumo_payload(Buf *b, const char *issuer, const ZumoClaims *c)
 			return r;
 		buf_append_char(b, '}');
 	}
+	if (c->iat) {
+		buf_append_str(b, ",\"iat\":");
+		buf_append_int64(b, c->iat);
+	}
+	if (c->nbf) {
+		buf_append_str(b, ",\"nbf\":");
+		buf_append_int64(b, c->nbf);
+	}
+	if (c->jti.p) {
+		buf_append_str(b, ",\"jti\":");
+		r = json_append_string(b, c->jti.p, c->jti.n);
+		if (r < 0)
+			return r;
+	}
+	r = append_extras(b, c);
+	if (r < 0)
+		return r;
 	buf_append_char(b, '}');
 	return b->error;
 }
@@ -71,6 +100,8 @@ int claims_standard_payload(Buf *b, const char *issuer, const ZumoClaims *c)
 	buf_append_str(b, ",\"iat\":");
 	buf_append_int64(b, c->iat);
 	r = member(b, ",\"jti\":", c->jti);
+	if (r >= 0)
+		r = append_extras(b, c);
 	if (r < 0)
 		return r;
 	buf_append_char(b, '}');

@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "hsmjwt-build.h"
+#include "policy.h"
 
 #define KEY_NAME_MAX 64
 
@@ -26,9 +27,10 @@ enum {
 	KEY_SEEN_BITS = 1u << 6,
 	KEY_SEEN_CLOCK_SKEW = 1u << 7,
 	KEY_SEEN_ACCEPT_V1 = 1u << 8,
+	KEY_SEEN_ADD_CLAIMS = 1u << 9,
 };
 
-static int parse_bool(const char *s, bool *ret)
+int config_parse_bool(const char *s, bool *ret)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
 
@@ -277,7 +279,7 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		return once(st, k, KEY_SEEN_CLOCK_SKEW, name);
 	}
 	if (strcmp(name, "accept-v1") == 0) {
-		if (parse_bool(value, &k->accept_v1) < 0)
+		if (config_parse_bool(value, &k->accept_v1) < 0)
 			return fail(st, "accept-v1 must be yes or no");
 		return once(st, k, KEY_SEEN_ACCEPT_V1, name);
 	}
@@ -302,6 +304,13 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		*(is_max ? &k->max_lifetime : &k->default_lifetime) = v;
 		return once(st, k, is_max ? KEY_SEEN_MAX_LIFETIME : KEY_SEEN_DEFAULT_LIFETIME, name);
 	}
+	if (strcmp(name, "add-claims") == 0) {
+		char err[256];
+
+		if (config_parse_add_claims(value, &k->add_claims, err, sizeof(err)) < 0)
+			return fail(st, "%s", err);
+		return once(st, k, KEY_SEEN_ADD_CLAIMS, name);
+	}
 	return fail(st, "unknown option '%s' in [key %s]", name, k->name);
 }
 
@@ -313,6 +322,8 @@ static int handle(void *user, const char *section, const char *name, const char 
 
 	if (st->error)
 		return 0;
+	if (strncmp(section, "policy ", 7) == 0)
+		return policy_config_handle(c, section + 7, name, value, &st->error);
 	if (!name) /* a section header on its own */
 		return 1;
 	if (strncmp(section, "key ", 4) == 0)
@@ -327,10 +338,18 @@ static int handle(void *user, const char *section, const char *name, const char 
 			c->max_frame = (uint32_t)v;
 			return 1;
 		}
+		if (strcmp(name, "pid-file") == 0)
+			return set_string(st, &c->pid_file, value, name);
 		if (strcmp(name, "max-connections") == 0) {
 			if (parse_uint(value, 1000000, &v) < 0 || v == 0)
 				return fail(st, "max-connections must be 1..1000000");
 			c->max_connections = (unsigned)v;
+			return 1;
+		}
+		if (strcmp(name, "request-timeout") == 0) {
+			if (parse_duration(value, &c->request_timeout) < 0 || c->request_timeout == 0 ||
+			    c->request_timeout > 600)
+				return fail(st, "request-timeout must be a duration from 1s to 10min");
 			return 1;
 		}
 		if (strcmp(name, "exit-idle") == 0) {
@@ -347,7 +366,26 @@ static int handle(void *user, const char *section, const char *name, const char 
 			return set_string(st, &c->token_uri, value, name);
 		if (strcmp(name, "pin-file") == 0)
 			return set_string(st, &c->pin_file, value, name);
+		if (strcmp(name, "sessions") == 0) {
+			if (parse_uint(value, CONFIG_MAX_SESSIONS, &v) < 0)
+				return fail(st, "sessions must be 0..%u", CONFIG_MAX_SESSIONS);
+			c->sessions = (unsigned)v;
+			c->sessions_set = true;
+			return 1;
+		}
 		return fail(st, "unknown option '%s' in [token]", name);
+	}
+	if (strcmp(section, "audit") == 0) {
+		const char *e = audit_config_set(&c->audit, name, value);
+
+		return e ? fail(st, "%s: '%s'", e, name) : 1;
+	}
+	if (strcmp(section, "claims") == 0) {
+		char err[256];
+
+		if (config_claims_option(&c->claims, name, value, err, sizeof(err)) < 0)
+			return fail(st, "%s", err);
+		return 1;
 	}
 	return fail(st, "unknown section [%s]", section);
 }
@@ -356,7 +394,9 @@ static int key_defaults(const Config *c, KeyConfig *k, char **ret_error)
 {
 	const AlgorithmInfo *ai = algorithm_info(k->alg);
 
-#define key_error(...) (asprintf(ret_error, __VA_ARGS__) < 0 ? -ENOMEM : -EINVAL)
+/* asprintf leaves its pointer undefined on failure: NULL it, and say "out of memory". */
+#define key_error(...) \
+	(asprintf(ret_error, __VA_ARGS__) < 0 ? (*ret_error = NULL, -ENOMEM) : -EINVAL)
 	if (!k->uri)
 		return key_error("%s: [key %s] has no uri", c->path, k->name);
 	/* An asymmetric alg without a profile can only mean the standard one. */
@@ -369,12 +409,14 @@ static int key_defaults(const Config *c, KeyConfig *k, char **ret_error)
 	if ((k->seen & KEY_SEEN_ACCEPT_V1) && k->profile != PROFILE_ZUMO_V2)
 		return key_error("%s: [key %s]: accept-v1 applies to zumo-v2 keys only", c->path,
 				 k->name);
+	if (k->add_claims && k->profile != PROFILE_ZUMO_V2)
+		return key_error("%s: [key %s]: add-claims applies to zumo-v2 keys (the standard "
+				 "profile always has iat and jti)", c->path, k->name);
 	if ((k->seen & KEY_SEEN_BITS) && k->alg != ALG_RS256 && k->alg != ALG_PS256)
 		return key_error("%s: [key %s]: bits applies to RSA keys only", c->path, k->name);
 	if (k->default_lifetime > k->max_lifetime)
 		return key_error("%s: [key %s]: default-lifetime exceeds max-lifetime", c->path,
 				 k->name);
-#undef key_error
 	if (!k->kid && k->profile == PROFILE_ZUMO_V2 && !(k->kid = strdup("0")))
 		return -ENOMEM;
 	/* A symmetric key has no public half to take a thumbprint of: its name will do. */
@@ -390,19 +432,55 @@ static int apply_defaults(Config *c, char **ret_error)
 	int r;
 
 	if (!c->token_uri)
-		return asprintf(ret_error, "%s: [token] uri is required", c->path), -EINVAL;
+		return key_error("%s: [token] uri is required", c->path);
 	if (c->n_keys == 0)
-		return asprintf(ret_error, "%s: no [key NAME] section", c->path), -EINVAL;
+		return key_error("%s: no [key NAME] section", c->path);
 	for (size_t i = 0; i < c->n_keys; i++) {
 		r = key_defaults(c, &c->keys[i], ret_error);
 		if (r < 0)
 			return r;
 	}
+	if (!c->sessions_set)
+		c->sessions = CONFIG_DEFAULT_SESSIONS;
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
 		return -ENOMEM;
-	return 0;
+	/* No "file" line: the default file; "file =" (empty): none. */
+	if (!(c->audit.seen & 1u) && !(c->audit.file = strdup(CONFIG_DEFAULT_AUDIT_FILE)))
+		return -ENOMEM;
+	if (!c->audit.file && !c->audit.journal)
+		return asprintf(ret_error, "%s: [audit] needs a sink: a file, the journal or both",
+				c->path),
+		       -EINVAL;
+	return policy_config_finish(c, ret_error);
 }
 
+
+/*
+ * inih reads a line into INI_MAX_LINE bytes (200 in Debian's build) and
+ * parses the rest of a longer one as a line of its own, which could turn
+ * the tail of a long value into an option. Refuse such lines instead.
+ */
+static int check_line_lengths(FILE *f, const char *path, char **ret_error)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0;
+	ssize_t k;
+	int n = 0;
+
+	while ((k = getline(&line, &cap, f)) >= 0) {
+		n++;
+		if (k > 0 && line[k - 1] == '\n')
+			k--;
+		if (k > INI_MAX_LINE - 2) {
+			if (asprintf(ret_error, "%s:%d: line longer than %d bytes (continue a list "
+					       "on indented lines)", path, n, INI_MAX_LINE - 2) < 0)
+				*ret_error = NULL;
+			return -EINVAL;
+		}
+	}
+	rewind(f);
+	return 0;
+}
 
 int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 {
@@ -416,7 +494,13 @@ int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 		return -ENOMEM;
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	c->request_timeout = CONFIG_DEFAULT_REQUEST_TIMEOUT;
+	audit_config_defaults(&c->audit);
+	claim_limits_init(&c->claims);
 
+	r = check_line_lengths(f, path, ret_error);
+	if (r < 0)
+		return r;
 	st.config = c;
 	r = ini_parse_file(f, handle, &st);
 	if (st.error) {
@@ -480,11 +564,14 @@ Config *config_free(Config *c)
 		free(c->keys[i].issuer);
 	}
 	free(c->keys);
+	policies_free(c->policies, c->n_policies);
 	free(c->path);
 	free(c->socket_path);
 	free(c->module);
 	free(c->token_uri);
 	free(c->pin_file);
+	free(c->pid_file);
+	audit_config_done(&c->audit);
 	free(c);
 	return NULL;
 }

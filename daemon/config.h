@@ -15,6 +15,10 @@
  */
 
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024u
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT 10u
+#define CONFIG_MAX_SESSIONS 64u
+/* One thread keeps the loop free of token calls; SoftHSM gains nothing from more (PERFORMANCE.md). */
+#define CONFIG_DEFAULT_SESSIONS 1u
 #define CONFIG_DEFAULT_DEFAULT_LIFETIME 3600u /* one hour */
 #define CONFIG_DEFAULT_MAX_LIFETIME 86400u    /* one day */
 /* Ten years: beyond that an expiry is a mistake, not a policy. */
@@ -27,6 +31,40 @@ typedef enum Profile {
 	PROFILE_ZUMO_V2,  /* Mobile Services v2: HS256, kid "0", exp iss ver aud uid */
 	PROFILE_STANDARD, /* iss sub aud exp iat jti */
 } Profile;
+
+/* [audit]: where records go and how durable they are before the reply leaves. */
+typedef enum AuditSync {
+	AUDIT_SYNC_ALWAYS, /* fdatasync() before any token of the batch leaves */
+	AUDIT_SYNC_BATCH,  /* fdatasync() about once per AUDIT_BATCH_INTERVAL_USEC */
+	AUDIT_SYNC_NONE,   /* write(2) only; the kernel writes back when it likes */
+} AuditSync;
+
+#define CONFIG_DEFAULT_AUDIT_FILE "/var/log/hsmjwt/audit.jsonl"
+
+typedef struct AuditConfig {
+	char *file;   /* NULL: no file sink */
+	bool journal; /* records also go to the systemd journal */
+	AuditSync sync;
+	unsigned seen; /* bit per option, to refuse repeats */
+} AuditConfig;
+/* [claims]: bounds on extra claims and the payload (README "Extra claims"). */
+#define CLAIMS_DEFAULT_MAX_EXTRA 32u
+#define CLAIMS_DEFAULT_MAX_NAME 128u
+#define CLAIMS_DEFAULT_MAX_VALUE 4096u
+/* Above the largest payload the fixed members alone can make (escaped aud, uid, access token). */
+#define CLAIMS_DEFAULT_MAX_PAYLOAD 65536u
+
+typedef struct ClaimLimits {
+	uint32_t max_extra;   /* extra claims per request */
+	uint32_t max_name;    /* bytes of a claim name */
+	uint32_t max_value;   /* bytes of a value as written in the payload */
+	uint32_t max_payload; /* bytes of the payload JSON */
+} ClaimLimits;
+
+/* add-claims = iat, nbf, jti (per key; none by default, so zumo-v2 stays byte-exact). */
+#define ADD_CLAIM_IAT (1u << 0)
+#define ADD_CLAIM_NBF (1u << 1)
+#define ADD_CLAIM_JTI (1u << 2)
 
 /* Rotation without downtime: publish first, activate later, retire last. */
 typedef enum KeyState {
@@ -56,6 +94,7 @@ typedef struct KeyConfig {
 	unsigned bits;	   /* RSA modulus size for hsmjwtctl generate */
 	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
 	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
+	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
 	unsigned seen;	   /* bit per option, to refuse repeats */
 } KeyConfig;
 
@@ -65,11 +104,19 @@ typedef struct Config {
 	uint32_t max_frame;
 	unsigned max_connections;
 	uint64_t exit_idle; /* seconds without connections before exiting; 0: never */
+	uint64_t request_timeout; /* seconds a request may wait for the token */
+	unsigned sessions;	  /* signing threads, each with a session; 0: sign in the loop */
+	bool sessions_set;	  /* else: SESSIONS_DEFAULT */
 	char *module;	 /* NULL: the modules registered with p11-kit */
 	char *token_uri; /* RFC 7512, e.g. pkcs11:token=hsmjwt */
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
 	KeyConfig *keys;
 	size_t n_keys;
+	char *pid_file; /* NULL: none; lets hsmjwtctl reopen-audit find the daemon */
+	AuditConfig audit;
+	ClaimLimits claims;
+	struct Policy *policies; /* [policy NAME] in file order, see policy.h; none: deny all */
+	size_t n_policies;
 } Config;
 
 /* Parses and validates path. On failure *ret_error holds a message naming the line. */
@@ -84,11 +131,25 @@ static inline void config_freep(Config **c)
 }
 const KeyConfig *config_find_key(const Config *c, const char *name);
 
+/* config-audit.c: one [audit] option; NULL on success, else what is wrong. */
+const char *audit_config_set(AuditConfig *a, const char *name, const char *value);
+void audit_config_defaults(AuditConfig *a);
+void audit_config_done(AuditConfig *a);
+const char *audit_sync_to_string(AuditSync s);
+
 const char *profile_to_string(Profile p);
 const char *key_state_to_string(KeyState s);
 
 /* The key a request without a key name gets: the first active one, or NULL. */
 const KeyConfig *config_default_key(const Config *c);
+
+/* yes/true/on/1 or no/false/off/0. */
+int config_parse_bool(const char *s, bool *ret);
+/* config-claims.c: [claims] options and a key's add-claims; -EINVAL with the reason in err. */
+void claim_limits_init(ClaimLimits *l);
+int config_claims_option(ClaimLimits *l, const char *name, const char *value, char *err,
+			 size_t err_size);
+int config_parse_add_claims(const char *value, unsigned *ret, char *err, size_t err_size);
 
 /* "90", "90s", "15min", "2h", "7d" -> seconds. */
 int parse_duration(const char *s, uint64_t *ret);

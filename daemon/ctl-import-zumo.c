@@ -112,5 +112,5 @@ int ctl_import_zumo(const Config *config, int argc, char *argv[])
 out:
 	secret_wipe(key, sizeof(key));
 	token_close(token);
-	return r;
+	return r < 0 ? r : 0;
 }

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+
 #include "config.h"
 
-/* One hsmjwtctl subcommand per file, behind a {name, fn, help} table. */
+/*
+ * One hsmjwtctl subcommand per file, behind a {name, fn, help} table. run
+ * returns -errno (exit status 1) or the exit status, 0 for success.
+ */
 typedef struct CtlCommand {
 	const char *name;
 	int (*run)(const Config *config, int argc, char *argv[]);
 	const char *usage;
 	const char *help;
+	bool no_config; /* runs without the configuration: config is NULL */
 } CtlCommand;
 
 int ctl_import_zumo(const Config *config, int argc, char *argv[]);
@@ -16,6 +22,9 @@ int ctl_generate(const Config *config, int argc, char *argv[]);
 int ctl_jwks(const Config *config, int argc, char *argv[]);
 int ctl_list(const Config *config, int argc, char *argv[]);
 int ctl_enable_verify(const Config *config, int argc, char *argv[]);
+int ctl_check_policy(const Config *config, int argc, char *argv[]);
+int ctl_audit(const Config *config, int argc, char *argv[]);
+int ctl_reopen_audit(const Config *config, int argc, char *argv[]);
 
 /* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */
 int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32]);

@@ -22,12 +22,25 @@ static const CtlCommand commands[] = {
 	{ "list", ctl_list, "", "show the configured keys and the key objects on the token" },
 	{ "enable-verify", ctl_enable_verify, "KEYNAME",
 	  "let an HMAC key imported by an older version verify (CKA_VERIFY=TRUE)" },
+	{ "check-policy", ctl_check_policy,
+	  "--uid U [--gid G]... [--unit X] --aud A [--sub S] [--key K] [--lifetime N]\n"
+	  "      [--credentials] [--extra-claim NAME]... [--legacy-claims]",
+	  "say what hsmjwtd would decide for this peer and request, offline (no token,\n"
+	  "      no PIN); exit 0 allowed, 3 invalid request, 4 permission denied" },
+	{ "audit", ctl_audit, "verify [--any-start] FILE...",
+	  "check the audit trail's hash chain across FILEs, oldest first\n"
+	  "      (exit 0 intact, 1 broken, 3 unreadable; needs no configuration)",
+	  .no_config = true },
+	{ "reopen-audit", ctl_reopen_audit, "[--unit NAME]",
+	  "make hsmjwtd reopen its audit file after log rotation: SIGHUP (which also\n"
+	  "      reloads the configuration) through [server] pid-file, else through\n"
+	  "      systemd to NAME, default hsmjwtd.service" },
 };
 
 static void help(void)
 {
 	printf("Usage: hsmjwtctl [--config FILE] COMMAND [ARGS...]\n\n"
-	       "Administers hsmjwtd's keys in the PKCS#11 token.\n\n"
+	       "Administers hsmjwtd's keys in the PKCS#11 token and checks its policies.\n\n"
 	       "  -c, --config FILE   configuration file (default %s)\n"
 	       "  -h, --help          show this help\n"
 	       "      --version       show the version\n\nCommands:\n",
@@ -78,6 +91,10 @@ int main(int argc, char *argv[])
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
 		if (strcmp(commands[i].name, argv[optind]) != 0)
 			continue;
+		if (commands[i].no_config) {
+			r = commands[i].run(NULL, argc - optind, argv + optind);
+			return r < 0 ? EXIT_FAILURE : r;
+		}
 		r = config_load(config_path, &config, &error);
 		if (r < 0) {
 			log_error("Invalid configuration: %s", error ? error : "out of memory");
@@ -85,7 +102,7 @@ int main(int argc, char *argv[])
 		}
 		r = commands[i].run(config, argc - optind, argv + optind);
 		config_free(config);
-		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+		return r < 0 ? EXIT_FAILURE : r;
 	}
 	fprintf(stderr, "hsmjwtctl: unknown command '%s'; see --help\n", argv[optind]);
 	return 2;

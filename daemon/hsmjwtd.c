@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <systemd/sd-daemon.h>
 
 #include "cleanup.h"
@@ -10,6 +11,7 @@
 #include "config.h"
 #include "hardening.h"
 #include "log.h"
+#include "pidfile.h"
 #include "server.h"
 #include "service.h"
 
@@ -26,7 +28,10 @@ static void help(void)
 	       "\n"
 	       "The socket comes from systemd socket activation, or [server] socket when\n"
 	       "started by hand. The PIN is read from [token] pin-file or\n"
-	       "$CREDENTIALS_DIRECTORY/pin. See hsmjwtd(8) and hsmjwtd.conf(5).\n",
+	       "$CREDENTIALS_DIRECTORY/pin. Requests are granted by [policy NAME] sections\n"
+	       "(none: every request is denied); SIGHUP re-reads them without dropping\n"
+	       "connections and reopens the [audit] file after log rotation. See hsmjwtd(8)\n"
+	       "and hsmjwtd.conf(5).\n",
 	       HSMJWTD_DEFAULT_CONFIG);
 }
 
@@ -45,7 +50,7 @@ int main(int argc, char *argv[])
 	bool check_only = false;
 	Config *config = NULL;
 	Service *service = NULL;
-	int c, r;
+	int c, r, pid_fd = -EBADF;
 
 	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
 		switch (c) {
@@ -80,16 +85,33 @@ int main(int argc, char *argv[])
 		return EXIT_FAILURE;
 	}
 	if (check_only) {
-		printf("%s: OK, %zu key(s)\n", config_path, config->n_keys);
+		printf("%s: OK, %zu key(s), %zu polic%s%s\n", config_path, config->n_keys,
+		       config->n_policies, config->n_policies == 1 ? "y" : "ies",
+		       config->n_policies ? "" : " (every request will be denied)");
 		config_free(config);
 		return EXIT_SUCCESS;
 	}
+	if (config->pid_file) {
+		r = pidfile_acquire(config->pid_file, &pid_fd);
+		if (r < 0) {
+			log_error_errno(r, "Cannot take pid file %s: %s", config->pid_file,
+					r == -EBUSY ? "another hsmjwtd holds it" : strerror(-r));
+			config_free(config);
+			return EXIT_FAILURE;
+		}
+	}
+	_cleanup_free_ char *pid_file = config->pid_file ? strdup(config->pid_file) : NULL;
 	r = service_new(config, &service);
 	if (r < 0) {
-		(void)sd_notifyf(0, "STATUS=Cannot open the token or its keys\nERRNO=%d", -r);
+		(void)sd_notifyf(0, "STATUS=Cannot open the audit trail, the token or its keys\nERRNO=%d", -r);
+		pidfile_release(pid_file, pid_fd);
 		return EXIT_FAILURE;
 	}
+	/* A failing start record leaves the trail failing: requests are refused until it works. */
+	(void)audit_start(service_audit(service));
 	r = server_run(service);
+	(void)audit_stop(service_audit(service), r < 0 ? "the event loop failed" : NULL);
 	service_free(service);
+	pidfile_release(pid_file, pid_fd);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -62,7 +62,7 @@ static void load_verifier(Token *t, LoadedKey *lk, TokenObject object)
 	if (!lk->alg->symmetric)
 		return;
 	/* An HMAC key imported before CKA_VERIFY was set cannot verify: find out now. */
-	r = keyring_verify(t, lk, "probe", 5, zero, lk->sig_len);
+	r = keyring_verify(t, token_main_session(t), lk, "probe", 5, zero, lk->sig_len);
 	if (r == -EBADMSG)
 		return;
 	lk->can_verify = false;
@@ -129,7 +129,7 @@ static int load_signer(Token *t, LoadedKey *lk)
 	lk->object = object;
 	lk->can_sign = true;
 	/* Probe once now, so a key that cannot sign fails the start, not a request. */
-	r = keyring_sign(t, lk, "probe", 5, sig, &len);
+	r = keyring_sign(t, token_main_session(t), lk, "probe", 5, sig, &len);
 	if (r < 0)
 		return log_error_errno(r, "Key %s (%s) cannot sign %s", lk->config->name,
 				       lk->config->uri, lk->alg->name);
@@ -218,6 +218,15 @@ void keyring_release_objects(Token *t, Keyring *k)
 		}
 }
 
+void keyring_forget_objects(Keyring *k)
+{
+	for (size_t i = 0; k && i < k->n_keys; i++) {
+		k->keys[i].is_copy = false;
+		k->keys[i].can_sign = false;
+		k->keys[i].can_verify = false;
+	}
+}
+
 Keyring *keyring_free(Keyring *k)
 {
 	if (!k)
@@ -261,8 +270,8 @@ static int host_hash(HostHash h, const void **input, size_t *n, uint8_t digest[s
 	return 0;
 }
 
-int keyring_verify(Token *t, const LoadedKey *key, const void *input, size_t n, const uint8_t *sig,
-		   size_t sig_len)
+int keyring_verify(Token *t, TokenSession session, const LoadedKey *key, const void *input,
+		   size_t n, const uint8_t *sig, size_t sig_len)
 {
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	int r;
@@ -275,11 +284,11 @@ int keyring_verify(Token *t, const LoadedKey *key, const void *input, size_t n, 
 	r = host_hash(key->verify_host_hash, &input, &n, digest);
 	if (r < 0)
 		return r;
-	return token_verify(t, key->verify_object, key->verify_mech, input, n, sig, sig_len);
+	return token_verify(t, session, key->verify_object, key->verify_mech, input, n, sig, sig_len);
 }
 
-int keyring_sign(Token *t, const LoadedKey *key, const void *input, size_t n,
-		 uint8_t sig[static SIGNATURE_MAX], size_t *ret_len)
+int keyring_sign(Token *t, TokenSession session, const LoadedKey *key, const void *input,
+		 size_t n, uint8_t sig[static SIGNATURE_MAX], size_t *ret_len)
 {
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	size_t len = SIGNATURE_MAX;
@@ -288,7 +297,7 @@ int keyring_sign(Token *t, const LoadedKey *key, const void *input, size_t n,
 	r = host_hash(key->host_hash, &input, &n, digest);
 	if (r < 0)
 		return r;
-	r = token_sign(t, key->object, key->mech, input, n, sig, &len);
+	r = token_sign(t, session, key->object, key->mech, input, n, sig, &len);
 	if (r < 0)
 		return r;
 	/* JWS wants exactly this length (ECDSA: r||s, each the field size). Anything else is a token bug. */

@@ -49,6 +49,8 @@ int keyring_load(Token *t, const Config *c, unsigned flags, Keyring **ret);
 Keyring *keyring_free(Keyring *k);
 /* Destroys the session copies this keyring made; call before keyring_free() once unused. */
 void keyring_release_objects(Token *t, Keyring *k);
+/* The token is gone: its handles are void; nothing may sign or verify with this keyring. */
+void keyring_forget_objects(Keyring *k);
 static inline void keyring_freep(Keyring **k)
 {
 	keyring_free(*k);
@@ -63,9 +65,9 @@ const LoadedKey *keyring_default(const Keyring *k);
  * Verifies sig over input inside the token: 0 valid, -EBADMSG invalid,
  * another -errno when the token failed.
  */
-int keyring_verify(Token *t, const LoadedKey *key, const void *input, size_t n, const uint8_t *sig,
-		   size_t sig_len);
+int keyring_verify(Token *t, TokenSession session, const LoadedKey *key, const void *input,
+		   size_t n, const uint8_t *sig, size_t sig_len);
 
 /* Signs input (the JWS signing input) with key; *ret_len is the exact signature length. */
-int keyring_sign(Token *t, const LoadedKey *key, const void *input, size_t n,
-		 uint8_t sig[static SIGNATURE_MAX], size_t *ret_len);
+int keyring_sign(Token *t, TokenSession session, const LoadedKey *key, const void *input,
+		 size_t n, uint8_t sig[static SIGNATURE_MAX], size_t *ret_len);

@@ -12,6 +12,8 @@
 #include "hsmjwt.pb-c.h"
 #include "log.h"
 #include "nul-check.h"
+#include "secret.h"
+#include "request-claims.h"
 
 typedef Hsmjwt__V1__Request Request;
 typedef Hsmjwt__V1__Response Response;
@@ -50,17 +52,26 @@ static int append_response(const Response *resp, Buf *out)
 	return 0;
 }
 
-static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
+/* rule: the stable name of the rule broken (Error.rule), or "". */
+static int reply_refusal(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *rule,
+			 const char *message, uint32_t retry_after_ms, Buf *out)
 {
 	Hsmjwt__V1__Error err = HSMJWT__V1__ERROR__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
 
 	err.code = code;
 	err.message = (char *)message;
+	err.rule = (char *)rule;
+	err.retry_after_ms = retry_after_ms;
 	resp.id = id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_ERROR;
 	resp.error = &err;
 	return append_response(&resp, out);
+}
+
+static int reply_error(uint64_t id, Hsmjwt__V1__ErrorCode code, const char *message, Buf *out)
+{
+	return reply_refusal(id, code, "", message, 0, out);
 }
 
 int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out)
@@ -81,6 +92,8 @@ static Hsmjwt__V1__ErrorCode error_code(ServiceError e)
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_PERMISSION_DENIED;
 	case SERVICE_UNAVAILABLE:
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE;
+	case SERVICE_RATE_LIMITED:
+		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_RATE_LIMITED;
 	default:
 		return HSMJWT__V1__ERROR_CODE__ERROR_CODE_INTERNAL;
 	}
@@ -91,46 +104,125 @@ static Span span_of(const char *s)
 	return (Span){ s, s ? strlen(s) : 0 };
 }
 
-static int handle_sign(Service *s, const Peer *peer, const Request *req, Buf *scratch, Buf *out)
+/* A sign request refused here is a decision too: it gets its audit record. */
+static int refuse_sign(Service *s, const Peer *peer, const SignInput *in, const char *rule,
+		       const char *message, Buf *out)
+{
+	Failure fail;
+
+	service_refuse(s, peer, in, rule, message, &fail);
+	return reply_refusal(in->request_id, error_code(fail.code), fail.rule, fail.message,
+			     fail.retry_after_ms, out);
+}
+
+static void run_pending(Job *job, Token *t, TokenSession session)
+{
+	Pending *p = (Pending *)job;
+
+	if (p->is_sign)
+		service_sign_run(&p->sign, t, session);
+	else
+		service_verify_run(&p->verify, t, session);
+}
+
+static Pending *pending_new(Service *s, const Peer *peer, Request *req, bool is_sign)
+{
+	Pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->job.run = run_pending;
+	p->service = s;
+	p->peer = peer;
+	p->req = req;
+	p->id = req->id;
+	p->is_sign = is_sign;
+	return p;
+}
+
+void pending_free(Pending *p)
+{
+	if (!p)
+		return;
+	if (p->is_sign)
+		sign_work_done(&p->sign);
+	else
+		verify_work_done(&p->verify);
+	free(p->extras);
+	free(p->items);
+	hsmjwt__v1__request__free_unpacked(p->req, &wiping_allocator);
+	free(p);
+}
+
+/* Decides; on success *ret_pending waits for the token, else the refusal is in out. */
+static int handle_sign(Service *s, const Peer *peer, Request *req, Buf *out, Pending **ret_pending)
 {
 	const Hsmjwt__V1__SignRequest *sr = req->sign;
-	Hsmjwt__V1__SignResponse sresp = HSMJWT__V1__SIGN_RESPONSE__INIT;
-	Response resp = HSMJWT__V1__RESPONSE__INIT;
-	SignInput in = {
+	_cleanup_(pending_freep) Pending *p = pending_new(s, peer, req, true);
+	SignInput *in;
+	Failure fail;
+	int r;
+
+	if (!p) {
+		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+		return -ENOMEM;
+	}
+	in = &p->in;
+	*in = (SignInput){
+		.request_id = req->id,
 		.key_name = sr->key,
 		.claims.audience = span_of(sr->audience),
 		.claims.user_id = span_of(sr->user_id),
 		.claims.access_token = sr->credentials ? span_of(sr->credentials->access_token)
 						       : (Span){},
 	};
+	r = request_map_extras(sr, &p->extras, &p->items);
+	if (r < 0)
+		return r;
+	in->claims.extras = p->extras;
+	in->claims.n_extras = sr->n_extra_claims;
+	if (sr->legacy_claims_json && *sr->legacy_claims_json)
+		in->legacy_json = span_of(sr->legacy_claims_json);
+	if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS) {
+		if (sr->lifetime_seconds == 0)
+			return refuse_sign(s, peer, in, "expiry-invalid",
+					   "lifetime must be at least 1 second", out);
+		in->lifetime = sr->lifetime_seconds;
+	} else if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT) {
+		if (sr->expires_at <= 0)
+			return refuse_sign(s, peer, in, "expiry-invalid",
+					   "expires-at must be a positive Unix time", out);
+		in->expires_at = sr->expires_at;
+	}
+	/* Credentials present with an empty token still mean "emit the claim". */
+	if (sr->credentials && !in->claims.access_token.p)
+		in->claims.access_token = (Span){ "", 0 };
+
+	r = service_sign_prepare(s, peer, in, time(NULL), &p->sign, &fail);
+	if (r < 0)
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
+	*ret_pending = TAKE_PTR(p);
+	return 0;
+}
+
+static int complete_sign(Pending *p, Buf *scratch, Buf *out)
+{
+	Hsmjwt__V1__SignResponse sresp = HSMJWT__V1__SIGN_RESPONSE__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
 	Failure fail;
 	Signed sig;
 	int r;
 
-	if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS) {
-		if (sr->lifetime_seconds == 0)
-			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					   "lifetime must be at least 1 second", out);
-		in.lifetime = sr->lifetime_seconds;
-	} else if (sr->expiry_case == HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT) {
-		if (sr->expires_at <= 0)
-			return reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					   "expires-at must be a positive Unix time", out);
-		in.expires_at = sr->expires_at;
-	}
-	/* Credentials present with an empty token still mean "emit the claim". */
-	if (sr->credentials && !in.claims.access_token.p)
-		in.claims.access_token = (Span){ "", 0 };
-
-	r = service_sign(s, peer, &in, time(NULL), scratch, &sig, &fail);
+	r = service_sign_finish(p->service, p->peer, &p->in, &p->sign, scratch, &sig, &fail);
 	if (r < 0)
-		return reply_error(req->id, error_code(fail.code), fail.message, out);
-
+		return reply_refusal(p->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
 	sresp.token = (char *)sig.token;
 	sresp.kid = (char *)sig.kid;
 	sresp.expires_at = sig.expires_at;
 	sresp.key = (char *)sig.key_name;
-	resp.id = req->id;
+	resp.id = p->id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_SIGN;
 	resp.sign = &sresp;
 	r = append_response(&resp, out);
@@ -173,42 +265,91 @@ static int handle_keys(Service *s, const Request *req, Buf *out)
 	return append_response(&resp, out);
 }
 
-static int handle_verify(Service *s, const Peer *peer, const Request *req, Buf *out)
+static int handle_verify(Service *s, const Peer *peer, Request *req, Buf *out,
+			 Pending **ret_pending)
 {
 	const Hsmjwt__V1__VerifyRequest *vr = req->verify;
-	Hsmjwt__V1__VerifyResponse v = HSMJWT__V1__VERIFY_RESPONSE__INIT;
-	Response resp = HSMJWT__V1__RESPONSE__INIT;
+	_cleanup_(pending_freep) Pending *p = pending_new(s, peer, req, false);
 	VerifyExpect expect = {
 		.audience = vr->audience,
 		.issuer = vr->issuer,
 		.user_id_pattern = vr->user_id_pattern,
 	};
-	VerifyResult result;
 	Failure fail;
 	int r;
 
-	r = service_verify(s, peer, vr->token, strlen(vr->token), &expect, time(NULL), &result, &fail);
-	if (r < 0)
-		return reply_error(req->id, error_code(fail.code), fail.message, out);
-	v.valid = result.reason == VERIFY_VALID;
-	v.reason = (Hsmjwt__V1__VerifyReason)result.reason;
-	v.detail = result.reason ? result.detail : (char *)"";
-	if (v.valid) {
-		v.payload_json = result.payload_json;
-		v.key = (char *)result.key->config->name;
-		v.kid = result.key->kid;
-		v.deprecated_v1 = result.deprecated_v1;
+	if (!p) {
+		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+		return -ENOMEM;
 	}
-	resp.id = req->id;
+	r = service_verify_prepare(s, peer, req->id, vr->token, strlen(vr->token), &expect,
+				   time(NULL), &p->verify, &fail);
+	if (r < 0)
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
+	*ret_pending = TAKE_PTR(p);
+	return 0;
+}
+
+static int complete_verify(Pending *p, Buf *out)
+{
+	Hsmjwt__V1__VerifyResponse v = HSMJWT__V1__VERIFY_RESPONSE__INIT;
+	Response resp = HSMJWT__V1__RESPONSE__INIT;
+	VerifyResult *result = &p->verify.result;
+	Failure fail;
+	int r;
+
+	r = service_verify_finish(p->service, p->peer, p->id, &p->verify, &fail);
+	if (r < 0)
+		return reply_refusal(p->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
+	v.valid = result->reason == VERIFY_VALID;
+	v.reason = (Hsmjwt__V1__VerifyReason)result->reason;
+	v.detail = result->reason ? result->detail : (char *)"";
+	if (v.valid) {
+		v.payload_json = result->payload_json;
+		v.key = (char *)result->key->config->name;
+		v.kid = result->key->kid;
+		v.deprecated_v1 = result->deprecated_v1;
+	}
+	resp.id = p->id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_VERIFY;
 	resp.verify = &v;
-	r = append_response(&resp, out);
-	verify_result_done(&result);
-	return r;
+	return append_response(&resp, out);
+}
+
+int request_complete(Pending *p, Buf *scratch, Buf *out)
+{
+	return p->is_sign ? complete_sign(p, scratch, out) : complete_verify(p, out);
+}
+
+int request_time_out(Pending *p, unsigned timeout_sec, Buf *out)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "the token did not answer within %u s; nothing was %s",
+		 timeout_sec, p->is_sign ? "signed" : "verified");
+	if (p->is_sign)
+		service_sign_abandon(p->service, p->peer, &p->in, &p->sign, "token-timeout", msg);
+	return reply_refusal(p->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE,
+			     "token-timeout", msg, 0, out);
+}
+
+void request_abandon(Pending *p)
+{
+	/* A token made for a client that left is never delivered: say so, not "issued". */
+	if (p->is_sign && !p->timed_out)
+		service_sign_abandon(p->service, p->peer, &p->in, &p->sign, "client-gone",
+				     "the client closed the connection before its token was ready");
+}
+
+int request_token_result(const Pending *p)
+{
+	return p->is_sign ? p->sign.result : p->verify.r;
 }
 
 int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t n, Buf *scratch,
-		   Buf *out)
+		   Buf *out, Pending **ret_pending)
 {
 	Request *req;
 	int r;
@@ -224,22 +365,28 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	if (proto_find_nul_in_strings(&hsmjwt__v1__request__descriptor, payload, n, &field) < 0) {
 		snprintf(msg, sizeof(msg), "field %s contains U+0000, which is not allowed",
 			 field ? field : "(unknown)");
-		r = reply_error(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST, msg, out);
+		/* The claims are cut at the NUL: the record names none of them. */
+		if (req->body_case == HSMJWT__V1__REQUEST__BODY_SIGN)
+			r = refuse_sign(s, peer, &(SignInput){ .request_id = req->id }, "string-nul",
+					msg, out);
+		else
+			r = reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+					  "string-nul", msg, 0, out);
 		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
 		return r;
 	}
+	(void)scratch;
 	switch (req->body_case) {
 	case HSMJWT__V1__REQUEST__BODY_SIGN:
-		r = handle_sign(s, peer, req, scratch, out);
-		break;
+		/* Sign and verify keep the request: the token answers later. */
+		return handle_sign(s, peer, req, out, ret_pending);
+	case HSMJWT__V1__REQUEST__BODY_VERIFY:
+		return handle_verify(s, peer, req, out, ret_pending);
 	case HSMJWT__V1__REQUEST__BODY_STATUS:
 		r = handle_status(s, req, out);
 		break;
 	case HSMJWT__V1__REQUEST__BODY_KEYS:
 		r = handle_keys(s, req, out);
-		break;
-	case HSMJWT__V1__REQUEST__BODY_VERIFY:
-		r = handle_verify(s, peer, req, out);
 		break;
 	case HSMJWT__V1__REQUEST__BODY__NOT_SET:
 		if (req->base.n_unknown_fields == 0) {
@@ -256,4 +403,35 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	}
 	hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
 	return r;
+}
+
+int request_withhold_tokens(Buf *out, size_t from, const char *message)
+{
+	_cleanup_(buf_done) Buf held = {};
+	size_t off = 0;
+	int r = 0;
+
+	buf_append(&held, out->data + from, out->len - from);
+	if (held.error)
+		return held.error;
+	secret_wipe(out->data + from, out->len - from);
+	out->len = from;
+	while (r >= 0 && held.len - off >= FRAME_HEADER_SIZE) {
+		const uint8_t *p = (const uint8_t *)held.data + off;
+		uint32_t n = frame_header_get(p);
+		Response *resp;
+
+		if (n > held.len - off - FRAME_HEADER_SIZE)
+			return -EBADMSG; /* cannot happen: whole frames only */
+		resp = hsmjwt__v1__response__unpack(&wiping_allocator, n, p + FRAME_HEADER_SIZE);
+		if (resp && resp->body_case == HSMJWT__V1__RESPONSE__BODY_SIGN)
+			r = reply_error(resp->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE,
+					message, out);
+		else
+			buf_append(out, p, FRAME_HEADER_SIZE + n);
+		if (resp)
+			hsmjwt__v1__response__free_unpacked(resp, &wiping_allocator);
+		off += FRAME_HEADER_SIZE + n;
+	}
+	return r < 0 ? r : out->error;
 }

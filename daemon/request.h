@@ -7,14 +7,66 @@
 #include "buf.h"
 #include "peer.h"
 #include "service.h"
+#include "workers.h"
+
+typedef struct Hsmjwt__V1__Request Hsmjwt__V1__Request;
 
 /*
- * The protocol layer: decodes one Request frame payload, dispatches with one
- * switch, and appends exactly one Response frame (header included) to out.
- * scratch is reused between requests to hold the token text.
+ * A sign or verify request waiting for the token. The server owns it: it
+ * hands p->job to the workers, keeps it in its in-flight list, and calls
+ * request_complete() (or request_time_out() / request_abandon()) and
+ * pending_free() on the loop thread.
+ */
+typedef struct Pending Pending;
+struct Pending {
+	Job job; /* first member: the workers see only this */
+	Pending *prev, *next; /* the server's in-flight list */
+	void *owner;	      /* the server's connection */
+	uint64_t deadline_usec;
+	bool timed_out;
+	/* Below: request.c's. */
+	Service *service;
+	const Peer *peer; /* the connection's; the server keeps it alive until pending_free() */
+	Hsmjwt__V1__Request *req;
+	uint64_t id;
+	bool is_sign;
+	SignInput in;
+	ExtraClaim *extras;
+	Span *items;
+	SignWork sign;
+	VerifyWork verify;
+};
+
+/*
+ * The protocol layer: decodes one Request frame payload and dispatches with
+ * one switch. Either it appends exactly one Response frame (header
+ * included) to out, or, for a request the token must answer, it returns
+ * the Pending in *ret_pending and appends nothing yet. scratch is reused
+ * between requests to hold the token text.
  */
 int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t n, Buf *scratch,
-		   Buf *out);
+		   Buf *out, Pending **ret_pending);
+/* The token answered: records the outcome and appends the response. */
+int request_complete(Pending *p, Buf *scratch, Buf *out);
+/* The token did not answer in time: records it and appends an UNAVAILABLE error. */
+int request_time_out(Pending *p, unsigned timeout_sec, Buf *out);
+/* The client went away first: records that its token, if any, never left. */
+void request_abandon(Pending *p);
+/* The token call's -errno (0 when the token answered, valid or not). */
+int request_token_result(const Pending *p);
+void pending_free(Pending *p);
+static inline void pending_freep(Pending **p)
+{
+	pending_free(*p);
+}
 
 /* Appends the TOO_LARGE error frame sent before closing on an over-long frame. */
 int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out);
+
+/*
+ * The audit sync covering out[from..) failed: replaces every sign response
+ * there with an UNAVAILABLE error carrying message (same id), so no token
+ * leaves without its durable record; other responses stay as they are. The
+ * replaced bytes are wiped.
+ */
+int request_withhold_tokens(Buf *out, size_t from, const char *message);

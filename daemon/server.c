@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fd-limit.h"
 #include "frame.h"
 #include "listen.h"
 #include "log.h"
@@ -25,6 +26,28 @@
  * stops being read (back-pressure) until the client catches up.
  */
 #define OUTPUT_HIGH_WATER (256u * 1024u)
+/* Requests one connection may have waiting for the token; then it is not read (back-pressure). */
+#define INFLIGHT_PER_CONNECTION 64u
+
+/*
+ * Group commit of the audit trail (sync = always): a token may leave only
+ * once its audit record is durable, and one fdatasync() should cover as many
+ * records as possible. So:
+ * - request handlers write their records at once (write(2), cheap) and
+ *   append their replies to the connection's out buffer as before;
+ * - while the audit has records no sync covered yet, the bytes appended are
+ *   held back: only out[0..out_ready) is sent, and the connection is marked
+ *   held;
+ * - a post event source, which sd-event dispatches after the other sources
+ *   that were pending in this loop iteration, calls audit_commit() once for
+ *   all of them, then releases every held connection: out_ready moves to the
+ *   end of its buffer. If the sync failed, each held sign response is first
+ *   replaced by an UNAVAILABLE "audit trail" error with the same id
+ *   (request_withhold_tokens), so the tokens never leave.
+ * Serving a released connection's buffered frames may hold it again, so the
+ * post source loops until nothing is held. With sync = batch or none nothing
+ * is ever held.
+ */
 
 typedef struct Server {
 	sd_event *event;
@@ -35,10 +58,21 @@ typedef struct Server {
 	uint32_t max_frame;
 	Buf scratch;
 	struct Connection *connections; /* all open ones, to free them at exit */
+	Audit *audit;
+	unsigned n_held; /* connections whose replies wait for the audit commit */
 	sd_event_source *listen_source;
 	uint64_t exit_idle_usec;      /* 0: never exit for idleness */
 	uint64_t last_activity_usec; /* CLOCK_MONOTONIC, from the loop's cached clock */
 	char last_status[256];
+	/* Requests waiting for the token, oldest first: they share one timeout. */
+	Workers *workers;
+	sd_event_source *workers_source, *timeout_source;
+	Pending *inflight_head, *inflight_tail;
+	Pending *orphans; /* timed out, still with a worker; linked by next */
+	uint64_t request_timeout_usec;
+	sd_event_source *recover_source; /* reopens a failed token, with backoff */
+	uint64_t recover_backoff_usec;
+	unsigned n_sessions;
 } Server;
 
 typedef struct Connection {
@@ -50,27 +84,45 @@ typedef struct Connection {
 	Buf in;
 	Buf out;
 	size_t out_sent;
+	size_t out_ready; /* out[0..out_ready) may leave; the rest waits for the audit commit */
+	bool held;
 	bool eof;    /* the peer sent all it will: answer what came, then close */
 	bool broken; /* a bad frame or a failure: flush what is queued, then close */
+	unsigned inflight; /* requests of this connection waiting for the token */
+	bool dead;	   /* closed while requests were in flight: freed when they end */
+	struct Connection *touched_next; /* completions to serve, see on_workers_done() */
+	bool touched;
 } Connection;
 
 static Connection *connection_free(Connection *c)
 {
 	if (!c)
 		return NULL;
-	sd_event_source_disable_unref(c->source);
-	if (c->fd >= 0)
-		close(c->fd);
-	buf_done(&c->in);
-	buf_done(&c->out);
+	if (!c->dead) {
+		c->source = sd_event_source_disable_unref(c->source);
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -EBADF;
+		buf_done(&c->in);
+		buf_done(&c->out);
+		if (c->held)
+			c->server->n_held--;
+		c->held = false;
+		c->dead = true;
+		c->server->n_connections--;
+		(void)sd_event_now(c->server->event, CLOCK_MONOTONIC,
+				   &c->server->last_activity_usec);
+	}
+	/* Requests in flight point at the peer: the struct waits for them. */
+	if (c->inflight > 0)
+		return NULL;
+	peer_done(&c->peer);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
 		c->server->connections = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	c->server->n_connections--;
-	(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->server->last_activity_usec);
 	free(c);
 	return NULL;
 }
@@ -82,9 +134,9 @@ static int connection_update_events(Connection *c)
 
 	if (!c->eof && !c->broken && pending < OUTPUT_HIGH_WATER)
 		ev |= EPOLLIN;
-	if (pending > 0)
+	if (c->out_ready > c->out_sent)
 		ev |= EPOLLOUT;
-	if (ev == 0) {
+	if (ev == 0 && !c->held && c->inflight == 0) {
 		connection_free(c);
 		return 0;
 	}
@@ -94,8 +146,8 @@ static int connection_update_events(Connection *c)
 /* Returns 1 while the connection lives, 0 once it was freed, -errno on error. */
 static int connection_flush(Connection *c)
 {
-	while (c->out_sent < c->out.len) {
-		ssize_t k = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
+	while (c->out_sent < c->out_ready) {
+		ssize_t k = send(c->fd, c->out.data + c->out_sent, c->out_ready - c->out_sent,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k < 0) {
 			if (errno == EINTR)
@@ -108,7 +160,7 @@ static int connection_flush(Connection *c)
 	}
 	if (c->out_sent == c->out.len) {
 		buf_reset(&c->out);
-		c->out_sent = 0;
+		c->out_sent = c->out_ready = 0;
 	}
 	return 1;
 }
@@ -121,12 +173,57 @@ static void connection_consume(Connection *c, size_t n)
 	c->in.len -= n;
 }
 
+static void arm_timeout(Server *s)
+{
+	if (!s->inflight_head) {
+		(void)sd_event_source_set_enabled(s->timeout_source, SD_EVENT_OFF);
+		return;
+	}
+	(void)sd_event_source_set_time(s->timeout_source, s->inflight_head->deadline_usec);
+	(void)sd_event_source_set_enabled(s->timeout_source, SD_EVENT_ONESHOT);
+}
+
+static void inflight_remove(Server *s, Pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->inflight_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		s->inflight_tail = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/* Hands a request to the token threads; its answer arrives in on_workers_done(). */
+static void submit(Server *s, Connection *c, Pending *p)
+{
+	uint64_t now = 0;
+
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	p->owner = c;
+	p->deadline_usec = now + s->request_timeout_usec;
+	p->prev = s->inflight_tail;
+	if (s->inflight_tail)
+		s->inflight_tail->next = p;
+	else
+		s->inflight_head = p;
+	s->inflight_tail = p;
+	c->inflight++;
+	if (p == s->inflight_head)
+		arm_timeout(s);
+	workers_submit(s->workers, &p->job);
+}
+
 static void connection_process(Connection *c)
 {
 	Server *s = c->server;
 	size_t off = 0;
 
-	while (!c->broken && c->out.len - c->out_sent < OUTPUT_HIGH_WATER) {
+	while (!c->broken && c->out.len - c->out_sent < OUTPUT_HIGH_WATER &&
+	       c->inflight < INFLIGHT_PER_CONNECTION) {
+		Pending *pending = NULL;
 		uint32_t n;
 		int r = frame_peek((uint8_t *)c->in.data + off, c->in.len - off, s->max_frame, &n);
 
@@ -144,8 +241,10 @@ static void connection_process(Connection *c)
 			break;
 		r = request_handle(s->service, &c->peer,
 				   (uint8_t *)c->in.data + off + FRAME_HEADER_SIZE, n, &s->scratch,
-				   &c->out);
+				   &c->out, &pending);
 		off += FRAME_HEADER_SIZE + n;
+		if (pending)
+			submit(s, c, pending);
 		if (r < 0) {
 			log_error_errno(r, "Cannot build a reply for pid %d, closing: %m",
 					(int)c->peer.pid);
@@ -184,6 +283,43 @@ static bool connection_has_frame(Connection *c)
 	return !c->broken && frame_peek((uint8_t *)c->in.data, c->in.len, c->server->max_frame, &n) != 0;
 }
 
+/* Replies appended while records await their sync are held back (see the top). */
+static void connection_hold_or_release(Connection *c)
+{
+	if (!audit_unsynced(c->server->audit))
+		c->out_ready = c->out.len;
+	else if (!c->held) {
+		c->held = true;
+		c->server->n_held++;
+	}
+}
+
+/* Answers buffered frames and sends what may leave; frees c when done or failed. */
+static void connection_serve(Connection *c)
+{
+	int r;
+
+	/* Answer, send, and go on while the client keeps up with its replies. */
+	for (;;) {
+		connection_process(c);
+		connection_hold_or_release(c);
+		r = connection_flush(c);
+		if (r < 0)
+			goto fail;
+		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c) ||
+		    c->inflight >= INFLIGHT_PER_CONNECTION)
+			break;
+	}
+	r = connection_update_events(c);
+	if (r < 0)
+		goto fail;
+	return;
+fail:
+	if (r != -ECONNRESET && r != -EPIPE)
+		log_debug("Connection of pid %d failed: %s", (int)c->peer.pid, strerror(-r));
+	connection_free(c);
+}
+
 static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	Connection *c = userdata;
@@ -196,26 +332,262 @@ static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void
 	}
 	if ((revents & (EPOLLIN | EPOLLHUP)) && !c->eof && !c->broken) {
 		r = connection_read(c);
-		if (r < 0)
-			goto fail;
+		if (r < 0) {
+			log_debug("Connection of pid %d failed: %s", (int)c->peer.pid,
+				  strerror(-r));
+			connection_free(c);
+			return 0;
+		}
 	}
-	/* Answer, send, and go on while the client keeps up with its replies. */
-	for (;;) {
-		connection_process(c);
-		r = connection_flush(c);
-		if (r < 0)
-			goto fail;
-		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c))
-			break;
-	}
-	r = connection_update_events(c);
-	if (r < 0)
-		goto fail;
+	connection_serve(c);
 	return 0;
-fail:
-	if (r != -ECONNRESET && r != -EPIPE)
-		log_debug("Connection of pid %d failed: %s", (int)c->peer.pid, strerror(-r));
-	connection_free(c);
+}
+
+static void connection_release(Connection *c, int commit)
+{
+	char msg[160];
+
+	c->held = false;
+	c->server->n_held--;
+	if (commit < 0) {
+		snprintf(msg, sizeof(msg),
+			 "audit trail could not make the record durable (%s); token withheld",
+			 audit_strerror(commit));
+		if (request_withhold_tokens(&c->out, c->out_ready, msg) < 0) {
+			/* Cannot even say why: drop what was held, and the connection. */
+			connection_free(c);
+			return;
+		}
+	}
+	c->out_ready = c->out.len;
+	connection_serve(c);
+}
+
+static int on_audit_commit(sd_event_source *src, void *userdata)
+{
+	Server *s = userdata;
+
+	(void)src;
+	while (s->n_held > 0 || audit_unsynced(s->audit)) {
+		int r = audit_commit(s->audit);
+
+		for (Connection *c = s->connections, *next; c; c = next) {
+			next = c->next;
+			if (c->held)
+				connection_release(c, r);
+		}
+	}
+	return 0;
+}
+
+#define RECOVER_FIRST_USEC (100ull * 1000ull)
+#define RECOVER_MAX_USEC (5ull * 1000000ull)
+
+static void schedule_recovery(Server *s, uint64_t delay_usec)
+{
+	uint64_t now = 0;
+
+	if (!service_token_recoverable(s->service))
+		return;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	(void)sd_event_source_set_time(s->recover_source, now + delay_usec);
+	(void)sd_event_source_set_enabled(s->recover_source, SD_EVENT_ONESHOT);
+}
+
+static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+static void update_status(Server *s);
+
+static int start_workers(Server *s)
+{
+	int r;
+
+	r = workers_new(service_token(s->service), s->n_sessions, &s->workers);
+	if (r < 0)
+		return log_error_errno(r, "Cannot start %u signing thread(s): %m", s->n_sessions);
+	r = sd_event_add_io(s->event, &s->workers_source, workers_fd(s->workers), EPOLLIN,
+			    on_workers_done, s);
+	if (r < 0) {
+		s->workers = workers_free(s->workers);
+		return log_error_errno(r, "Cannot watch the signing threads: %m");
+	}
+	return 0;
+}
+
+static void stop_workers(Server *s)
+{
+	s->workers_source = sd_event_source_disable_unref(s->workers_source);
+	s->workers = workers_free(s->workers);
+}
+
+/*
+ * The token failed: once no request is with the threads any more (a stuck
+ * call keeps its thread, and so the old token, until it returns), stop them,
+ * reopen the token, start them again. Until then requests fail fast.
+ */
+static int on_recover(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	Server *s = userdata;
+	int r;
+
+	(void)src, (void)usec;
+	if (!service_token_recoverable(s->service))
+		return 0;
+	if (s->inflight_head || s->orphans) {
+		schedule_recovery(s, RECOVER_FIRST_USEC);
+		return 0;
+	}
+	stop_workers(s);
+	r = service_reopen_token(s->service);
+	if (r >= 0)
+		r = start_workers(s);
+	if (r >= 0) {
+		s->recover_backoff_usec = RECOVER_FIRST_USEC;
+		s->last_status[0] = '\0';
+		update_status(s);
+		return 0;
+	}
+	log_warning_errno(r, "Token still unavailable (%m); next try in %" PRIu64 " ms",
+			  s->recover_backoff_usec / 1000);
+	schedule_recovery(s, s->recover_backoff_usec);
+	s->recover_backoff_usec = s->recover_backoff_usec * 2 > RECOVER_MAX_USEC ?
+					  RECOVER_MAX_USEC : s->recover_backoff_usec * 2;
+	return 0;
+}
+
+/* The token call failed as a device would (not a refused request): the token needs a look. */
+static bool device_failure(int r)
+{
+	return r == -ENODEV || r == -ENOTCONN || r == -EIO || r == -ETIMEDOUT;
+}
+
+static void orphan_remove(Server *s, Pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->orphans = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/*
+ * At exit, with the threads stopped: every request still around goes,
+ * unanswered. Finished or not, each is in the in-flight list or, timed
+ * out, among the orphans.
+ */
+static void drop_all_pending(Server *s)
+{
+	while (s->inflight_head) {
+		Pending *p = s->inflight_head;
+
+		inflight_remove(s, p);
+		((Connection *)p->owner)->inflight--;
+		pending_free(p);
+	}
+	while (s->orphans) {
+		Pending *p = s->orphans;
+
+		orphan_remove(s, p);
+		pending_free(p);
+	}
+}
+
+static void touch(Connection **list, Connection *c)
+{
+	if (c->touched)
+		return;
+	c->touched = true;
+	c->touched_next = *list;
+	*list = c;
+}
+
+/* Serves each connection once, after all of this round's answers are appended. */
+static void serve_touched(Connection *list)
+{
+	while (list) {
+		Connection *c = list;
+
+		list = c->touched_next;
+		c->touched = false;
+		if (c->dead)
+			connection_free(c); /* frees it once nothing is in flight */
+		else
+			connection_serve(c);
+	}
+}
+
+static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Server *s = userdata;
+	Connection *touched = NULL;
+	Job *job;
+
+	(void)src, (void)fd, (void)revents;
+	job = workers_take_done(s->workers);
+	while (job) {
+		Pending *p = (Pending *)job;
+		Connection *c = p->owner;
+		int r;
+
+		job = job->next;
+		if (p->timed_out) {
+			/* Answered already; whatever the token made now is dropped, unrecorded. */
+			orphan_remove(s, p);
+			pending_free(p);
+			continue;
+		}
+		inflight_remove(s, p);
+		if (device_failure(request_token_result(p))) {
+			service_token_failed(s->service, request_token_result(p));
+			schedule_recovery(s, 0);
+		}
+		if (c->dead) {
+			request_abandon(p);
+		} else {
+			r = request_complete(p, &s->scratch, &c->out);
+			if (r < 0) {
+				log_error_errno(r, "Cannot build a reply for pid %d, closing: %m",
+						(int)c->peer.pid);
+				c->broken = true;
+			}
+		}
+		pending_free(p);
+		c->inflight--;
+		touch(&touched, c);
+	}
+	arm_timeout(s);
+	serve_touched(touched);
+	return 0;
+}
+
+static int on_request_timeout(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	Server *s = userdata;
+	Connection *touched = NULL;
+
+	(void)src;
+	while (s->inflight_head && s->inflight_head->deadline_usec <= usec) {
+		Pending *p = s->inflight_head;
+		Connection *c = p->owner;
+
+		inflight_remove(s, p);
+		/* The worker may be stuck in the token: p waits among the orphans for it. */
+		__atomic_store_n(&p->timed_out, true, __ATOMIC_RELEASE);
+		p->next = s->orphans;
+		if (s->orphans)
+			s->orphans->prev = p;
+		s->orphans = p;
+		if (!c->dead && request_time_out(p, (unsigned)(s->request_timeout_usec / 1000000),
+						 &c->out) < 0)
+			c->broken = true;
+		c->inflight--;
+		touch(&touched, c);
+		service_token_failed(s->service, -ETIMEDOUT);
+		schedule_recovery(s, 0);
+	}
+	arm_timeout(s);
+	serve_touched(touched);
 	return 0;
 }
 
@@ -223,8 +595,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 {
 	Server *s = userdata;
 	_cleanup_close_ int cfd = -EBADF;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	Peer peer;
 	Connection *c;
 	int r;
 
@@ -236,23 +607,27 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		return 0;
 	}
 	/* Identity before any byte is read: later requests cannot change who asked. */
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		log_warning_errno(errno, "SO_PEERCRED failed, dropping connection: %m");
+	r = peer_from_socket(cfd, &peer);
+	if (r < 0) {
+		log_warning_errno(r, "SO_PEERCRED failed, dropping connection: %m");
 		return 0;
 	}
 	if (s->n_connections >= s->max_connections) {
 		log_warning("Refusing connection of pid %d uid %u: %u connections open "
-			    "([server] max-connections)", (int)cred.pid, (unsigned)cred.uid,
+			    "([server] max-connections)", (int)peer.pid, (unsigned)peer.uid,
 			    s->n_connections);
+		peer_done(&peer);
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		peer_done(&peer);
 		return 0;
+	}
 	*c = (Connection){
 		.server = s,
 		.fd = TAKE_FD(cfd),
-		.peer = { .pid = cred.pid, .uid = cred.uid, .gid = cred.gid },
+		.peer = peer,
 		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
 	};
 	s->n_connections++;
@@ -326,13 +701,17 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
 
 	(void)src, (void)si;
 	(void)sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
+	/* SIGHUP is also what log rotation sends: the chain continues into the new file. */
+	(void)audit_reopen(s->audit);
 	path = strdup(service_config(s->service)->path);
 	r = path ? config_load(path, &config, &error) : -ENOMEM;
-	if (r < 0)
+	if (r < 0) {
 		log_error("Reload refused, the previous configuration stays in force: %s",
 			  error ? error : strerror(-r));
-	else
+		(void)audit_reload(s->audit, "refused: the configuration is invalid");
+	} else
 		(void)service_reload(s->service, config);
+	schedule_recovery(s, 0);
 	s->last_status[0] = '\0';
 	update_status(s);
 	(void)sd_notify(0, "READY=1");
@@ -349,6 +728,7 @@ int server_run(Service *service)
 		.listen_fd = -EBADF,
 		.max_connections = cfg->max_connections,
 		.max_frame = cfg->max_frame,
+		.audit = service_audit(service),
 	};
 	_cleanup_free_ char *socket_path = NULL;
 	bool bound = false;
@@ -377,6 +757,34 @@ int server_run(Service *service)
 	r = sd_event_set_watchdog(e, true);
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
+	r = sd_event_add_post(e, NULL, on_audit_commit, &s);
+	if (r >= 0)
+		r = audit_attach_event(s.audit, e);
+	if (r < 0)
+		return log_error_errno(r, "Cannot set up the audit trail's event sources: %m");
+
+	/* Each connection holds its socket and the peer's pidfd. */
+	fd_limit_ensure(2u * s.max_connections + 64u);
+
+	s.request_timeout_usec = cfg->request_timeout * 1000000ull;
+	s.n_sessions = cfg->sessions;
+	s.recover_backoff_usec = RECOVER_FIRST_USEC;
+	r = start_workers(&s);
+	if (r < 0)
+		goto out;
+	r = sd_event_add_time(e, &s.timeout_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
+			      on_request_timeout, &s);
+	if (r >= 0)
+		r = sd_event_add_time(e, &s.recover_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
+				      on_recover, &s);
+	if (r < 0) {
+		log_error_errno(r, "Cannot arm the request timers: %m");
+		goto out;
+	}
+	(void)sd_event_source_set_enabled(s.timeout_source, SD_EVENT_OFF);
+	(void)sd_event_source_set_enabled(s.recover_source, SD_EVENT_OFF);
+	log_info("%u signing thread(s), each with its own session; request timeout %" PRIu64 " s",
+		 workers_count(s.workers), cfg->request_timeout);
 
 	/* The Config may be replaced by a reload; keep what must outlive it. */
 	socket_path = strdup(cfg->socket_path);
@@ -413,9 +821,15 @@ int server_run(Service *service)
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
 out:
+	/* Threads first (each finishes its current call), then what they worked on. */
+	stop_workers(&s);
+	drop_all_pending(&s);
+	sd_event_source_disable_unref(s.timeout_source);
+	sd_event_source_disable_unref(s.recover_source);
 	while (s.connections)
 		connection_free(s.connections);
 	sd_event_source_disable_unref(listen_src);
+	audit_detach_event(s.audit);
 	sd_event_source_disable_unref(housekeeping);
 	if (bound)
 		unlink(socket_path);

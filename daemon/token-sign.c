@@ -56,36 +56,36 @@ bool token_has_verify_mechanism(Token *t, TokenMechanism m)
 	return mechanism_flags(t, m, CKF_VERIFY);
 }
 
-int token_sign(Token *t, TokenObject key, TokenMechanism m, const void *data, size_t n,
-	       uint8_t *sig, size_t *inout_len)
+int token_sign(Token *t, TokenSession session, TokenObject key, TokenMechanism m,
+	       const void *data, size_t n, uint8_t *sig, size_t *inout_len)
 {
 	CK_MECHANISM mech = { mechanism_type(m), mechanisms[m].param, mechanisms[m].param_len };
 	CK_ULONG len = *inout_len;
 	CK_RV rv;
 
-	rv = t->module->C_SignInit(t->session, &mech, key);
+	rv = t->module->C_SignInit(session, &mech, key);
 	if (rv != CKR_OK)
 		return fail_rv(rv, "C_SignInit");
-	rv = t->module->C_Sign(t->session, (CK_BYTE *)data, n, sig, &len);
+	rv = t->module->C_Sign(session, (CK_BYTE *)data, n, sig, &len);
 	if (rv != CKR_OK)
 		return fail_rv(rv, "C_Sign");
 	*inout_len = len;
 	return 0;
 }
 
-int token_verify(Token *t, TokenObject key, TokenMechanism m, const void *data, size_t n,
-		 const uint8_t *sig, size_t sig_len)
+int token_verify(Token *t, TokenSession session, TokenObject key, TokenMechanism m,
+		 const void *data, size_t n, const uint8_t *sig, size_t sig_len)
 {
 	CK_MECHANISM mech = { mechanism_type(m), mechanisms[m].param, mechanisms[m].param_len };
 	CK_RV rv;
 
-	rv = t->module->C_VerifyInit(t->session, &mech, key);
+	rv = t->module->C_VerifyInit(session, &mech, key);
 	if (rv == CKR_KEY_FUNCTION_NOT_PERMITTED)
 		return -EPERM;
 	if (rv != CKR_OK)
 		return fail_rv(rv, "C_VerifyInit");
 	/* C_Verify ends the operation whatever it returns. */
-	rv = t->module->C_Verify(t->session, (CK_BYTE *)data, n, (CK_BYTE *)sig, sig_len);
+	rv = t->module->C_Verify(session, (CK_BYTE *)data, n, (CK_BYTE *)sig, sig_len);
 	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
 		return -EBADMSG;
 	if (rv != CKR_OK)

@@ -177,6 +177,28 @@ Token *token_close(Token *t)
 	return NULL;
 }
 
+TokenSession token_main_session(const Token *t)
+{
+	return t->session;
+}
+
+int token_session_open(Token *t, TokenSession *ret)
+{
+	CK_SESSION_HANDLE h;
+	CK_RV rv;
+
+	rv = t->module->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, &h);
+	if (rv != CKR_OK)
+		return fail_rv(rv, "C_OpenSession");
+	*ret = h;
+	return 0;
+}
+
+void token_session_close(Token *t, TokenSession s)
+{
+	(void)t->module->C_CloseSession(s);
+}
+
 const char *token_describe(const Token *t)
 {
 	return t->description;

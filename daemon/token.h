@@ -13,7 +13,8 @@
  */
 
 typedef struct Token Token;
-typedef unsigned long TokenObject; /* a CK_OBJECT_HANDLE */
+typedef unsigned long TokenObject;  /* a CK_OBJECT_HANDLE */
+typedef unsigned long TokenSession; /* a CK_SESSION_HANDLE */
 
 #define TOKEN_HMAC_SHA256_LEN 32
 
@@ -85,19 +86,28 @@ bool token_has_verify_mechanism(Token *t, TokenMechanism mech);
 const char *token_mechanism_name(TokenMechanism mech);
 
 /*
- * Signs data with key inside the token. *inout_len is the room in sig on
- * entry and the signature's length on return.
+ * The session opened with the token, used for finding, copying and managing
+ * objects; signing threads open their own (a session runs one operation at
+ * a time). Session objects are visible from every session of the process.
  */
-int token_sign(Token *t, TokenObject key, TokenMechanism mech, const void *data, size_t n,
-	       uint8_t *sig, size_t *inout_len);
+TokenSession token_main_session(const Token *t);
+int token_session_open(Token *t, TokenSession *ret);
+void token_session_close(Token *t, TokenSession s);
+
+/*
+ * Signs data with key inside the token, on session. *inout_len is the room
+ * in sig on entry and the signature's length on return.
+ */
+int token_sign(Token *t, TokenSession session, TokenObject key, TokenMechanism mech,
+	       const void *data, size_t n, uint8_t *sig, size_t *inout_len);
 
 /*
  * Verifies sig over data inside the token (C_VerifyInit/C_Verify): 0 when it
  * verifies, -EBADMSG when it does not, -EPERM when the key may not verify
  * (CKA_VERIFY is FALSE), another -errno when the token failed.
  */
-int token_verify(Token *t, TokenObject key, TokenMechanism mech, const void *data, size_t n,
-		 const uint8_t *sig, size_t sig_len);
+int token_verify(Token *t, TokenSession session, TokenObject key, TokenMechanism mech,
+		 const void *data, size_t n, const uint8_t *sig, size_t sig_len);
 
 /* Sets CKA_VERIFY=TRUE on the secret key key_uri names (keys imported by older versions). */
 int token_enable_verify(Token *t, const char *key_uri);

@@ -101,8 +101,8 @@ static json_t *parse_object(const uint8_t *p, size_t n)
 }
 
 /* Verifies with each key the kid names (several zumo keys share kid "0" during rotation). */
-static int check_signature(Token *t, const Keyring *k, const Parts *p, const char *alg, json_t *kid,
-			   VerifyResult *res)
+static int check_signature(Token *t, TokenSession session, const Keyring *k, const Parts *p,
+			   const char *alg, json_t *kid, VerifyResult *res)
 {
 	bool v1_kid = json_is_integer(kid) && json_integer_value(kid) == 0;
 	bool any = false, alg_ok = false;
@@ -123,7 +123,8 @@ static int check_signature(Token *t, const Keyring *k, const Parts *p, const cha
 		alg_ok = true;
 		if (!lk->can_verify)
 			continue;
-		r = keyring_verify(t, lk, p->signing_input, p->signing_input_len, p->sig, p->sig_len);
+		r = keyring_verify(t, session, lk, p->signing_input, p->signing_input_len, p->sig,
+				   p->sig_len);
 		if (r == 0) {
 			res->key = lk;
 			res->deprecated_v1 = v1_kid;
@@ -227,8 +228,8 @@ static int check_claims(json_t *payload, const LoadedKey *lk, const VerifyExpect
 	return 0;
 }
 
-int verify_token(Token *t, const Keyring *k, const char *token, size_t n, const VerifyExpect *expect,
-		 time_t now, VerifyResult *res)
+int verify_token(Token *t, TokenSession session, const Keyring *k, const char *token, size_t n,
+		 const VerifyExpect *expect, time_t now, VerifyResult *res)
 {
 	_cleanup_(json_decrefp) json_t *header = NULL, *payload = NULL;
 	Parts p = {};
@@ -251,7 +252,8 @@ int verify_token(Token *t, const Keyring *k, const char *token, size_t n, const 
 		r = invalid(res, VERIFY_MALFORMED, "header alg is missing or not a string");
 		goto out;
 	}
-	r = check_signature(t, k, &p, json_string_value(alg), json_object_get(header, "kid"), res);
+	r = check_signature(t, session, k, &p, json_string_value(alg), json_object_get(header, "kid"),
+			    res);
 	if (r < 0 || res->reason)
 		goto out;
 	payload = parse_object(p.payload, p.payload_len);

@@ -47,7 +47,7 @@ typedef struct VerifyResult {
  * result->reason telling valid or why not; a negative -errno only when the
  * token device failed (the caller answers "unavailable").
  */
-int verify_token(Token *t, const Keyring *k, const char *token, size_t n, const VerifyExpect *expect,
-		 time_t now, VerifyResult *result);
+int verify_token(Token *t, TokenSession session, const Keyring *k, const char *token, size_t n,
+		 const VerifyExpect *expect, time_t now, VerifyResult *result);
 void verify_result_done(VerifyResult *r);
 const char *verify_reason_to_string(VerifyReason r);

@@ -6,12 +6,20 @@ HSMJWT_DEBS=(
 	libp11-kit-dev p11-kit libprotobuf-c-dev protobuf-c-compiler
 	libsystemd-dev systemd libssl-dev libinih-dev libjansson-dev
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
+	scdoc bash-completion
 	p11-kit-modules
 )
 
+# Only for building and checking the packages (tests/packaging/run.sh).
+HSMJWT_PACKAGING_DEBS=(
+	debhelper dpkg-dev fakeroot lintian rpm
+)
+
+# Installs the packages named as arguments, or HSMJWT_DEBS, that are missing.
 install_missing_debs() {
-	local missing=()
-	for p in "${HSMJWT_DEBS[@]}"; do
+	local missing=() want=("$@")
+	[ ${#want[@]} -gt 0 ] || want=("${HSMJWT_DEBS[@]}")
+	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0

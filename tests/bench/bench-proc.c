@@ -121,7 +121,7 @@ int proc_reset_peak(pid_t pid)
 	return 0;
 }
 
-int proc_count_fds(pid_t pid)
+int proc_count_sockets(pid_t pid)
 {
 	char path[64];
 	DIR *d;
@@ -132,9 +132,17 @@ int proc_count_fds(pid_t pid)
 	d = opendir(path);
 	if (!d)
 		return -1;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
+	while ((de = readdir(d))) {
+		char link[32];
+		ssize_t k;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* Only sockets: a connection may come with other fds (a pidfd of the peer). */
+		k = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (k > 7 && memcmp(link, "socket:", 7) == 0)
 			n++;
+	}
 	closedir(d);
 	return n;
 }

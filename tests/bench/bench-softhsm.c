@@ -69,6 +69,36 @@ int env_run(const BenchEnv *env, char *const argv[], const char *in_data)
 	return 0;
 }
 
+/* hsmjwtd.conf: defaults everywhere but paths, so the bench measures the daemon as it ships. */
+static int write_daemon_config(const BenchEnv *env)
+{
+	_cleanup_free_ char *text = NULL;
+	char token[512], audit[512], keys[1024], policy[256];
+
+	snprintf(token, sizeof(token), "[token]\nmodule = %s\nuri = pkcs11:token=%s\npin-file = %s\n%s%s%s",
+		 env->module, env->token_label, env->pin_file, env->sessions ? "sessions = " : "",
+		 env->sessions ? env->sessions : "", env->sessions ? "\n" : "");
+	/* No journald here; under systemd the journal would add its own CPU on another core. */
+	snprintf(audit, sizeof(audit), "[audit]\nfile = %s/audit.jsonl\njournal = no\n%s%s%s",
+		 env->dir, env->audit_sync ? "sync = " : "", env->audit_sync ? env->audit_sync : "",
+		 env->audit_sync ? "\n" : "");
+	snprintf(keys, sizeof(keys),
+		 "[key zumo]\nuri = pkcs11:token=%s;object=zumo;type=secret-key\n\n"
+		 "[key es256]\nuri = pkcs11:token=%s;object=es256\nalg = ES256\n"
+		 "issuer = https://bench.example\n\n"
+		 "[key rs256]\nuri = pkcs11:token=%s;object=rs256\nalg = RS256\nbits = 2048\n"
+		 "issuer = https://bench.example\n",
+		 env->token_label, env->token_label, env->token_label);
+	/* Policies deny by default: the bench's own uid gets every key, unlimited. */
+	snprintf(policy, sizeof(policy),
+		 "[policy bench]\nuid = %u\nkeys = *\naudiences = *\nuser-ids = *\n",
+		 (unsigned)getuid());
+	if (asprintf(&text, "[server]\nsocket = %s\n\n%s\n%s\n%s\n%s", env->socket, audit, token,
+		     keys, policy) < 0)
+		return -ENOMEM;
+	return write_file(env->config, 0644, text);
+}
+
 static int write_configs(BenchEnv *env)
 {
 	char text[2048];
@@ -84,18 +114,7 @@ static int write_configs(BenchEnv *env)
 	r = write_file(env->pin_file, 0600, text);
 	if (r < 0)
 		return r;
-	/* Defaults everywhere else: the bench measures the daemon as it ships. */
-	snprintf(text, sizeof(text),
-		 "[server]\nsocket = %s\n\n"
-		 "[token]\nmodule = %s\nuri = pkcs11:token=%s\npin-file = %s\n\n"
-		 "[key zumo]\nuri = pkcs11:token=%s;object=zumo;type=secret-key\n\n"
-		 "[key es256]\nuri = pkcs11:token=%s;object=es256\nalg = ES256\n"
-		 "issuer = https://bench.example\n\n"
-		 "[key rs256]\nuri = pkcs11:token=%s;object=rs256\nalg = RS256\nbits = 2048\n"
-		 "issuer = https://bench.example\n",
-		 env->socket, env->module, env->token_label, env->pin_file, env->token_label,
-		 env->token_label, env->token_label);
-	return write_file(env->config, 0644, text);
+	return write_daemon_config(env);
 }
 
 /* Each key as an operator makes it: the HS256 secret imported, key pairs generated. */

@@ -142,6 +142,8 @@ typedef struct BenchEnv {
 	const char *hsmjwtctl;
 	const char *pin;
 	const char *token_label;
+	const char *sessions;	/* [token] sessions for hsmjwtd; NULL: its default */
+	const char *audit_sync; /* [audit] sync; NULL: its default */
 	bool keep;
 	bool has_key[_ALG_ID_MAX];
 } BenchEnv;
@@ -195,8 +197,8 @@ double proc_cpu_seconds(pid_t pid, bool tree);
 long proc_status_kib(pid_t pid, const char *field, bool tree);
 /* Resets pid's VmHWM to its current RSS (clear_refs 5), so the next peak is per cell. */
 int proc_reset_peak(pid_t pid);
-/* Open file descriptors of pid, -1 on failure. */
-int proc_count_fds(pid_t pid);
+/* Sockets pid has open, -1 on failure. */
+int proc_count_sockets(pid_t pid);
 /* Raises RLIMIT_NOFILE's soft limit to the hard one: 1000 idle connections need it. */
 void raise_fd_limit(void);
 

@@ -140,6 +140,9 @@ static void help(void)
 	       "  --only LIST          raw,remote,daemon (default: all)\n"
 	       "  --json               machine-readable output instead of the table\n"
 	       "  --keep               keep the temp dir (token, configs, daemon log)\n"
+	       "  --sessions N         hsmjwtd's [token] sessions (default: the daemon's)\n"
+	       "  --audit-sync MODE    hsmjwtd's [audit] sync: always, batch, none (default:\n"
+	       "                       the daemon's); the audit file is in the temp dir\n"
 	       "  --hsmjwtd PATH       daemon to start (default: beside this program's build)\n"
 	       "  --hsmjwtctl PATH     imports the HS256 key (default: likewise)\n"
 	       "  --module PATH        SoftHSM (default %s)\n"
@@ -170,7 +173,8 @@ static char *beside_build(const char *name)
 static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
 	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
-	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID };
+	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
+	       O_AUDIT_SYNC };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "warmup", required_argument, NULL, O_WARMUP },
@@ -187,6 +191,8 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "conns", required_argument, NULL, O_CONNS },
 		{ "depth", required_argument, NULL, O_DEPTH },
 		{ "pid", required_argument, NULL, O_PID },
+		{ "sessions", required_argument, NULL, O_SESSIONS },
+		{ "audit-sync", required_argument, NULL, O_AUDIT_SYNC },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -238,6 +244,12 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_PID:
 			o->pid = (pid_t)strtol(optarg, NULL, 10);
+			break;
+		case O_SESSIONS:
+			env->sessions = optarg;
+			break;
+		case O_AUDIT_SYNC:
+			env->audit_sync = optarg;
 			break;
 		case 'h':
 			help();

@@ -24,6 +24,9 @@ HSMJWT = os.path.join(BUILD, "client/hsmjwt")
 SOFTHSM_CANDIDATES = ["/usr/lib/softhsm/libsofthsm2.so",
                       "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
 SPEC_MASTER = "shared-vector-1 master key"
+# E.g. "valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite":
+# every daemon the tests start runs under it (scripts/test-valgrind).
+DAEMON_WRAPPER = os.environ.get("HSMJWT_DAEMON_WRAPPER", "").split()
 ZUMO_ISS = "urn:microsoft:windows-azure:zumo"
 PIN = "1234"
 
@@ -73,19 +76,31 @@ def decode_part(token, i):
 
 # ---- a fresh token, config and daemon ----
 
+# Policies deny by default; tests that are not about policy run as root and get everything.
+ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "user-ids": "*",
+                                 "credentials": "yes", "verify": "yes", "extra-claims": "*",
+                                 "legacy-claims": "yes"}),)
+
+
 class Env:
     def __init__(self, keys=(("zumo", {"max-lifetime": "400d"}),), module=None, extra_env=None,
-                 token_uri="pkcs11:token=hsmjwt", server_extra=""):
+                 token_uri="pkcs11:token=hsmjwt", server_extra="", policies=ROOT_POLICY,
+                 audit=None):
         self.dir = tempfile.mkdtemp(prefix="hsmjwt-it-")
         self.sock = os.path.join(self.dir, "hsmjwtd.sock")
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
         self.log = os.path.join(self.dir, "hsmjwtd.log")
         self.daemon = None
+        self.expect_failure = False  # set by tests that make the daemon fail on purpose
         os.mkdir(os.path.join(self.dir, "tokens"))
         with open(os.path.join(self.dir, "softhsm2.conf"), "w") as f:
             f.write(f"directories.tokendir = {self.dir}/tokens\nobjectstore.backend = file\n"
                     "log.level = ERROR\n")
         self.daemon_env = {"SOFTHSM2_CONF": os.path.join(self.dir, "softhsm2.conf")}
+        # Sanitizer settings must reach the daemon through systemd-socket-activate too.
+        for k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in os.environ:
+                self.daemon_env[k] = os.environ[k]
         if extra_env:
             self.daemon_env.update(extra_env)
         self.env = dict(os.environ, **self.daemon_env)
@@ -96,25 +111,36 @@ class Env:
         pin = os.path.join(self.dir, "pin")
         with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(PIN + "\n")
+        # The audit trail goes to the test's directory; tests of the journal turn it on.
+        audit_opts = {"file": os.path.join(self.dir, "audit.jsonl"), "journal": "no"}
+        audit_opts.update(audit or {})
+        self.audit_file = audit_opts["file"]
         lines = [f"[server]\nsocket = {self.sock}\n{server_extra}",
+                 "[audit]\n" + "".join(f"{k} = {v}\n" for k, v in audit_opts.items()),
                  f"[token]\nmodule = {module or softhsm_module()}\nuri = {token_uri}\n"
                  f"pin-file = {pin}\n"]
         self.header = "\n".join(lines)
+        self.keys, self.policies = keys, policies
         self.write_config(keys)
 
-    def write_config(self, keys):
-        """Rewrites the [key] sections (for reload tests); the rest stays."""
+    def write_config(self, keys=None, policies=None, extra=""):
+        """Rewrites the [key] and [policy NAME] sections (for reload tests); the rest
+        stays, and so do keys or policies not given."""
+        self.keys = self.keys if keys is None else keys
+        self.policies = self.policies if policies is None else policies
         lines = [self.header]
-        for name, opts in keys:
+        for name, opts in self.keys:
             opts = dict(opts)
             # Key pairs share label and id, so their URI names no type.
             kind = "" if opts.get("alg", "HS256") != "HS256" else ";type=secret-key"
             uri = opts.pop("uri", f"pkcs11:token=hsmjwt;object={name}{kind}")
             lines.append(f"[key {name}]\nuri = {uri}\n"
                          + "".join(f"{k} = {v}\n" for k, v in opts.items()))
+        for name, opts in self.policies:
+            lines.append(f"[policy {name}]\n" + "".join(f"{k} = {v}\n" for k, v in opts.items()))
         tmp = self.conf + ".new"
         with open(tmp, "w") as f:
-            f.write("\n".join(lines))
+            f.write("\n".join(lines) + extra)
         os.rename(tmp, self.conf)
 
     def reload(self, timeout=30):
@@ -152,15 +178,29 @@ class Env:
             cmd = ["systemd-socket-activate", "-l", self.sock]
             for k, v in self.daemon_env.items():
                 cmd += ["-E", f"{k}={v}"]
-            cmd += [HSMJWTD, "--config", self.conf]
+            cmd += DAEMON_WRAPPER + [HSMJWTD, "--config", self.conf]
         else:
-            cmd = [HSMJWTD, "--config", self.conf]
+            cmd = DAEMON_WRAPPER + [HSMJWTD, "--config", self.conf]
         self.daemon = subprocess.Popen(cmd, env=self.env, stdout=logf, stderr=logf)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
+        # The socket file appears at bind(), a moment before listen(): wait until a
+        # connection is accepted (under activation, this first one starts the daemon).
+        deadline = time.monotonic() + 30
+        while True:
             if self.daemon.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("daemon did not come up:\n" + self.read_log())
-            time.sleep(0.02)
+            try:
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                probe.connect(self.sock)
+                probe.close()
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                probe.close()
+                time.sleep(0.02)
+
+    def allow_other_users(self):
+        """Lets every uid reach the socket, so the daemon's policy is the only gate."""
+        os.chmod(self.dir, 0o711)
+        os.chmod(self.sock, 0o666)
 
     def stop(self):
         if self.daemon and self.daemon.poll() is None:
@@ -191,17 +231,29 @@ class Env:
         assert out.endswith("\n") and out.count("\n") == 1, repr(out)
         return out[:-1]
 
-    def cleanup(self):
+    def hsmjwt_as(self, uid, gid, *args, groups=None, stdin=None, wrap=()):
+        """The CLI as another user: setpriv drops to uid/gid with exactly `groups`."""
+        ids = ["--reuid", str(uid), "--regid", str(gid)]
+        ids += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
+        cmd = [*wrap, "setpriv", *ids, HSMJWT, "--socket", self.sock, *args]
+        return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
+
+    def cleanup(self, failing=False):
         try:
-            self.stop()
+            rc = self.stop()
+            # SIGTERM must end the daemon cleanly; under ASan or valgrind a leak or a
+            # memory error turns into a non-zero status here. A test already failing
+            # keeps its own error.
+            if rc not in (None, 0) and not self.expect_failure and not failing:
+                raise AssertionError(f"hsmjwtd exited with {rc}:\n" + self.read_log()[-4000:])
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.cleanup()
+    def __exit__(self, exc_type, *exc):
+        self.cleanup(failing=exc_type is not None)
 
 
 # ---- raw protocol access, for what the CLI cannot send ----
@@ -388,3 +440,33 @@ class Activator:
 
 def sh_quote(v):
     return "'" + str(v).replace("'", "'\\''") + "'"
+# ---- audit trail helpers ----
+
+def read_trail(path):
+    """The audit file's records, parsed, with their raw lines."""
+    # Split at "\n" only: str.splitlines() also splits at U+2028 and others, which
+    # JSON leaves raw inside strings.
+    with open(path, encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")
+    assert lines[-1] == "", f"{path} does not end with a newline"
+    return [(json.loads(line), line) for line in lines[:-1]]
+
+
+def private_mounts():
+    """Moves this process (and its future children) into a mount namespace of its
+    own, so tmpfs mounts vanish with it. Returns False when that is not allowed."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS = 0x00020000
+    if os.geteuid() != 0 or libc.unshare(CLONE_NEWNS) != 0:
+        return False
+    return subprocess.run(["mount", "--make-rprivate", "/"]).returncode == 0
+
+
+def pipeline(path, frames):
+    """Sends all frames on one connection before reading, then returns the responses."""
+    s = connect(path)
+    s.sendall(b"".join(struct.pack(">I", len(f)) + f for f in frames))
+    out = [recv_frame(s) for _ in frames]
+    s.close()
+    return out

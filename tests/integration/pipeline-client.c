@@ -7,7 +7,8 @@
  *   main     against hsmjwtd: bound, collect by id and in order, refusals,
  *            non-blocking collection, hsmjwt_sign() in between
  *   broken   against hsmjwtd with max-frame = 1024: an over-long frame ends
- *            the stream and every request still in flight gets that outcome
+ *            the stream, every request still in flight gets one outcome,
+ *            the next submit connects again
  *   reorder  against the scripted peer, which answers 4 requests with ids
  *            3, 4, 2, 1 in one write
  * Prints "token UID JWT" per token; exits non-zero on the first failed check.
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,13 +86,18 @@ static void test_bound_and_order(void)
 	print_token("Custom:over", t);
 	check_int(hsmjwt_client_get_in_flight(client), 8);
 
-	/* By id, newest first; then the rest in arrival order. */
+	/* By id, newest first; then the rest in whatever order they arrive, each once. */
 	for (int i = 7; i >= 4; i--)
 		collect_by_id(ids[i], uid[i]);
 	check_int(hsmjwt_sign_collect(client, ids[7], 0, &t), -ENOENT);
-	for (int i = 0; i < 4; i++) {
+	for (int n = 0; n < 4; n++) {
+		int i = 0;
+
 		check_int(hsmjwt_sign_collect_next(client, 0, &id, &t), 0);
-		check_int(id, ids[i]);
+		while (i < 4 && ids[i] != id)
+			i++;
+		check(i < 4);
+		ids[i] = 0; /* a second outcome for it would fail the search */
 		print_token(uid[i], t);
 	}
 	check_int(hsmjwt_client_get_in_flight(client), 0);
@@ -98,7 +105,7 @@ static void test_bound_and_order(void)
 	check_int(hsmjwt_sign_collect_next(client, 0, &id, &t), -ENOENT);
 	check_int(id, 0);
 	check_int(hsmjwt_sign_collect(client, 12345, 0, &t), -ENOENT);
-	check_int(hsmjwt_sign_collect(client, ids[0], 2, &t), -EINVAL);
+	check_int(hsmjwt_sign_collect(client, ids[4], 2, &t), -EINVAL);
 	hsmjwt_sign_request_free(r);
 }
 
@@ -112,14 +119,24 @@ static void test_refusal_keeps_its_id(void)
 
 	check_int(hsmjwt_sign_collect(client, good2, 0, &t), 0);
 	print_token("Custom:g2", t);
-	check_int(hsmjwt_sign_collect_next(client, 0, &id, &t), 0);
-	check_int(id, good1);
-	print_token("Custom:g1", t);
-	t = NULL;
-	check_int(hsmjwt_sign_collect_next(client, 0, &id, &t), HSMJWT_E_INVALID_REQUEST);
-	check_int(id, bad);
-	check(t == NULL);
-	check(strstr(hsmjwt_client_error_message(client), "max-lifetime") != NULL);
+	/* The refusal may come first: the daemon refuses in its loop, signs on a thread. */
+	for (int n = 0; n < 2; n++) {
+		int r;
+
+		t = NULL;
+		r = hsmjwt_sign_collect_next(client, 0, &id, &t);
+		if (id == good1) {
+			check_int(r, 0);
+			print_token("Custom:g1", t);
+			good1 = 0;
+		} else {
+			check_int(id, bad);
+			check_int(r, HSMJWT_E_INVALID_REQUEST);
+			check(t == NULL);
+			check(strstr(hsmjwt_client_error_message(client), "max-lifetime") != NULL);
+			bad = 0;
+		}
+	}
 }
 
 static void test_nonblocking_with_poll(void)
@@ -156,14 +173,27 @@ static int run_main(void)
 	return 0;
 }
 
-/* The daemon runs with max-frame = 1024: request 3 ends the stream. */
+static bool is_one_of(uint64_t id, const uint64_t *ids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/*
+ * The daemon runs with max-frame = 1024: request 3 ends the stream. Every
+ * request in flight gets exactly one outcome (requests 1 and 2 a token, or
+ * the stream's error when the daemon closed before answering them), and the
+ * next submit connects again.
+ */
 static int run_broken(void)
 {
 	char at[AT_TOO_LONG_FOR_1024 + 1];
 	hsmjwt_sign_request *big = request("Custom:big", 60);
 	hsmjwt_token *t = NULL;
-	uint64_t id, ids[4];
-	int tokens = 0, too_large = 0, n = 3, r;
+	uint64_t id, ids[4] = {};
+	int too_large = 0, n = 3, r;
 
 	memset(at, 'a', AT_TOO_LONG_FOR_1024);
 	at[AT_TOO_LONG_FOR_1024] = '\0';
@@ -171,31 +201,37 @@ static int run_broken(void)
 	ids[0] = submit("Custom:b1", 60);
 	ids[1] = submit("Custom:b2", 60);
 	check_int(hsmjwt_sign_submit(client, big, &ids[2]), 0);
-	/* The daemon may already have closed: then this fails, and says how. */
+	/* Sent on the old connection, or (once it is gone) on a new one, which it ends too. */
 	r = hsmjwt_sign_submit(client, big, &ids[3]);
 	if (r == 0)
 		n = 4;
 	else
 		check(r == -EPIPE || r == -ECONNRESET);
 	for (int i = 0; i < n; i++) {
+		t = NULL;
 		r = hsmjwt_sign_collect_next(client, 0, &id, &t);
-		check(id != 0);
+		check(is_one_of(id, ids, n));
 		if (r == 0) {
-			check(id == ids[0] || id == ids[1]);
+			check(is_one_of(id, ids, 2));
 			print_token(id == ids[0] ? "Custom:b1" : "Custom:b2", t);
-			tokens++;
-		} else {
-			check_int(r, HSMJWT_E_TOO_LARGE);
-			check(id == ids[2] || id == ids[3]);
+		} else if (r == HSMJWT_E_TOO_LARGE) {
 			check(strstr(hsmjwt_client_error_message(client), "exceeds the limit"));
 			too_large++;
+		} else {
+			check(r == -ECONNRESET || r == -EPIPE);
 		}
+		check(t == NULL || r == 0);
+		for (int k = 0; k < 4; k++)
+			if (ids[k] == id)
+				ids[k] = 0; /* a second outcome for it fails is_one_of() */
 	}
-	check_int(tokens, 2);
-	check_int(too_large, n - 2);
+	check(too_large >= 1);
+	check_int(hsmjwt_client_get_in_flight(client), 0);
 	check_int(hsmjwt_sign_collect_next(client, 0, &id, &t), -ENOENT);
-	check_int(hsmjwt_sign_submit(client, big, &id), -ENOTCONN);
-	check_int(hsmjwt_client_get_fd(client), -ENOTCONN);
+	/* A new connection for the next request. */
+	id = submit("Custom:b3", 60);
+	check(hsmjwt_client_get_fd(client) >= 0);
+	collect_by_id(id, "Custom:b3");
 	hsmjwt_sign_request_free(big);
 	return 0;
 }

@@ -47,9 +47,10 @@ def test_pipelining_against_daemon():
         assert sorted(u for u, _ in tokens[:9]) == sorted(["Custom:over"] +
                                                           [f"Custom:p{i}" for i in range(8)])
         check_tokens(tokens)
-        log = env.read_log()
-        assert log.count('"event":"issued"') == 15, log
-        assert log.count('"event":"refused"') == 1, log
+        with open(env.audit_file) as f:
+            events = [h.json.loads(line)["event"] for line in f]
+        assert events.count("issued") == 15, events
+        assert events.count("invalid") == 1, events  # the refused lifetime
 
 
 def test_stream_error_reaches_every_request_in_flight():
@@ -57,7 +58,10 @@ def test_stream_error_reaches_every_request_in_flight():
         env.import_key()
         env.start(activate=True)
         tokens = run_client("broken", env.sock)
-        assert sorted(u for u, _ in tokens) == ["Custom:b1", "Custom:b2"], tokens
+        # b1 and b2 may have been answered before the daemon closed; b3 came on a new connection.
+        uids = [u for u, _ in tokens]
+        assert uids[-1] == "Custom:b3" and set(uids) <= {"Custom:b1", "Custom:b2", "Custom:b3"}
+        assert len(set(uids)) == len(uids), uids
         check_tokens(tokens)
 
 

@@ -168,8 +168,8 @@ def test_v1_tokens_flagged_and_recorded():
         assert valid and v.get(7, [0])[0] == 1, (reason, detail)
     r = env.hsmjwt("verify", v1)
     assert r.returncode == 0 and b"deprecated" in r.stderr, r
-    log = env.read_log()
-    assert log.count('"event":"deprecation"') >= 3, log[-1000:]
+    events = [rec["event"] for rec, _ in h.read_trail(env.audit_file)]
+    assert events.count("deprecation") >= 3, events[-20:]
     # accept-v1 = no: refused with its own reason and exit code.
     env.write_config([("zumo", {"max-lifetime": "1d", "accept-v1": "no"})] + KEYS[1:])
     env.reload()
@@ -184,9 +184,30 @@ def test_v1_tokens_flagged_and_recorded():
 def test_verify_records_fingerprint_never_token():
     tok = env.sign("--aud", "Custom", "--uid", "Custom:audit")
     verify_raw([tok])
-    log = env.read_log()
-    assert h.hashlib.sha256(tok.encode()).hexdigest() in log
-    assert tok.split(".")[2] not in log
+    fp = h.hashlib.sha256(tok.encode()).hexdigest()
+    recs = [rec for rec, _ in h.read_trail(env.audit_file) if rec.get("sha256") == fp]
+    assert [r["event"] for r in recs] == ["issued", "verify-valid"], recs
+    with open(env.audit_file) as f:
+        trail = f.read()
+    for text in (trail, env.read_log()):
+        assert tok.split(".")[2] not in text
+
+
+def test_verify_needs_the_policy_grant_and_is_rate_limited():
+    tok = env.sign("--aud", "Custom", "--uid", "Custom:p")
+    no_verify = dict(h.ROOT_POLICY[0][1])
+    no_verify.pop("verify")
+    env.write_config(policies=[("signers", no_verify)])
+    env.reload()
+    r = env.hsmjwt("verify", tok)
+    assert r.returncode == 4 and b"does not grant verify" in r.stderr, r
+    limited = dict(h.ROOT_POLICY[0][1], rate="1/h", burst="2")
+    env.write_config(policies=[("verifiers", limited)])
+    env.reload()
+    codes = [env.hsmjwt("verify", tok).returncode for _ in range(3)]
+    assert codes == [0, 0, 5], codes
+    env.write_config(policies=h.ROOT_POLICY)
+    env.reload()
 
 
 def test_enable_verify_on_existing_key():
@@ -200,6 +221,7 @@ try:
     h.run([test_issued_tokens_verify_with_cli, test_every_single_byte_change_is_refused,
            test_structural_refusals, test_algorithm_comes_from_the_key,
            test_claim_checks_and_exit_codes, test_v1_tokens_flagged_and_recorded,
-           test_verify_records_fingerprint_never_token, test_enable_verify_on_existing_key])
+           test_verify_records_fingerprint_never_token,
+           test_verify_needs_the_policy_grant_and_is_rate_limited, test_enable_verify_on_existing_key])
 finally:
     env.cleanup()

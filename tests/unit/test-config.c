@@ -2,20 +2,8 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config-text.h"
 #include "tests.h"
-
-static char path[] = "/tmp/hsmjwt-test-config-XXXXXX";
-
-static int load(const char *text, Config **ret, char **ret_error)
-{
-	FILE *f = fopen(path, "we");
-
-	check(f);
-	fputs(text, f);
-	fclose(f);
-	return config_load(path, ret, ret_error);
-}
 
 static void good(void)
 {
@@ -38,22 +26,15 @@ static void good(void)
 	check(strcmp(c->keys[1].kid, "k1") == 0);
 	check(config_find_key(c, "other") == &c->keys[1]);
 	check(config_find_key(c, "nope") == NULL);
+	check(strcmp(c->audit.file, CONFIG_DEFAULT_AUDIT_FILE) == 0);
+	check(c->audit.journal && c->audit.sync == AUDIT_SYNC_ALWAYS && !c->pid_file);
 	config_free(c);
-}
 
-static void bad(const char *text, const char *message_part)
-{
-	Config *c = NULL;
-	char *err = NULL;
-
-	check(load(text, &c, &err) < 0);
-	check(c == NULL);
-	check(err);
-	if (!strstr(err, message_part)) {
-		fprintf(stderr, "error '%s' lacks '%s'\n", err, message_part);
-		exit(EXIT_FAILURE);
-	}
-	free(err);
+	check_int(load("[server]\npid-file = /run/h.pid\n[token]\nuri = pkcs11:\n[key a]\nuri = x\n"
+		       "[audit]\nfile =\njournal = yes\nsync = batch\n", &c, &err), 0);
+	check(!c->audit.file && c->audit.journal && c->audit.sync == AUDIT_SYNC_BATCH);
+	check(strcmp(c->pid_file, "/run/h.pid") == 0);
+	config_free(c);
 }
 
 int main(void)
@@ -77,6 +58,13 @@ int main(void)
 	bad("[server]\nmax-frame = 10\n", "max-frame must be");
 	bad("[tokens]\nuri = pkcs11:\n", "unknown section [tokens]");
 	bad("[token]\nuri\n", "syntax error");
+#define KEY "[token]\nuri = pkcs11:\n[key a]\nuri = x\n"
+	bad(KEY "[audit]\nsync = sometimes\n", "sync must be always, batch or none");
+	bad(KEY "[audit]\nfile = audit.jsonl\n", "must be an absolute path");
+	bad(KEY "[audit]\nfile =\njournal = no\n", "[audit] needs a sink");
+	bad(KEY "[audit]\njournal = maybe\n", "journal must be yes or no");
+	bad(KEY "[audit]\nsync = none\nsync = none\n", "given twice");
+	bad(KEY "[audit]\nfle = /x\n", ":6: unknown option in [audit]");
 
 	check_int(parse_duration("90", &v), 0);
 	check_int(v, 90);

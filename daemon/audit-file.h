@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit-chain.h"
+
+/* The JSON Lines file: appends whole lines or nothing, and finds where its chain ends. */
+
+typedef struct AuditHead {
+	uint64_t seq;			/* the last record's; 0 before the first */
+	char hash[AUDIT_HASH_HEX];	/* SHA-256 of the last record's line */
+} AuditHead;
+
+typedef struct AuditFile {
+	int fd;
+	off_t torn_at; /* >= 0: a short write left bytes from here on; cut before the next write */
+} AuditFile;
+
+/*
+ * Opens path for appending (created 0640 if missing; it must be a regular
+ * file), takes its lock (-EBUSY if another process has it) and reads the record it ends with into *ret_head. A torn last line
+ * (a crash or a full disk in the middle of a write) is cut off and its size
+ * returned in *ret_dropped.
+ */
+int audit_file_open(const char *path, AuditFile *ret, AuditHead *ret_head, uint64_t *ret_dropped);
+void audit_file_close(AuditFile *f);
+
+/* Whether path still names the file f has open. */
+bool audit_file_is(const AuditFile *f, const char *path);
+
+/* Appends line[0..n) (newline included) with one write(2); on failure nothing stays. */
+int audit_file_append(AuditFile *f, const char *line, size_t n);
+
+/* fdatasync() when sync, then checks the file still has a name (-ENOENT once it was deleted). */
+int audit_file_check(AuditFile *f, bool sync);
+
+/* Words for the errors above that strerror() would leave unclear. */
+const char *audit_file_strerror(int r);

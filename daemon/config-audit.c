@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* The [audit] section of hsmjwtd.conf. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "config.h"
+
+static const char *const sync_names[] = {
+	[AUDIT_SYNC_ALWAYS] = "always",
+	[AUDIT_SYNC_BATCH] = "batch",
+	[AUDIT_SYNC_NONE] = "none",
+};
+
+const char *audit_sync_to_string(AuditSync s)
+{
+	return (size_t)s < ELEMENTSOF(sync_names) ? sync_names[s] : NULL;
+}
+
+void audit_config_defaults(AuditConfig *a)
+{
+	*a = (AuditConfig){ .journal = true, .sync = AUDIT_SYNC_ALWAYS };
+}
+
+void audit_config_done(AuditConfig *a)
+{
+	free(a->file);
+	a->file = NULL;
+}
+
+const char *audit_config_set(AuditConfig *a, const char *name, const char *value)
+{
+	static const char *const options[] = { "file", "journal", "sync" };
+	unsigned bit = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(options); i++)
+		if (strcmp(name, options[i]) == 0)
+			bit = 1u << i;
+	if (!bit)
+		return "unknown option in [audit] (known: file, journal, sync)";
+	if (a->seen & bit)
+		return "option given twice in [audit]";
+	a->seen |= bit;
+
+	if (bit == 1u << 0) {
+		/* Empty: no file sink (the journal must then be on). */
+		if (*value && *value != '/')
+			return "[audit] file must be an absolute path, or empty for none";
+		if (*value && !(a->file = strdup(value)))
+			return "out of memory";
+		return NULL;
+	}
+	if (bit == 1u << 1)
+		return config_parse_bool(value, &a->journal) < 0 ? "[audit] journal must be yes or no"
+								  : NULL;
+	for (size_t i = 0; i < ELEMENTSOF(sync_names); i++)
+		if (strcmp(value, sync_names[i]) == 0) {
+			a->sync = (AuditSync)i;
+			return NULL;
+		}
+	return "[audit] sync must be always, batch or none";
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+#include "workers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+
+/* Threads beyond this gain nothing: a token serialises long before. */
+#define WORKERS_MAX 64
+
+typedef struct Worker {
+	Workers *pool;
+	pthread_t thread;
+	TokenSession session;
+	bool started;
+} Worker;
+
+struct Workers {
+	Token *token;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	Job *queue_head, *queue_tail;
+	Job *done_head, *done_tail;
+	unsigned busy;
+	bool stopping;
+	int event_fd;
+	Worker *threads;
+	unsigned n_threads;
+};
+
+static void append(Job **head, Job **tail, Job *job)
+{
+	job->next = NULL;
+	if (*tail)
+		(*tail)->next = job;
+	else
+		*head = job;
+	*tail = job;
+}
+
+static void finish(Workers *w, Job *job)
+{
+	uint64_t one = 1;
+	bool was_empty;
+
+	pthread_mutex_lock(&w->lock);
+	was_empty = !w->done_head;
+	append(&w->done_head, &w->done_tail, job);
+	pthread_mutex_unlock(&w->lock);
+	/* One wake-up per batch: the loop drains the whole list when it comes. */
+	if (was_empty && write(w->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warning_errno(errno, "Cannot signal finished jobs: %m");
+}
+
+static void *worker_main(void *userdata)
+{
+	Worker *self = userdata;
+	Workers *w = self->pool;
+
+	for (;;) {
+		Job *job;
+
+		pthread_mutex_lock(&w->lock);
+		while (!w->queue_head && !w->stopping)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (w->stopping) {
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		}
+		job = w->queue_head;
+		w->queue_head = job->next;
+		if (!w->queue_head)
+			w->queue_tail = NULL;
+		w->busy++;
+		pthread_mutex_unlock(&w->lock);
+
+		job->run(job, w->token, self->session);
+
+		pthread_mutex_lock(&w->lock);
+		w->busy--;
+		pthread_mutex_unlock(&w->lock);
+		finish(w, job);
+	}
+}
+
+int workers_new(Token *t, unsigned n, Workers **ret)
+{
+	Workers *w;
+	int r;
+
+	if (n > WORKERS_MAX)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->token = t;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	w->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->event_fd < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	w->threads = calloc(n ? n : 1, sizeof(*w->threads));
+	if (!w->threads) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		Worker *k = &w->threads[i];
+
+		k->pool = w;
+		r = token_session_open(t, &k->session);
+		if (r < 0)
+			goto fail;
+		w->n_threads++;
+		r = -pthread_create(&k->thread, NULL, worker_main, k);
+		if (r < 0) {
+			token_session_close(t, k->session);
+			w->n_threads--;
+			goto fail;
+		}
+		k->started = true;
+	}
+	*ret = w;
+	return 0;
+fail:
+	workers_free(w);
+	return r;
+}
+
+Workers *workers_free(Workers *w)
+{
+	if (!w)
+		return NULL;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	for (unsigned i = 0; i < w->n_threads; i++) {
+		if (w->threads[i].started)
+			pthread_join(w->threads[i].thread, NULL);
+		token_session_close(w->token, w->threads[i].session);
+	}
+	free(w->threads);
+	if (w->event_fd >= 0)
+		close(w->event_fd);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	return NULL;
+}
+
+int workers_fd(const Workers *w)
+{
+	return w->event_fd;
+}
+
+unsigned workers_count(const Workers *w)
+{
+	return w->n_threads;
+}
+
+void workers_submit(Workers *w, Job *job)
+{
+	if (w->n_threads == 0) {
+		job->run(job, w->token, token_main_session(w->token));
+		finish(w, job);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	append(&w->queue_head, &w->queue_tail, job);
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+Job *workers_take_done(Workers *w)
+{
+	uint64_t v;
+	Job *list;
+
+	(void)!read(w->event_fd, &v, sizeof(v));
+	pthread_mutex_lock(&w->lock);
+	list = w->done_head;
+	w->done_head = w->done_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	return list;
+}
+
+unsigned workers_busy(Workers *w)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->busy;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The audit trail's journal sink against a real systemd-journald, started in a
+mount namespace of our own (the host may run none): every record reaches the
+journal with its fields, MESSAGE_ID and the file's line; the catalog explains
+every MESSAGE_ID; no secret reaches the journal; with journald gone no token
+is issued, and signing resumes when it is back."""
+
+import hashlib
+import re
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+
+import harness as h
+
+JOURNALD = next((p for p in ("/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald")
+                 if os.path.exists(p)), None)
+SOCKET = "/run/systemd/journal/socket"
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
+
+if not JOURNALD or not shutil.which("journalctl"):
+    h.skip("systemd-journald or journalctl is not installed")
+if not h.private_mounts():
+    h.skip("needs root for a private mount namespace with its own journald")
+
+work = tempfile.mkdtemp(prefix="hsmjwt-journal-")
+runlog = os.path.join(work, "runlog")
+os.mkdir(runlog)
+# A /run of our own: journald's sockets land there, its journal files in runlog (under
+# /run/log), and nothing changes outside this namespace.
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)
+os.makedirs("/run/systemd/journal")
+os.makedirs("/run/log")
+subprocess.run(["mount", "--bind", runlog, "/run/log"], check=True)
+if os.path.isdir("/var/log/journal"):
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/var/log/journal"], check=True)
+
+journald = None
+
+
+def start_journald():
+    global journald
+    if os.path.exists(SOCKET):
+        os.unlink(SOCKET)  # a killed journald leaves it behind
+    journald = subprocess.Popen([JOURNALD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(SOCKET):
+        if journald.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("systemd-journald did not come up")
+        time.sleep(0.02)
+
+
+def stop_journald(sig=signal.SIGTERM):
+    journald.send_signal(sig)
+    journald.wait(10)
+
+
+def export():
+    """Entries of the journal as dicts of bytes (journalctl -o export, binary fields included)."""
+    out = subprocess.run(["journalctl", "-D", os.path.join(runlog, "journal"), "-o", "export",
+                          "--no-pager"], capture_output=True, check=True).stdout
+    entries, entry, i = [], {}, 0
+    while i < len(out):
+        nl = out.index(b"\n", i)
+        line = out[i:nl]
+        if not line:
+            entries.append(entry)
+            entry, i = {}, nl + 1
+            continue
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            i = nl + 1
+        else:  # binary field: name, newline, little-endian 64-bit size, data, newline
+            k = line
+            (n,) = struct.unpack("<Q", out[nl + 1:nl + 9])
+            v = out[nl + 9:nl + 9 + n]
+            i = nl + 9 + n + 1
+        entry[k.decode()] = v
+    if entry:
+        entries.append(entry)
+    return out, [e for e in entries if "HSMJWT_SEQ" in e]
+
+
+start_journald()
+env = h.Env(audit={"journal": "yes"})
+env.import_key()
+env.start()
+
+
+def test_every_record_reaches_the_journal():
+    toks = [env.sign("--aud", "Custom", "--uid", f"Custom:j{i}", "--access-token",
+                     f"JOURNAL-SECRET-{i}") for i in range(3)]
+    r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "x", "--lifetime", str(10**9),
+                   "--access-token", "JOURNAL-SECRET-refused")
+    assert r.returncode == 3, r.stderr
+    raw, entries = export()
+    by_line = {e["HSMJWT_RECORD"].decode(): e for e in entries}
+    trail = h.read_trail(env.audit_file)
+    ids = {}
+    for rec, line in trail:
+        e = by_line.get(line)
+        assert e is not None, f"no journal entry for {line}"
+        want = {"HSMJWT_RECORD_SHA256": hashlib.sha256(line.encode()).hexdigest(),
+                "HSMJWT_SEQ": str(rec["seq"]), "HSMJWT_PREV": rec["prev"],
+                "HSMJWT_EVENT": rec["event"], "HSMJWT_TIME": rec["time"],
+                "SYSLOG_IDENTIFIER": "hsmjwtd"}
+        for k, v in want.items():
+            assert e.get(k) == v.encode(), (k, e.get(k), v)
+        ids.setdefault(rec["event"], set()).add(e["MESSAGE_ID"])
+        if "peer" in rec:
+            assert e.get("HSMJWT_PEER_PID") == str(rec["peer"]["pid"]).encode(), e
+            # OBJECT_PID would make journald copy the client's command line (secrets!).
+            assert "OBJECT_PID" not in e and "OBJECT_CMDLINE" not in e, e
+        if "sha256" in rec:
+            assert e.get("HSMJWT_TOKEN_SHA256") == rec["sha256"].encode(), e
+            assert e.get("HSMJWT_AUDIENCE") == rec["aud"].encode(), e
+    # One MESSAGE_ID per event type, and different types have different ones.
+    assert all(len(v) == 1 for v in ids.values()), ids
+    assert len({next(iter(v)) for v in ids.values()}) == len(ids), ids
+    assert {"start", "issued", "invalid"} <= set(ids), ids
+    for i, tok in enumerate(toks):
+        fp = hashlib.sha256(tok.encode()).hexdigest().encode()
+        assert any(e.get("HSMJWT_TOKEN_SHA256") == fp for e in entries)
+        for part in [tok] + tok.split(".")[1:]:
+            assert part.encode() not in raw
+        assert f"JOURNAL-SECRET-{i}".encode() not in raw
+    assert b"JOURNAL-SECRET" not in raw
+
+
+def test_catalog_explains_every_message_id():
+    root = os.path.join(work, "catalog-root")
+    os.makedirs(os.path.join(root, "usr/lib/systemd/catalog"))
+    os.makedirs(os.path.join(root, "var/lib/systemd/catalog"))
+    shutil.copy(os.path.join(SRC, "units/hsmjwtd.catalog"),
+                os.path.join(root, "usr/lib/systemd/catalog"))
+    subprocess.run(["journalctl", f"--root={root}", "--update-catalog"], check=True)
+    listed = subprocess.run(["journalctl", f"--root={root}", "--list-catalog"],
+                            capture_output=True, text=True, check=True).stdout
+    known = {line.split()[0] for line in listed.splitlines() if line.strip()}
+    # Every MESSAGE_ID the daemon can send has its entry, and nothing else is there.
+    with open(os.path.join(SRC, "daemon/audit-journal.c")) as f:
+        sent = set(re.findall(r'\] = \{ "([0-9a-f]{32})"', f.read()))
+    assert len(sent) >= 16 and known == sent, (sent ^ known, listed)
+    _, entries = export()
+    seen = {e["MESSAGE_ID"].decode() for e in entries}
+    assert seen and seen <= known, (seen - known, listed)
+
+
+def test_journal_only_trail():
+    with h.Env(audit={"file": "", "journal": "yes"}) as e:
+        e.import_key()
+        e.start()
+        tok = e.sign("--aud", "Custom", "--uid", "Custom:journal-only")
+        assert not os.path.exists(os.path.join(e.dir, "audit.jsonl"))
+        fp = hashlib.sha256(tok.encode()).hexdigest().encode()
+        _, entries = export()
+        assert any(x.get("HSMJWT_TOKEN_SHA256") == fp for x in entries)
+
+
+def test_journal_down_fails_closed_then_recovers():
+    stop_journald(signal.SIGKILL)
+    r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:nojournal")
+    assert r.returncode == 6 and r.stdout == b"", (r.returncode, r.stderr)
+    assert b"audit trail not writable (Connection refused)" in r.stderr, r.stderr
+    os.unlink(SOCKET)  # no journald at all: must not pass for success either
+    r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:nojournal")
+    assert r.returncode == 6 and b"audit trail not writable" in r.stderr, (r.returncode, r.stderr)
+    start_journald()
+    tok = env.sign("--aud", "Custom", "--uid", "Custom:journal-back")
+    trail = h.read_trail(env.audit_file)
+    events = [rec["event"] for rec, _ in trail]
+    assert "recovered" in events, events
+    assert trail[-1][0]["sha256"] == hashlib.sha256(tok.encode()).hexdigest()
+    assert "Audit trail failing" in env.read_log()
+
+
+try:
+    h.run([test_every_record_reaches_the_journal, test_catalog_explains_every_message_id,
+           test_journal_only_trail, test_journal_down_fails_closed_then_recovers])
+finally:
+    env.cleanup()
+    if journald and journald.poll() is None:
+        stop_journald()
+    shutil.rmtree(work, ignore_errors=True)
