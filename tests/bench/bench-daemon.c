@@ -171,6 +171,9 @@ static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phas
 	for (int a = 0; a < _ALG_ID_MAX; a++) {
 		const BenchAlg *alg = &bench_algs[a];
 
+		if (!bench_alg_selected[a])
+			continue;
+
 		for (size_t i = 0; i < ELEMENTSOF(daemon_conns); i++)
 			for (size_t j = 0; j < ELEMENTSOF(daemon_depths); j++) {
 				/* Smoke mode: 1 connection without pipelining, 16 with. */

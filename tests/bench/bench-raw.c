@@ -123,6 +123,9 @@ static int raw_threads(Run *run, const BenchEnv *env, const Phases *ph, bool qui
 	for (int a = 0; a < _ALG_ID_MAX && r >= 0; a++) {
 		const BenchAlg *alg = &bench_algs[a];
 
+		if (!bench_alg_selected[a])
+			continue;
+
 		for (int copy = 0; copy <= 1 && r >= 0; copy++)
 			for (unsigned n = 1; n <= (quick ? 1 : RAW_MAX_THREADS) && r >= 0; n++) {
 				Cell *c = run_new_cell(run, GROUP_RAW, alg->id, n, 0, "%s, %u thread%s",
@@ -155,9 +158,11 @@ int raw_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick)
 			.session_copy = true,
 			.phases = *ph,
 		};
-		Cell *c = run_new_cell(run, GROUP_RAW_INFO, alg->id, 2, 0,
-				       "session copy, 2 processes");
+		Cell *c;
 
+		if (!bench_alg_selected[a])
+			continue;
+		c = run_new_cell(run, GROUP_RAW_INFO, alg->id, 2, 0, "session copy, 2 processes");
 		if (!c)
 			return -ENOMEM;
 		if (cell_unavailable(c, env, alg, false))

@@ -141,11 +141,14 @@ int remote_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick,
 			return r;
 		setenv("P11_KIT_SERVER_ADDRESS", addr, 1);
 	}
-	for (int a = 0; a < _ALG_ID_MAX && r >= 0; a++)
+	for (int a = 0; a < _ALG_ID_MAX && r >= 0; a++) {
+		if (!bench_alg_selected[a])
+			continue;
 		for (size_t i = 0; i < (quick ? 1 : ELEMENTSOF(remote_clients)) && r >= 0; i++)
 			for (int copy = quick; copy <= 1 && r >= 0; copy++)
 				r = remote_cell(run, env, &bench_algs[a], remote_clients[i], copy, ph,
 						usable ? client_module : NULL, server);
+	}
 	if (server) {
 		unsetenv("P11_KIT_SERVER_ADDRESS");
 		server_stop(server);

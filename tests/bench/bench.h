@@ -68,6 +68,8 @@ typedef struct BenchAlg {
 } BenchAlg;
 
 extern const BenchAlg bench_algs[_ALG_ID_MAX];
+/* --algs: the algorithms this run measures (default: all). */
+extern bool bench_alg_selected[_ALG_ID_MAX];
 
 /* ---- results ---- */
 

@@ -34,6 +34,8 @@ const BenchAlg bench_algs[_ALG_ID_MAX] = {
 			   .asymmetric = true, .label = "rs256" },
 };
 
+bool bench_alg_selected[_ALG_ID_MAX] = { true, true, true };
+
 Cell *run_new_cell(Run *run, Group g, AlgId alg, unsigned clients, unsigned depth,
 		   const char *fmt, ...)
 {
@@ -138,6 +140,7 @@ static void help(void)
 	       "                       median over passes (default 1, at most %d)\n"
 	       "  --quick              smoke mode: a few short cells\n"
 	       "  --only LIST          raw,remote,daemon (default: all)\n"
+	       "  --algs LIST          HS256,ES256,RS256 (default: all)\n"
 	       "  --json               machine-readable output instead of the table\n"
 	       "  --keep               keep the temp dir (token, configs, daemon log)\n"
 	       "  --sessions N         hsmjwtd's [token] sessions (default: the daemon's)\n"
@@ -172,7 +175,7 @@ static char *beside_build(const char *name)
 
 static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
-	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
+	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_ALGS, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
 	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
 	       O_AUDIT_SYNC };
 	static const struct option options[] = {
@@ -181,6 +184,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "repeat", required_argument, NULL, O_REPEAT },
 		{ "quick", no_argument, NULL, O_QUICK },
 		{ "only", required_argument, NULL, O_ONLY },
+		{ "algs", required_argument, NULL, O_ALGS },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "hsmjwtd", required_argument, NULL, O_HSMJWTD },
@@ -214,6 +218,10 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_ONLY:
 			o->only = optarg;
+			break;
+		case O_ALGS:
+			for (int a = 0; a < _ALG_ID_MAX; a++)
+				bench_alg_selected[a] = strstr(optarg, bench_algs[a].name) != NULL;
 			break;
 		case O_JSON:
 			o->json = true;
