@@ -51,12 +51,13 @@ static int pipeline_break(hsmjwt_client *c, int error)
 	struct client_pipeline *p = c->pipeline;
 
 	if (!p->broken) {
-		p->broken = error;
-		if (c->has_error_message)
+		/* What the daemon said before it closed explains the end better than EOF. */
+		p->broken = p->closing ? p->closing : error;
+		if (!p->closing && c->has_error_message)
 			memcpy(p->broken_message, c->error_message, sizeof(p->broken_message));
 		/* pipeline_reserve() made room for all of them. */
 		for (uint32_t i = 0; i < p->n_pending; i++)
-			p->failed[p->n_failed++] = (Failed){ .id = p->pending[i], .error = error };
+			p->failed[p->n_failed++] = (Failed){ .id = p->pending[i], .error = p->broken };
 		p->n_pending = 0;
 	}
 	if (c->fd >= 0) {
@@ -145,6 +146,7 @@ int pipeline_restart(hsmjwt_client *c)
 	secret_wipe(p->in, p->in_len);
 	p->in_len = 0;
 	p->broken = 0;
+	p->closing = 0;
 	p->broken_message[0] = '\0';
 	return c->fd >= 0 ? 0 : client_reconnect(c);
 }
@@ -181,17 +183,26 @@ static int dispatch(hsmjwt_client *c, Hsmjwt__V1__Response *resp, uint64_t want,
 	int i;
 
 	if (resp->id == 0) {
-		/* The daemon speaks about the stream itself (an over-long frame) and closes it. */
-		int r = resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR
-				? client_error_from_response(c, resp->error)
-				: HSMJWT_E_PROTOCOL;
-		pipeline_break(c, r);
+		/*
+		 * The daemon speaks about the stream itself (an over-long frame): it
+		 * closes once it answered what came before, so keep reading until then.
+		 */
+		if (!p->closing) {
+			p->closing = resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR
+					     ? client_error_from_response(c, resp->error)
+					     : HSMJWT_E_PROTOCOL;
+			if (c->has_error_message)
+				memcpy(p->broken_message, c->error_message,
+				       sizeof(p->broken_message));
+		}
+		client_response_free(resp);
+		return 0;
 	}
-	if (want && (resp->id == want || resp->id == 0)) {
+	if (want && resp->id == want) {
 		*ret_wanted = resp;
 		return 1;
 	}
-	i = resp->id ? pending_find(p, resp->id) : -ENOENT;
+	i = pending_find(p, resp->id);
 	if (i < 0 || !(a = calloc(1, sizeof(*a)))) {
 		/* Nobody waits for it (an abandoned hsmjwt_sign()), or no memory to keep it. */
 		client_response_free(resp);
@@ -240,7 +251,6 @@ static int parse_frames(hsmjwt_client *c, uint64_t want, Hsmjwt__V1__Response **
 	memmove(p->in, p->in + off, p->in_len - off);
 	secret_wipe(p->in + p->in_len - off, off);
 	p->in_len -= off;
-	/* A stream-level error (id 0) is the wanted outcome as well as the end. */
 	return found ? 1 : p->broken;
 }
 
@@ -364,12 +374,31 @@ static int send_frame(hsmjwt_client *c, const uint8_t *data, size_t n)
 	return 0;
 }
 
+/* The daemon announced it closes: take the answers still coming, up to its EOF. */
+static int finish_closing(hsmjwt_client *c)
+{
+	struct timespec deadline = deadline_after(c->timeout_ms);
+
+	while (!c->pipeline->broken) {
+		int r = wait_fd(c, false, &deadline, false);
+
+		if (r >= 0)
+			r = pump(c, 0, NULL);
+		if (r < 0 && !c->pipeline->broken)
+			pipeline_break(c, r);
+	}
+	return -ENOTCONN;
+}
+
 int pack_and_send(hsmjwt_client *c, Hsmjwt__V1__Request *req)
 {
 	size_t n = hsmjwt__v1__request__get_packed_size(req);
 	_cleanup_free_ uint8_t *frame = NULL;
 	int r;
 
+	/* A connection the daemon is closing takes no more requests: the caller opens another. */
+	if (c->pipeline->closing)
+		return finish_closing(c);
 	if (n > FRAME_DEFAULT_MAX)
 		return HSMJWT_E_TOO_LARGE;
 	frame = malloc(FRAME_HEADER_SIZE + n);

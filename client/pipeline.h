@@ -38,6 +38,7 @@ struct client_pipeline {
 	uint32_t n_failed, cap_failed;
 	uint32_t max_in_flight;
 	int broken; /* 0, or why the connection failed: it is closed, submit opens another */
+	int closing; /* 0, or the error the daemon announced (id 0) before closing the stream */
 	char broken_message[CLIENT_ERROR_MESSAGE_MAX]; /* the daemon's word on it, if any */
 };
 
