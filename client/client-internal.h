@@ -60,6 +60,7 @@ int client_token_from_response(const Hsmjwt__V1__Response *resp, hsmjwt_token **
 /*
  * libhsmjwt-pipeline.c: while pipelining is on and its connection is up,
  * client_call() hands requests to it so responses for other ids are kept.
+ * client_pipeline_call() returns the response whatever its body.
  */
 bool client_pipeline_active(const hsmjwt_client *c);
 int client_pipeline_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret);

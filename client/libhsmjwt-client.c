@@ -211,23 +211,13 @@ static int exchange(hsmjwt_client *c, const uint8_t *packed, size_t n, uint64_t 
 	return 0;
 }
 
-int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+/* The plain path: one request on the connection, retried once on a new one. */
+static int call_plain(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
 {
 	_cleanup_free_ uint8_t *packed = NULL;
-	Hsmjwt__V1__Response *resp = NULL;
 	size_t n;
 	int r;
 
-	c->has_error_message = 0;
-	c->retry_after_ms = 0;
-	req->id = c->next_id++;
-	/* Pipelined responses may be buffered or still coming: that path sorts them. */
-	if (client_pipeline_active(c)) {
-		r = client_pipeline_call(c, req, ret);
-		/* Closed without an answer: retried below on a new connection, like any request. */
-		if (!connection_lost(r))
-			return r;
-	}
 	n = hsmjwt__v1__request__get_packed_size(req);
 	if (n > FRAME_DEFAULT_MAX)
 		return HSMJWT_E_TOO_LARGE;
@@ -243,13 +233,32 @@ int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response
 	 * request the old daemon finished just before closing may thus yield
 	 * two tokens; both are audited.
 	 */
-	r = c->fd >= 0 ? exchange(c, packed, n, req->id, &resp) : -ENOTCONN;
+	r = c->fd >= 0 ? exchange(c, packed, n, req->id, ret) : -ENOTCONN;
 	if (connection_lost(r)) {
 		r = client_reconnect(c);
 		if (r >= 0)
-			r = exchange(c, packed, n, req->id, &resp);
+			r = exchange(c, packed, n, req->id, ret);
 	}
 	secret_wipe(packed, n);
+	return r;
+}
+
+int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+{
+	Hsmjwt__V1__Response *resp = NULL;
+	int r;
+
+	c->has_error_message = 0;
+	c->retry_after_ms = 0;
+	req->id = c->next_id++;
+	/*
+	 * Pipelined responses may be buffered or still coming: that path sorts
+	 * them. A request its connection closed without answering goes the plain
+	 * way, which retries it on a new connection like any other.
+	 */
+	r = client_pipeline_active(c) ? client_pipeline_call(c, req, &resp) : -ENOTCONN;
+	if (connection_lost(r))
+		r = call_plain(c, req, &resp);
 	if (r < 0)
 		return r;
 	if (resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR) {

@@ -428,11 +428,6 @@ int client_pipeline_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1_
 	}
 	if (r < 0)
 		return r;
-	if (resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR) {
-		r = client_error_from_response(c, resp->error);
-		client_response_free(resp);
-		return r;
-	}
 	*ret = resp;
 	return 0;
 }
