@@ -15,24 +15,8 @@
 #include "client-internal.h"
 #include "frame.h"
 #include "secret.h"
+#include "wipe-alloc.h"
 
-/* Responses carry tokens: wipe every block protobuf-c frees. */
-static void *wiping_alloc(void *data, size_t size)
-{
-	(void)data;
-	return malloc(size);
-}
-
-static void wiping_free(void *data, void *p)
-{
-	(void)data;
-	if (p) {
-		explicit_bzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-static ProtobufCAllocator wiping_allocator = { .alloc = wiping_alloc, .free = wiping_free };
 
 _public_ const char *hsmjwt_default_socket(void)
 {
@@ -195,7 +179,7 @@ static int exchange(hsmjwt_client *c, const uint8_t *packed, size_t n, uint64_t 
 			drop_connection(c);
 			return r == -EMSGSIZE ? HSMJWT_E_PROTOCOL : r;
 		}
-		resp = hsmjwt__v1__response__unpack(&wiping_allocator, len, payload);
+		resp = hsmjwt__v1__response__unpack(&proto_wiping_allocator, len, payload);
 		secret_wipe(payload, len);
 		free(payload);
 		if (!resp) {
@@ -286,7 +270,7 @@ Hsmjwt__V1__Response *client_response_unpack(const uint8_t *p, size_t n)
 void client_response_free(Hsmjwt__V1__Response *resp)
 {
 	if (resp)
-		hsmjwt__v1__response__free_unpacked(resp, &wiping_allocator);
+		hsmjwt__v1__response__free_unpacked(resp, &proto_wiping_allocator);
 }
 
 void client_free_string(char *s)

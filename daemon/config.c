@@ -346,10 +346,18 @@ static int handle(void *user, const char *section, const char *name, const char 
 			c->max_connections = (unsigned)v;
 			return 1;
 		}
-		if (strcmp(name, "request-timeout") == 0) {
-			if (parse_duration(value, &c->request_timeout) < 0 || c->request_timeout == 0 ||
-			    c->request_timeout > 600)
-				return fail(st, "request-timeout must be a duration from 1s to 10min");
+		if (strcmp(name, "request-timeout") == 0 || strcmp(name, "read-timeout") == 0 ||
+		    strcmp(name, "write-timeout") == 0) {
+			uint64_t *field = name[2] == 'q' ? &c->request_timeout :
+					  name[0] == 'r' ? &c->read_timeout : &c->write_timeout;
+			if (parse_duration(value, field) < 0 || *field == 0 || *field > 600)
+				return fail(st, "%s must be a duration from 1s to 10min", name);
+			return 1;
+		}
+		if (strcmp(name, "idle-timeout") == 0) {
+			if (parse_duration(value, &c->idle_timeout) < 0 || c->idle_timeout == 0 ||
+			    c->idle_timeout > 86400)
+				return fail(st, "idle-timeout must be a duration from 1s to 1d");
 			return 1;
 		}
 		if (strcmp(name, "exit-idle") == 0) {
@@ -495,6 +503,9 @@ int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
 	c->request_timeout = CONFIG_DEFAULT_REQUEST_TIMEOUT;
+	c->read_timeout = CONFIG_DEFAULT_READ_TIMEOUT;
+	c->write_timeout = CONFIG_DEFAULT_WRITE_TIMEOUT;
+	c->idle_timeout = CONFIG_DEFAULT_IDLE_TIMEOUT;
 	audit_config_defaults(&c->audit);
 	claim_limits_init(&c->claims);
 

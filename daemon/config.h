@@ -16,6 +16,9 @@
 
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024u
 #define CONFIG_DEFAULT_REQUEST_TIMEOUT 10u
+#define CONFIG_DEFAULT_READ_TIMEOUT 10u
+#define CONFIG_DEFAULT_WRITE_TIMEOUT 30u
+#define CONFIG_DEFAULT_IDLE_TIMEOUT 300u
 #define CONFIG_MAX_SESSIONS 64u
 /* One thread keeps the loop free of token calls; SoftHSM gains nothing from more (PERFORMANCE.md). */
 #define CONFIG_DEFAULT_SESSIONS 1u
@@ -105,6 +108,9 @@ typedef struct Config {
 	unsigned max_connections;
 	uint64_t exit_idle; /* seconds without connections before exiting; 0: never */
 	uint64_t request_timeout; /* seconds a request may wait for the token */
+	uint64_t read_timeout;	  /* seconds for a started frame to arrive whole */
+	uint64_t write_timeout;	  /* seconds a client may leave its replies unread */
+	uint64_t idle_timeout;	  /* seconds a connection may do nothing */
 	unsigned sessions;	  /* signing threads, each with a session; 0: sign in the loop */
 	bool sessions_set;	  /* else: SESSIONS_DEFAULT */
 	char *module;	 /* NULL: the modules registered with p11-kit */

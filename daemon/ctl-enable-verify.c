@@ -14,16 +14,12 @@ int ctl_enable_verify(const Config *config, int argc, char *argv[])
 	const KeyConfig *kc;
 	int r;
 
-	if (argc != 2)
-		return log_error_errno(EINVAL, "enable-verify takes exactly one KEYNAME");
-	kc = config_find_key(config, argv[1]);
-	if (!kc)
-		return log_error_errno(ENOENT, "%s has no [key %s] section", config->path, argv[1]);
+	r = ctl_key_argument(config, argc, argv, 1, "enable-verify", &kc);
+	if (r < 0)
+		return r;
 	if (!algorithm_info(kc->alg)->symmetric)
 		return log_error_errno(EINVAL, "Key %s verifies with its public half already", kc->name);
-	r = token_open(config->module, config->token_uri, true, &token);
-	if (r >= 0)
-		r = token_login(token, config->pin_file);
+	r = ctl_open_token_rw(config, &token);
 	if (r >= 0)
 		r = token_enable_verify(token, kc->uri);
 	if (r >= 0)

@@ -47,19 +47,15 @@ int ctl_generate(const Config *config, int argc, char *argv[])
 			return -EINVAL;
 		replace = true;
 	}
-	if (argc - optind != 1)
-		return log_error_errno(EINVAL, "generate takes exactly one KEYNAME");
-	kc = config_find_key(config, argv[optind]);
-	if (!kc)
-		return log_error_errno(ENOENT, "%s has no [key %s] section", config->path, argv[optind]);
+	r = ctl_key_argument(config, argc, argv, optind, "generate", &kc);
+	if (r < 0)
+		return r;
 	ai = algorithm_info(kc->alg);
 	if (ai->symmetric)
 		return log_error_errno(EINVAL, "Key %s is %s: a secret key is imported "
 					       "(import-zumo), not generated", kc->name, ai->name);
 
-	r = token_open(config->module, config->token_uri, true, &token);
-	if (r >= 0)
-		r = token_login(token, config->pin_file);
+	r = ctl_open_token_rw(config, &token);
 	if (r >= 0)
 		r = token_generate_key_pair(token, kc->uri, ai->key_type, kc->bits, replace);
 	if (r >= 0)

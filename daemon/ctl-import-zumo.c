@@ -86,12 +86,9 @@ int ctl_import_zumo(const Config *config, int argc, char *argv[])
 			return -EINVAL;
 		replace = true;
 	}
-	if (argc - optind != 1)
-		return log_error_errno(EINVAL, "import-zumo takes exactly one KEYNAME");
-	kc = config_find_key(config, argv[optind]);
-	if (!kc)
-		return log_error_errno(ENOENT, "%s has no [key %s] section", config->path,
-				       argv[optind]);
+	r = ctl_key_argument(config, argc, argv, optind, "import-zumo", &kc);
+	if (r < 0)
+		return r;
 	if (kc->profile != PROFILE_ZUMO_V2)
 		return log_error_errno(EINVAL, "Key %s is not a zumo-v2 key", kc->name);
 
@@ -101,9 +98,7 @@ int ctl_import_zumo(const Config *config, int argc, char *argv[])
 	secret_wipe(master, sizeof(master));
 	if (r < 0)
 		goto out;
-	r = token_open(config->module, config->token_uri, true, &token);
-	if (r >= 0)
-		r = token_login(token, config->pin_file);
+	r = ctl_open_token_rw(config, &token);
 	if (r >= 0)
 		r = token_import_hmac_key(token, kc->uri, key, replace);
 	if (r >= 0)

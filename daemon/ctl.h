@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "token.h"
 
 /*
  * One hsmjwtctl subcommand per file, behind a {name, fn, help} table. run
@@ -25,6 +26,12 @@ int ctl_enable_verify(const Config *config, int argc, char *argv[]);
 int ctl_check_policy(const Config *config, int argc, char *argv[]);
 int ctl_audit(const Config *config, int argc, char *argv[]);
 int ctl_reopen_audit(const Config *config, int argc, char *argv[]);
+
+/* The [key NAME] a command names: the one argument left at argv[first]. */
+int ctl_key_argument(const Config *config, int argc, char *argv[], int first, const char *command,
+		     const KeyConfig **ret);
+/* Opens the token read-write and logs in, for the commands that change keys. */
+int ctl_open_token_rw(const Config *config, Token **ret);
 
 /* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */
 int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32]);

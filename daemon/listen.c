@@ -13,7 +13,7 @@
 #include "cleanup.h"
 #include "log.h"
 
-#define LISTEN_BACKLOG 128
+#define LISTEN_BACKLOG 512 /* as hsmjwtd.socket: bursts queue while the daemon is busy */
 
 static int fill_address(const char *path, struct sockaddr_un *sa)
 {

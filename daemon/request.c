@@ -13,28 +13,12 @@
 #include "log.h"
 #include "nul-check.h"
 #include "secret.h"
+#include "wipe-alloc.h"
 #include "request-claims.h"
 
 typedef Hsmjwt__V1__Request Request;
 typedef Hsmjwt__V1__Response Response;
 
-/* Decoded requests hold access tokens: wipe every block protobuf-c frees. */
-static void *wiping_alloc(void *data, size_t size)
-{
-	(void)data;
-	return malloc(size);
-}
-
-static void wiping_free(void *data, void *p)
-{
-	(void)data;
-	if (p) {
-		explicit_bzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-static ProtobufCAllocator wiping_allocator = { .alloc = wiping_alloc, .free = wiping_free };
 
 static int append_response(const Response *resp, Buf *out)
 {
@@ -150,7 +134,7 @@ void pending_free(Pending *p)
 		verify_work_done(&p->verify);
 	free(p->extras);
 	free(p->items);
-	hsmjwt__v1__request__free_unpacked(p->req, &wiping_allocator);
+	hsmjwt__v1__request__free_unpacked(p->req, &proto_wiping_allocator);
 	free(p);
 }
 
@@ -164,7 +148,7 @@ static int handle_sign(Service *s, const Peer *peer, Request *req, Buf *out, Pen
 	int r;
 
 	if (!p) {
-		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+		hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
 		return -ENOMEM;
 	}
 	in = &p->in;
@@ -279,7 +263,7 @@ static int handle_verify(Service *s, const Peer *peer, Request *req, Buf *out,
 	int r;
 
 	if (!p) {
-		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+		hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
 		return -ENOMEM;
 	}
 	r = service_verify_prepare(s, peer, req->id, vr->token, strlen(vr->token), &expect,
@@ -357,7 +341,7 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	const char *field = NULL;
 	char msg[128];
 
-	req = hsmjwt__v1__request__unpack(&wiping_allocator, n, payload);
+	req = hsmjwt__v1__request__unpack(&proto_wiping_allocator, n, payload);
 	if (!req)
 		return reply_error(0, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
 				   "request is not a valid hsmjwt.v1.Request message", out);
@@ -372,7 +356,7 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 		else
 			r = reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
 					  "string-nul", msg, 0, out);
-		hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+		hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
 		return r;
 	}
 	(void)scratch;
@@ -401,7 +385,7 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 				"request type not supported by this daemon", out);
 		break;
 	}
-	hsmjwt__v1__request__free_unpacked(req, &wiping_allocator);
+	hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
 	return r;
 }
 
@@ -423,14 +407,14 @@ int request_withhold_tokens(Buf *out, size_t from, const char *message)
 
 		if (n > held.len - off - FRAME_HEADER_SIZE)
 			return -EBADMSG; /* cannot happen: whole frames only */
-		resp = hsmjwt__v1__response__unpack(&wiping_allocator, n, p + FRAME_HEADER_SIZE);
+		resp = hsmjwt__v1__response__unpack(&proto_wiping_allocator, n, p + FRAME_HEADER_SIZE);
 		if (resp && resp->body_case == HSMJWT__V1__RESPONSE__BODY_SIGN)
 			r = reply_error(resp->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE,
 					message, out);
 		else
 			buf_append(out, p, FRAME_HEADER_SIZE + n);
 		if (resp)
-			hsmjwt__v1__response__free_unpacked(resp, &wiping_allocator);
+			hsmjwt__v1__response__free_unpacked(resp, &proto_wiping_allocator);
 		off += FRAME_HEADER_SIZE + n;
 	}
 	return r < 0 ? r : out->error;

@@ -71,6 +71,7 @@ typedef struct Server {
 	Pending *orphans; /* timed out, still with a worker; linked by next */
 	uint64_t request_timeout_usec;
 	sd_event_source *recover_source; /* reopens a failed token, with backoff */
+	uint64_t read_timeout_usec, write_timeout_usec, idle_timeout_usec;
 	uint64_t recover_backoff_usec;
 	unsigned n_sessions;
 } Server;
@@ -89,6 +90,8 @@ typedef struct Connection {
 	bool eof;    /* the peer sent all it will: answer what came, then close */
 	bool broken; /* a bad frame or a failure: flush what is queued, then close */
 	unsigned inflight; /* requests of this connection waiting for the token */
+	uint64_t last_progress_usec; /* a byte read or sent (loop's cached clock) */
+	uint64_t frame_started_usec; /* an incomplete frame is buffered since; 0: none */
 	bool dead;	   /* closed while requests were in flight: freed when they end */
 	struct Connection *touched_next; /* completions to serve, see on_workers_done() */
 	bool touched;
@@ -157,6 +160,7 @@ static int connection_flush(Connection *c)
 			return negative_errno();
 		}
 		c->out_sent += (size_t)k;
+		(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->last_progress_usec);
 	}
 	if (c->out_sent == c->out.len) {
 		buf_reset(&c->out);
@@ -171,6 +175,8 @@ static void connection_consume(Connection *c, size_t n)
 	memmove(c->in.data, c->in.data + n, c->in.len - n);
 	explicit_bzero(c->in.data + c->in.len - n, n);
 	c->in.len -= n;
+	/* What is left is the start of the next frame: its clock starts now. */
+	c->frame_started_usec = c->in.len ? c->last_progress_usec : 0;
 }
 
 static void arm_timeout(Server *s)
@@ -273,6 +279,9 @@ static int connection_read(Connection *c)
 		return 1;
 	}
 	c->in.len += (size_t)k;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &c->last_progress_usec);
+	if (!c->frame_started_usec)
+		c->frame_started_usec = c->last_progress_usec;
 	return 1;
 }
 
@@ -625,6 +634,7 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		return 0;
 	}
 	*c = (Connection){
+		.last_progress_usec = s->last_activity_usec,
 		.server = s,
 		.fd = TAKE_FD(cfd),
 		.peer = peer,
@@ -644,8 +654,8 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 	return 0;
 }
 
-/* Status and idle checks run on this period: cheap, and no syscall on the request path. */
-#define HOUSEKEEPING_USEC (5ull * 1000000ull)
+/* Status, timeouts and idle checks run on this period: no syscall on the request path. */
+#define HOUSEKEEPING_USEC (1ull * 1000000ull)
 
 static void update_status(Server *s)
 {
@@ -658,12 +668,45 @@ static void update_status(Server *s)
 	(void)sd_notifyf(0, "STATUS=%s", status);
 }
 
+/*
+ * Every connection gets bounded time: a frame must arrive whole within
+ * read-timeout (slowloris), replies must be taken within write-timeout (a
+ * client that never reads), and a connection with nothing going on closes
+ * after idle-timeout. Checked once a second, from the loop's cached clock.
+ */
+static void sweep_connections(Server *s, uint64_t now)
+{
+	for (Connection *c = s->connections, *next; c; c = next) {
+		const char *why = NULL;
+
+		next = c->next;
+		if (c->dead)
+			continue;
+		/* While we do not read (back-pressure), a half frame is our doing, not the client's. */
+		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || c->inflight >= INFLIGHT_PER_CONNECTION)
+			c->frame_started_usec = c->frame_started_usec ? now : 0;
+		if (c->out_ready > c->out_sent && now - c->last_progress_usec > s->write_timeout_usec)
+			why = "it did not read its replies within write-timeout";
+		else if (c->frame_started_usec && now - c->frame_started_usec > s->read_timeout_usec)
+			why = "a frame did not arrive whole within read-timeout";
+		else if (!c->in.len && c->out.len == c->out_sent && !c->inflight && !c->held &&
+			 now - c->last_progress_usec > s->idle_timeout_usec)
+			why = "idle for idle-timeout";
+		if (!why)
+			continue;
+		log_notice("Closing the connection of pid %d uid %u: %s", (int)c->peer.pid,
+			   (unsigned)c->peer.uid, why);
+		connection_free(c);
+	}
+}
+
 static int on_housekeeping(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	Server *s = userdata;
 	uint64_t next = usec + HOUSEKEEPING_USEC;
 
 	update_status(s);
+	sweep_connections(s, usec);
 	if (s->exit_idle_usec && s->n_connections == 0) {
 		uint64_t idle_until = s->last_activity_usec + s->exit_idle_usec;
 		if (usec >= idle_until) {
@@ -767,6 +810,9 @@ int server_run(Service *service)
 	fd_limit_ensure(2u * s.max_connections + 64u);
 
 	s.request_timeout_usec = cfg->request_timeout * 1000000ull;
+	s.read_timeout_usec = cfg->read_timeout * 1000000ull;
+	s.write_timeout_usec = cfg->write_timeout * 1000000ull;
+	s.idle_timeout_usec = cfg->idle_timeout * 1000000ull;
 	s.n_sessions = cfg->sessions;
 	s.recover_backoff_usec = RECOVER_FIRST_USEC;
 	r = start_workers(&s);

@@ -130,4 +130,37 @@ def test_stuck_token_times_out():
         server.kill()
 
 
-h.run([test_p11kit_server_killed_and_restarted_under_load, test_stuck_token_times_out])
+def test_mechanisms_missing_through_p11kit_remote():
+    # Through p11-kit remote, EdDSA and CKM_SHA256_RSA_PKCS_PSS are gone (PKCS11-NOTES.md):
+    # generate says so clearly, and PS256 signs with CKM_RSA_PKCS_PSS on a host digest.
+    if not os.path.exists(CLIENT) or not h.shutil.which("p11-kit"):
+        h.skip("p11-kit-client.so or the p11-kit command is missing")
+    try:
+        from jwcrypto import jwk, jwt
+    except ImportError:
+        h.skip("python3-jwcrypto is not installed")
+    keys = [("ps", {"alg": "PS256", "issuer": "https://i"}),
+            ("ed", {"alg": "EdDSA", "issuer": "https://i"})]
+    with h.Env(module=CLIENT, keys=keys) as env:
+        server = P11KitServer(env)
+        env.daemon_env["P11_KIT_SERVER_ADDRESS"] = f"unix:path={server.path}"
+        env.env.update(env.daemon_env)
+        server.start()
+        try:
+            r = env.ctl("generate", "ed")
+            assert r.returncode == 1 and "cannot generate" in r.stderr and \
+                "CKM_EC_EDWARDS_KEY_PAIR_GEN" in r.stderr, r.stderr
+            assert env.ctl("generate", "ps").returncode == 0
+            env.write_config(keys=keys[:1])
+            env.start()
+            tok = env.sign("--key", "ps", "--aud", "api", "--uid", "u")
+            keyset = jwk.JWKSet.from_json(env.hsmjwt("keys").stdout.decode())
+            jwt.JWT(jwt=tok, key=keyset, algs=["PS256"])
+            assert "CKM_RSA_PKCS_PSS with the hash made on the host" in env.read_log()
+            env.stop()
+        finally:
+            server.kill()
+
+
+h.run([test_p11kit_server_killed_and_restarted_under_load, test_stuck_token_times_out,
+       test_mechanisms_missing_through_p11kit_remote])

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+
+#include "ctl.h"
+#include "log.h"
+
+int ctl_key_argument(const Config *config, int argc, char *argv[], int first, const char *command,
+		     const KeyConfig **ret)
+{
+	const KeyConfig *kc;
+
+	if (argc - first != 1)
+		return log_error_errno(EINVAL, "%s takes exactly one KEYNAME", command);
+	kc = config_find_key(config, argv[first]);
+	if (!kc)
+		return log_error_errno(ENOENT, "%s has no [key %s] section", config->path, argv[first]);
+	*ret = kc;
+	return 0;
+}
+
+int ctl_open_token_rw(const Config *config, Token **ret)
+{
+	Token *t = NULL;
+	int r;
+
+	r = token_open(config->module, config->token_uri, true, &t);
+	if (r >= 0)
+		r = token_login(t, config->pin_file);
+	if (r < 0) {
+		token_close(t);
+		return r;
+	}
+	*ret = t;
+	return 0;
+}
