@@ -264,7 +264,7 @@ int client_reconnect(hsmjwt_client *c)
 
 Hsmjwt__V1__Response *client_response_unpack(const uint8_t *p, size_t n)
 {
-	return hsmjwt__v1__response__unpack(&wiping_allocator, n, p);
+	return hsmjwt__v1__response__unpack(&proto_wiping_allocator, n, p);
 }
 
 void client_response_free(Hsmjwt__V1__Response *resp)
