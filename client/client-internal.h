@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hsmjwt.h"
@@ -18,6 +19,7 @@ struct hsmjwt_client {
 	char error_message[CLIENT_ERROR_MESSAGE_MAX];
 	int has_error_message;
 	char error_rule[64];
+	struct client_pipeline *pipeline; /* created by the first pipelining call */
 };
 
 /* A sign request's extra claims, in the wire's own form (libhsmjwt-claims.c). */
@@ -37,6 +39,32 @@ void client_claims_done(ClientClaims *c);
  */
 int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret);
 void client_response_free(Hsmjwt__V1__Response *resp);
+
+/* Maps a daemon Error to HSMJWT_E_* and keeps its message on c. */
+int client_error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e);
+/* Unpacks a response with the wiping allocator (free with client_response_free). */
+Hsmjwt__V1__Response *client_response_unpack(const uint8_t *p, size_t n);
+/* Connects c again (after the daemon closed): 0 or -errno. */
+int client_reconnect(hsmjwt_client *c);
+
+/* A sign request as protobuf, pointing into r: keep r alive while m is used. */
+typedef struct ClientSignMessage {
+	Hsmjwt__V1__Request req;
+	Hsmjwt__V1__SignRequest sign;
+	Hsmjwt__V1__Credentials cred;
+} ClientSignMessage;
+void client_sign_message_init(ClientSignMessage *m, const hsmjwt_sign_request *r);
+/* A SignResponse becomes a token; any other body is HSMJWT_E_PROTOCOL. */
+int client_token_from_response(const Hsmjwt__V1__Response *resp, hsmjwt_token **ret);
+
+/*
+ * libhsmjwt-pipeline.c: while pipelining is on and its connection is up,
+ * client_call() hands requests to it so responses for other ids are kept.
+ * client_pipeline_call() returns the response whatever its body.
+ */
+bool client_pipeline_active(const hsmjwt_client *c);
+int client_pipeline_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret);
+void client_pipeline_free(struct client_pipeline *p);
 
 /* strdup that wipes the old value it replaces. */
 int client_replace_string(char **field, const char *value);

@@ -137,6 +137,64 @@ const char *hsmjwt_verification_get_kid(const hsmjwt_verification *v);
 int hsmjwt_verification_is_deprecated_v1(const hsmjwt_verification *v);
 hsmjwt_verification *hsmjwt_verification_free(hsmjwt_verification *v);
 
+/*
+ * Pipelining: many sign requests on one connection without waiting for each.
+ *
+ * hsmjwt_sign_submit() sends a request and returns its id at once. Every
+ * submitted request gets exactly one outcome, collected later either by id
+ * (hsmjwt_sign_collect) or in the order responses arrive
+ * (hsmjwt_sign_collect_next); the daemon may answer in any order. Responses
+ * that arrive while the caller waits for another one are kept until collected.
+ *
+ * Back-pressure: at most max_in_flight requests (default
+ * HSMJWT_DEFAULT_MAX_IN_FLIGHT) may be submitted and not yet collected. Past
+ * that, hsmjwt_sign_submit() sends nothing and returns -EAGAIN: collect
+ * first. It never blocks on this bound, so one thread can drive the
+ * connection without deadlock.
+ *
+ * hsmjwt_sign() keeps working on the same client: it waits for its own
+ * response and keeps the others for collection. It does not count against
+ * max_in_flight.
+ *
+ * When the connection closes (the daemon restarted or exited idle), every
+ * request still in flight gets that error from collect, and the next
+ * hsmjwt_sign_submit() connects again; a request the closed connection
+ * refused outright is sent once more on the new one, as hsmjwt_sign() does.
+ *
+ * Results of the collect calls: 0 and *ret holds the token; HSMJWT_E_* when
+ * the daemon refused that request (hsmjwt_client_error_message() says why);
+ * -errno when the connection failed (every request still in flight then gets
+ * that error in turn, so none is lost). *ret_id, when not NULL, is always set:
+ * to the id the result belongs to, or to 0 when the failure concerns the call
+ * itself: -EINVAL (bad argument or flag), -ENOENT (that id, or any id, is not
+ * in flight), -EAGAIN (HSMJWT_COLLECT_NONBLOCK and nothing has arrived yet),
+ * -ETIMEDOUT (the client timeout passed; the requests stay in flight).
+ */
+#define HSMJWT_DEFAULT_MAX_IN_FLIGHT 32u
+#define HSMJWT_MAX_IN_FLIGHT_LIMIT 4096u
+/* Collect flag: return -EAGAIN at once instead of waiting for the daemon. */
+#define HSMJWT_COLLECT_NONBLOCK (UINT64_C(1) << 0)
+
+/* 1..HSMJWT_MAX_IN_FLIGHT_LIMIT, else -ERANGE. Lowering it below the current count is allowed. */
+int hsmjwt_client_set_max_in_flight(hsmjwt_client *c, uint32_t max);
+/* Requests submitted and not yet collected. */
+uint32_t hsmjwt_client_get_in_flight(const hsmjwt_client *c);
+/*
+ * The connection's file descriptor, to wait for POLLIN in an event loop and
+ * then call hsmjwt_sign_collect_next() with HSMJWT_COLLECT_NONBLOCK until it
+ * returns -EAGAIN. Do not read, write or close it. -ENOTCONN while there is no
+ * connection (it may change after a reconnection).
+ */
+int hsmjwt_client_get_fd(const hsmjwt_client *c);
+
+/* Sends r; *ret_id identifies its outcome. -EAGAIN: max_in_flight reached, nothing sent. */
+int hsmjwt_sign_submit(hsmjwt_client *c, const hsmjwt_sign_request *r, uint64_t *ret_id);
+/* The outcome of request id; flags: 0 or HSMJWT_COLLECT_NONBLOCK. */
+int hsmjwt_sign_collect(hsmjwt_client *c, uint64_t id, uint64_t flags, hsmjwt_token **ret);
+/* The outcome of whichever request is answered first. */
+int hsmjwt_sign_collect_next(hsmjwt_client *c, uint64_t flags, uint64_t *ret_id,
+			     hsmjwt_token **ret);
+
 const char *hsmjwt_token_get_string(const hsmjwt_token *t);
 const char *hsmjwt_token_get_kid(const hsmjwt_token *t);
 const char *hsmjwt_token_get_key(const hsmjwt_token *t);

@@ -77,6 +77,7 @@ _public_ hsmjwt_client *hsmjwt_client_free(hsmjwt_client *c)
 		return NULL;
 	if (c->fd >= 0)
 		close(c->fd);
+	client_pipeline_free(c->pipeline);
 	free(c->socket_path);
 	free(c);
 	return NULL;
@@ -120,7 +121,7 @@ static int wait_readable(hsmjwt_client *c)
 	return r == 0 ? -ETIMEDOUT : 0;
 }
 
-static int error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
+int client_error_from_response(hsmjwt_client *c, const Hsmjwt__V1__Error *e)
 {
 	snprintf(c->error_message, sizeof(c->error_message), "%s", e->message ? e->message : "");
 	c->has_error_message = 1;
@@ -194,16 +195,13 @@ static int exchange(hsmjwt_client *c, const uint8_t *packed, size_t n, uint64_t 
 	return 0;
 }
 
-int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+/* The plain path: one request on the connection, retried once on a new one. */
+static int call_plain(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
 {
 	_cleanup_free_ uint8_t *packed = NULL;
-	Hsmjwt__V1__Response *resp = NULL;
 	size_t n;
 	int r;
 
-	c->has_error_message = 0;
-	c->retry_after_ms = 0;
-	req->id = c->next_id++;
 	n = hsmjwt__v1__request__get_packed_size(req);
 	if (n > FRAME_DEFAULT_MAX)
 		return HSMJWT_E_TOO_LARGE;
@@ -219,22 +217,54 @@ int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response
 	 * request the old daemon finished just before closing may thus yield
 	 * two tokens; both are audited.
 	 */
-	r = c->fd >= 0 ? exchange(c, packed, n, req->id, &resp) : -ENOTCONN;
+	r = c->fd >= 0 ? exchange(c, packed, n, req->id, ret) : -ENOTCONN;
 	if (connection_lost(r)) {
-		r = open_socket(c->socket_path, &c->fd);
+		r = client_reconnect(c);
 		if (r >= 0)
-			r = exchange(c, packed, n, req->id, &resp);
+			r = exchange(c, packed, n, req->id, ret);
 	}
 	secret_wipe(packed, n);
+	return r;
+}
+
+int client_call(hsmjwt_client *c, Hsmjwt__V1__Request *req, Hsmjwt__V1__Response **ret)
+{
+	Hsmjwt__V1__Response *resp = NULL;
+	int r;
+
+	c->has_error_message = 0;
+	c->retry_after_ms = 0;
+	req->id = c->next_id++;
+	/*
+	 * Pipelined responses may be buffered or still coming: that path sorts
+	 * them. A request its connection closed without answering goes the plain
+	 * way, which retries it on a new connection like any other.
+	 */
+	r = client_pipeline_active(c) ? client_pipeline_call(c, req, &resp) : -ENOTCONN;
+	if (connection_lost(r))
+		r = call_plain(c, req, &resp);
 	if (r < 0)
 		return r;
 	if (resp->body_case == HSMJWT__V1__RESPONSE__BODY_ERROR) {
-		r = error_from_response(c, resp->error);
+		r = client_error_from_response(c, resp->error);
 		client_response_free(resp);
 		return r;
 	}
 	*ret = resp;
 	return 0;
+}
+
+int client_reconnect(hsmjwt_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -EBADF;
+	return open_socket(c->socket_path, &c->fd);
+}
+
+Hsmjwt__V1__Response *client_response_unpack(const uint8_t *p, size_t n)
+{
+	return hsmjwt__v1__response__unpack(&proto_wiping_allocator, n, p);
 }
 
 void client_response_free(Hsmjwt__V1__Response *resp)

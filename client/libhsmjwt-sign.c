@@ -115,41 +115,53 @@ static int copy_out(const Hsmjwt__V1__SignResponse *s, hsmjwt_token **ret)
 	return 0;
 }
 
+int client_token_from_response(const Hsmjwt__V1__Response *resp, hsmjwt_token **ret)
+{
+	return resp->body_case == HSMJWT__V1__RESPONSE__BODY_SIGN ? copy_out(resp->sign, ret)
+								 : HSMJWT_E_PROTOCOL;
+}
+
+void client_sign_message_init(ClientSignMessage *m, const hsmjwt_sign_request *r)
+{
+	*m = (ClientSignMessage){
+		.req = HSMJWT__V1__REQUEST__INIT,
+		.sign = HSMJWT__V1__SIGN_REQUEST__INIT,
+		.cred = HSMJWT__V1__CREDENTIALS__INIT,
+	};
+	m->sign.audience = r->audience ? r->audience : (char *)"";
+	m->sign.user_id = r->user_id ? r->user_id : (char *)"";
+	m->sign.key = r->key ? r->key : (char *)"";
+	m->sign.legacy_claims_json = r->legacy_claims ? r->legacy_claims : (char *)"";
+	m->sign.extra_claims = r->claims.items;
+	m->sign.n_extra_claims = r->claims.n;
+	if (r->access_token) {
+		m->cred.access_token = r->access_token;
+		m->sign.credentials = &m->cred;
+	}
+	if (r->lifetime) {
+		m->sign.expiry_case = HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS;
+		m->sign.lifetime_seconds = r->lifetime;
+	} else if (r->expires_at) {
+		m->sign.expiry_case = HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT;
+		m->sign.expires_at = r->expires_at;
+	}
+	m->req.body_case = HSMJWT__V1__REQUEST__BODY_SIGN;
+	m->req.sign = &m->sign;
+}
+
 _public_ int hsmjwt_sign(hsmjwt_client *c, const hsmjwt_sign_request *r, hsmjwt_token **ret)
 {
-	Hsmjwt__V1__Request req = HSMJWT__V1__REQUEST__INIT;
-	Hsmjwt__V1__SignRequest sr = HSMJWT__V1__SIGN_REQUEST__INIT;
-	Hsmjwt__V1__Credentials cred = HSMJWT__V1__CREDENTIALS__INIT;
+	ClientSignMessage m;
 	Hsmjwt__V1__Response *resp = NULL;
 	int rr;
 
 	if (!c || !r || !ret)
 		return -EINVAL;
-	sr.audience = r->audience ? r->audience : (char *)"";
-	sr.user_id = r->user_id ? r->user_id : (char *)"";
-	sr.key = r->key ? r->key : (char *)"";
-	sr.legacy_claims_json = r->legacy_claims ? r->legacy_claims : (char *)"";
-	sr.extra_claims = r->claims.items;
-	sr.n_extra_claims = r->claims.n;
-	if (r->access_token) {
-		cred.access_token = r->access_token;
-		sr.credentials = &cred;
-	}
-	if (r->lifetime) {
-		sr.expiry_case = HSMJWT__V1__SIGN_REQUEST__EXPIRY_LIFETIME_SECONDS;
-		sr.lifetime_seconds = r->lifetime;
-	} else if (r->expires_at) {
-		sr.expiry_case = HSMJWT__V1__SIGN_REQUEST__EXPIRY_EXPIRES_AT;
-		sr.expires_at = r->expires_at;
-	}
-	req.body_case = HSMJWT__V1__REQUEST__BODY_SIGN;
-	req.sign = &sr;
-
-	rr = client_call(c, &req, &resp);
+	client_sign_message_init(&m, r);
+	rr = client_call(c, &m.req, &resp);
 	if (rr < 0)
 		return rr;
-	rr = resp->body_case == HSMJWT__V1__RESPONSE__BODY_SIGN ? copy_out(resp->sign, ret)
-								: HSMJWT_E_PROTOCOL;
+	rr = client_token_from_response(resp, ret);
 	client_response_free(resp);
 	return rr;
 }

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hsmjwtd the way systemd runs it: systemd-socket-activate binds the socket
+ * and execs the daemon in its own process on the first connection, so the
+ * pid we fork is the daemon's. Its log (audit lines included) goes to a
+ * file in the bench's temp dir. Measured here: socket activation to the
+ * first token, idle memory and the memory idle connections add, and the
+ * load cells (bench-load.c) at 1, 16 and 64 connections.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cleanup.h"
+
+#define FIRST_TOKEN_TIMEOUT_NS (30ull * 1000000000u)
+#define SETTLE_NS (50ull * 1000000u)
+#define FD_WAIT_NS (10ull * 1000000000u)
+
+static const unsigned daemon_conns[] = { 1, 16, 64 };
+static const unsigned daemon_depths[] = { 1, 32 };
+
+int daemon_start(const BenchEnv *env, Daemon *ret)
+{
+	char setenv_arg[256];
+	pid_t pid;
+
+	snprintf(setenv_arg, sizeof(setenv_arg), "SOFTHSM2_CONF=%s", env->softhsm_conf);
+	/* systemd-socket-activate binds the path itself; a leftover file would stop it. */
+	unlink(env->socket);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return negative_errno();
+	if (pid == 0) {
+		int log = open(env->daemon_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (log < 0 || null < 0)
+			_exit(127);
+		dup2(null, STDIN_FILENO);
+		dup2(log, STDOUT_FILENO);
+		dup2(log, STDERR_FILENO);
+		execlp("systemd-socket-activate", "systemd-socket-activate", "-l", env->socket, "-E",
+		       setenv_arg, env->hsmjwtd, "--config", env->config, (char *)NULL);
+		_exit(127);
+	}
+	*ret = (Daemon){ .pid = pid };
+	return 0;
+}
+
+int daemon_stop(Daemon *d)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return 0;
+	kill(d->pid, SIGTERM);
+	while (waitpid(d->pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return negative_errno();
+	d->pid = 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/* Connects as soon as the socket exists and waits for a token. */
+static int first_token(const BenchEnv *env, const Daemon *d)
+{
+	uint64_t deadline = now_ns() + FIRST_TOKEN_TIMEOUT_NS;
+	int fd, r;
+
+	while ((fd = load_connect(env->socket)) < 0) {
+		if ((fd != -ENOENT && fd != -ECONNREFUSED) || now_ns() > deadline ||
+		    waitpid(d->pid, NULL, WNOHANG) != 0)
+			return fd;
+		sleep_ns(50000);
+	}
+	r = load_sign_on(fd, deadline - now_ns());
+	close(fd);
+	return r;
+}
+
+static int fail_daemon(const BenchEnv *env, Daemon *d, int r, const char *what)
+{
+	fprintf(stderr, "hsmjwt-bench: %s failed: %s (daemon log: %s)\n", what, strerror(-r),
+		env->daemon_log);
+	daemon_stop(d);
+	return r;
+}
+
+static int activation(Run *run, const BenchEnv *env, unsigned runs)
+{
+	Memory *m = &run->mem;
+
+	for (unsigned i = 0; i < runs && i < ELEMENTSOF(m->activation_ms); i++) {
+		Daemon d;
+		uint64_t t0 = now_ns();
+		int r = daemon_start(env, &d);
+
+		if (r >= 0)
+			r = first_token(env, &d);
+		if (r < 0)
+			return fail_daemon(env, &d, r, "socket activation to first token");
+		m->activation_ms[m->activation_runs++] = (double)(now_ns() - t0) / 1e6;
+		r = daemon_stop(&d);
+		if (r < 0)
+			return fail_daemon(env, &d, r, "stopping hsmjwtd");
+	}
+	return 0;
+}
+
+static int wait_fds(pid_t pid, int want)
+{
+	uint64_t deadline = now_ns() + FD_WAIT_NS;
+
+	while (proc_count_sockets(pid) < want) {
+		if (now_ns() > deadline)
+			return -ETIMEDOUT;
+		sleep_ns(1000000);
+	}
+	return 0;
+}
+
+/* Idle memory on a fresh daemon, then with n connections, unused and then used once. */
+static int memory(Run *run, const BenchEnv *env, unsigned n)
+{
+	Memory *m = &run->mem;
+	Daemon d;
+	int *fds = calloc(n, sizeof(int)), base, r;
+	unsigned open_fds = 0;
+
+	if (!fds)
+		return -ENOMEM;
+	r = daemon_start(env, &d);
+	if (r >= 0)
+		r = first_token(env, &d);
+	sleep_ns(SETTLE_NS);
+	base = proc_count_sockets(d.pid);
+	m->idle_kib = proc_status_kib(d.pid, "VmRSS", false);
+	for (; r >= 0 && open_fds < n; open_fds++) {
+		fds[open_fds] = load_connect(env->socket);
+		if (fds[open_fds] < 0)
+			r = fds[open_fds];
+	}
+	if (r >= 0)
+		r = wait_fds(d.pid, base + (int)n);
+	m->conns_kib = proc_status_kib(d.pid, "VmRSS", false);
+	for (unsigned i = 0; r >= 0 && i < n; i++)
+		r = load_sign_on(fds[i], FIRST_TOKEN_TIMEOUT_NS);
+	m->conns_used_kib = proc_status_kib(d.pid, "VmRSS", false);
+	m->idle_conns = n;
+	for (unsigned i = 0; i < open_fds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	if (r < 0)
+		return fail_daemon(env, &d, r, "idle connections");
+	m->ran = true;
+	r = daemon_stop(&d);
+	return r < 0 ? fail_daemon(env, &d, r, "stopping hsmjwtd") : 0;
+}
+
+static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phases *ph, bool quick)
+{
+	for (int a = 0; a < _ALG_ID_MAX; a++) {
+		const BenchAlg *alg = &bench_algs[a];
+
+		if (!bench_alg_selected[a])
+			continue;
+
+		for (size_t i = 0; i < ELEMENTSOF(daemon_conns); i++)
+			for (size_t j = 0; j < ELEMENTSOF(daemon_depths); j++) {
+				/* Smoke mode: 1 connection without pipelining, 16 with. */
+				unsigned conns = daemon_conns[i], depth = daemon_depths[j];
+				LoadSpec spec = { .socket = env->socket, .key = alg->label,
+						  .conns = conns, .depth = depth, .phases = *ph,
+						  .daemon_pid = d->pid };
+				Cell *c;
+				int r;
+
+				if (quick && (conns == 64 || (conns == 1) != (depth == 1)))
+					continue;
+				c = run_new_cell(run, GROUP_DAEMON, alg->id, conns, depth,
+						 "hsmjwtd, %u conn%s, depth %u", conns,
+						 conns > 1 ? "s" : "", depth);
+				if (!c)
+					return -ENOMEM;
+				if (cell_unavailable(c, env, alg, true))
+					continue;
+				fprintf(stderr, "hsmjwt-bench: %s %s\n", alg->name, c->what);
+				r = load_run(&spec, c);
+				if (r < 0)
+					return r;
+			}
+	}
+	return 0;
+}
+
+int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool startup)
+{
+	Daemon d;
+	int r;
+
+	if (startup) {
+		fprintf(stderr, "hsmjwt-bench: socket activation to first token\n");
+		r = activation(run, env, quick ? 1 : 7);
+		if (r < 0)
+			return r;
+		fprintf(stderr, "hsmjwt-bench: memory, idle and with idle connections\n");
+		r = memory(run, env, quick ? 50 : 1000);
+		if (r < 0)
+			return r;
+	}
+	/* A fresh daemon for the load, so the idle connections' heap does not count. */
+	r = daemon_start(env, &d);
+	if (r >= 0)
+		r = first_token(env, &d);
+	if (r < 0)
+		return fail_daemon(env, &d, r, "starting hsmjwtd");
+	r = load_cells(run, env, &d, ph, quick);
+	if (r < 0)
+		return fail_daemon(env, &d, r, "load");
+	r = daemon_stop(&d);
+	return r < 0 ? fail_daemon(env, &d, r, "stopping hsmjwtd") : 0;
+}
