@@ -30,14 +30,19 @@ void audit_config_done(AuditConfig *a)
 
 const char *audit_config_set(AuditConfig *a, const char *name, const char *value)
 {
-	static const char *const options[] = { "file", "journal", "sync" };
+	static const char *const options[] = { "file", "journal", "sync", "verify" };
+	static const char *const verify_names[] = {
+		[AUDIT_VERIFY_ALL] = "all",
+		[AUDIT_VERIFY_FAILURES] = "failures",
+		[AUDIT_VERIFY_NONE] = "none",
+	};
 	unsigned bit = 0;
 
 	for (size_t i = 0; i < ELEMENTSOF(options); i++)
 		if (strcmp(name, options[i]) == 0)
 			bit = 1u << i;
 	if (!bit)
-		return "unknown option in [audit] (known: file, journal, sync)";
+		return "unknown option in [audit] (known: file, journal, sync, verify)";
 	if (a->seen & bit)
 		return "option given twice in [audit]";
 	a->seen |= bit;
@@ -53,6 +58,14 @@ const char *audit_config_set(AuditConfig *a, const char *name, const char *value
 	if (bit == 1u << 1)
 		return config_parse_bool(value, &a->journal) < 0 ? "[audit] journal must be yes or no"
 								  : NULL;
+	if (bit == 1u << 3) {
+		for (size_t i = 0; i < ELEMENTSOF(verify_names); i++)
+			if (strcmp(value, verify_names[i]) == 0) {
+				a->verify = (AuditVerify)i;
+				return NULL;
+			}
+		return "[audit] verify must be all, failures or none";
+	}
 	for (size_t i = 0; i < ELEMENTSOF(sync_names); i++)
 		if (strcmp(value, sync_names[i]) == 0) {
 			a->sync = (AuditSync)i;

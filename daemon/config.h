@@ -48,10 +48,18 @@ typedef enum AuditSync {
 
 #define CONFIG_DEFAULT_AUDIT_FILE "/var/log/hsmjwt/audit.jsonl"
 
+/* Which verify decisions are recorded; deprecation events always are. */
+typedef enum AuditVerify {
+	AUDIT_VERIFY_ALL,
+	AUDIT_VERIFY_FAILURES, /* invalid tokens and failed checks only */
+	AUDIT_VERIFY_NONE,
+} AuditVerify;
+
 typedef struct AuditConfig {
 	char *file;   /* NULL: no file sink */
 	bool journal; /* records also go to the systemd journal */
 	AuditSync sync;
+	AuditVerify verify;
 	unsigned seen; /* bit per option, to refuse repeats */
 } AuditConfig;
 /* [claims]: bounds on extra claims and the payload (README "Extra claims"). */

@@ -713,9 +713,12 @@ static int record_verify(Service *s, const Peer *peer, uint64_t request_id, cons
 		.error = res->reason ? verify_reason_to_string(res->reason) : NULL,
 		.message = res->reason ? res->detail : NULL,
 	};
-	int r;
+	AuditVerify which = s->config->audit.verify;
+	int r = 0;
 
-	r = audit_record(s->audit, &rec);
+	/* A deprecation is always recorded: it is how v1 clients are found. */
+	if (which == AUDIT_VERIFY_ALL || (which == AUDIT_VERIFY_FAILURES && res->reason))
+		r = audit_record(s->audit, &rec);
 	if (r < 0 || !res->deprecated_v1 || res->reason)
 		return r;
 	rec.event = AUDIT_DEPRECATION;

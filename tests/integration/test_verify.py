@@ -210,6 +210,18 @@ def test_verify_needs_the_policy_grant_and_is_rate_limited():
     env.reload()
 
 
+def test_audit_verify_setting():
+    # [audit] verify = failures: valid tokens leave no record, invalid ones do.
+    with h.Env(audit={"verify": "failures"}) as e2:
+        e2.import_key()
+        e2.start()
+        tok = e2.sign("--aud", "Custom", "--uid", "Custom:a")
+        assert e2.hsmjwt("verify", tok).returncode == 0
+        assert e2.hsmjwt("verify", tok[:-2] + "AA").returncode == 12
+        events = [rec["event"] for rec, _ in h.read_trail(e2.audit_file)]
+        assert "verify-valid" not in events and events.count("verify-invalid") == 1, events
+
+
 def test_enable_verify_on_existing_key():
     r = env.ctl("enable-verify", "zumo")
     assert r.returncode == 0 and "may now verify" in r.stderr, r
@@ -222,6 +234,7 @@ try:
            test_structural_refusals, test_algorithm_comes_from_the_key,
            test_claim_checks_and_exit_codes, test_v1_tokens_flagged_and_recorded,
            test_verify_records_fingerprint_never_token,
-           test_verify_needs_the_policy_grant_and_is_rate_limited, test_enable_verify_on_existing_key])
+           test_verify_needs_the_policy_grant_and_is_rate_limited, test_audit_verify_setting,
+           test_enable_verify_on_existing_key])
 finally:
     env.cleanup()
