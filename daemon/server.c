@@ -674,6 +674,12 @@ static void update_status(Server *s)
  * client that never reads), and a connection with nothing going on closes
  * after idle-timeout. Checked once a second, from the loop's cached clock.
  */
+/* How long since then; 0 if then is later (times come from different loop iterations). */
+static uint64_t elapsed(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
 static void sweep_connections(Server *s, uint64_t now)
 {
 	for (Connection *c = s->connections, *next; c; c = next) {
@@ -685,12 +691,14 @@ static void sweep_connections(Server *s, uint64_t now)
 		/* While we do not read (back-pressure), a half frame is our doing, not the client's. */
 		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || c->inflight >= INFLIGHT_PER_CONNECTION)
 			c->frame_started_usec = c->frame_started_usec ? now : 0;
-		if (c->out_ready > c->out_sent && now - c->last_progress_usec > s->write_timeout_usec)
+		if (c->out_ready > c->out_sent &&
+		    elapsed(now, c->last_progress_usec) > s->write_timeout_usec)
 			why = "it did not read its replies within write-timeout";
-		else if (c->frame_started_usec && now - c->frame_started_usec > s->read_timeout_usec)
+		else if (c->frame_started_usec &&
+			 elapsed(now, c->frame_started_usec) > s->read_timeout_usec)
 			why = "a frame did not arrive whole within read-timeout";
 		else if (!c->in.len && c->out.len == c->out_sent && !c->inflight && !c->held &&
-			 now - c->last_progress_usec > s->idle_timeout_usec)
+			 elapsed(now, c->last_progress_usec) > s->idle_timeout_usec)
 			why = "idle for idle-timeout";
 		if (!why)
 			continue;
@@ -706,7 +714,13 @@ static int on_housekeeping(sd_event_source *src, uint64_t usec, void *userdata)
 	uint64_t next = usec + HOUSEKEEPING_USEC;
 
 	update_status(s);
-	sweep_connections(s, usec);
+	/* usec is when this timer was due; connections carry the loop's later clock. */
+	{
+		uint64_t now = usec;
+
+		(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+		sweep_connections(s, now);
+	}
 	if (s->exit_idle_usec && s->n_connections == 0) {
 		uint64_t idle_until = s->last_activity_usec + s->exit_idle_usec;
 		if (usec >= idle_until) {
