@@ -206,7 +206,8 @@ static int read_some(hsmjwt_client *c)
 		/* No realloc: the old block held tokens and must be wiped. */
 		if (!n)
 			return pipeline_break(c, -ENOMEM);
-		memcpy(n, p->in, p->in_len);
+		if (p->in_len) /* p->in is NULL before the first read */
+			memcpy(n, p->in, p->in_len);
 		secret_wipe(p->in, p->in_cap);
 		free(p->in);
 		p->in = n;
