@@ -83,6 +83,19 @@ static Hsmjwt__V1__ErrorCode error_code(ServiceError e)
 	}
 }
 
+/*
+ * time(2) reads the kernel's coarse clock, which may still show the previous
+ * second for a tick after clock_gettime() has moved on; tokens date
+ * themselves with the precise one, as every verifier's clock does.
+ */
+static time_t wall_clock_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 static Span span_of(const char *s)
 {
 	return (Span){ s, s ? strlen(s) : 0 };
@@ -182,7 +195,7 @@ static int handle_sign(Service *s, const Peer *peer, Request *req, Buf *out, Pen
 	if (sr->credentials && !in->claims.access_token.p)
 		in->claims.access_token = (Span){ "", 0 };
 
-	r = service_sign_prepare(s, peer, in, time(NULL), &p->sign, &fail);
+	r = service_sign_prepare(s, peer, in, wall_clock_now(), &p->sign, &fail);
 	if (r < 0)
 		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
 				     fail.retry_after_ms, out);
@@ -267,7 +280,7 @@ static int handle_verify(Service *s, const Peer *peer, Request *req, Buf *out,
 		return -ENOMEM;
 	}
 	r = service_verify_prepare(s, peer, req->id, vr->token, strlen(vr->token), &expect,
-				   time(NULL), &p->verify, &fail);
+				   wall_clock_now(), &p->verify, &fail);
 	if (r < 0)
 		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
 				     fail.retry_after_ms, out);

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: MIT */
+/* Connections: reading frames, answering, holding replies for the audit, timeouts. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fd-limit.h"
+#include "frame.h"
+#include "listen.h"
+#include "log.h"
+#include "request.h"
+#include "server-internal.h"
+
+Connection *connection_free(Connection *c)
+{
+	if (!c)
+		return NULL;
+	if (!c->dead) {
+		c->source = sd_event_source_disable_unref(c->source);
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -EBADF;
+		buf_done(&c->in);
+		buf_done(&c->out);
+		if (c->held)
+			c->server->n_held--;
+		c->held = false;
+		c->dead = true;
+		c->server->n_connections--;
+		(void)sd_event_now(c->server->event, CLOCK_MONOTONIC,
+				   &c->server->last_activity_usec);
+	}
+	/* Requests in flight point at the peer: the struct waits for them. */
+	if (c->inflight > 0)
+		return NULL;
+	peer_done(&c->peer);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->server->connections = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	return NULL;
+}
+
+static int connection_update_events(Connection *c)
+{
+	uint32_t ev = 0;
+	size_t pending = c->out.len - c->out_sent;
+
+	if (!c->eof && !c->broken && pending < OUTPUT_HIGH_WATER)
+		ev |= EPOLLIN;
+	if (c->out_ready > c->out_sent)
+		ev |= EPOLLOUT;
+	if (ev == 0 && !c->held && c->inflight == 0) {
+		connection_free(c);
+		return 0;
+	}
+	return sd_event_source_set_io_events(c->source, ev);
+}
+
+/* Returns 1 while the connection lives, 0 once it was freed, -errno on error. */
+static int connection_flush(Connection *c)
+{
+	while (c->out_sent < c->out_ready) {
+		ssize_t k = send(c->fd, c->out.data + c->out_sent, c->out_ready - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return negative_errno();
+		}
+		c->out_sent += (size_t)k;
+		(void)sd_event_now(c->server->event, CLOCK_MONOTONIC, &c->last_progress_usec);
+	}
+	if (c->out_sent == c->out.len) {
+		buf_reset(&c->out);
+		c->out_sent = c->out_ready = 0;
+	}
+	return 1;
+}
+
+static void connection_consume(Connection *c, size_t n)
+{
+	/* Wipe what was consumed: it held request data. */
+	memmove(c->in.data, c->in.data + n, c->in.len - n);
+	explicit_bzero(c->in.data + c->in.len - n, n);
+	c->in.len -= n;
+	/* What is left is the start of the next frame: its clock starts now. */
+	c->frame_started_usec = c->in.len ? c->last_progress_usec : 0;
+}
+
+static void connection_process(Connection *c)
+{
+	Server *s = c->server;
+	size_t off = 0;
+
+	while (!c->broken && c->out.len - c->out_sent < OUTPUT_HIGH_WATER &&
+	       c->inflight < INFLIGHT_PER_CONNECTION) {
+		Pending *pending = NULL;
+		uint32_t n;
+		int r = frame_peek((uint8_t *)c->in.data + off, c->in.len - off, s->max_frame, &n);
+
+		if (r == -EMSGSIZE) {
+			log_warning("Closing connection of pid %d: frame of %u bytes over the %u limit",
+				    (int)c->peer.pid, frame_header_get((uint8_t *)c->in.data + off),
+				    s->max_frame);
+			request_reply_too_large(frame_header_get((uint8_t *)c->in.data + off),
+						s->max_frame, &c->out);
+			c->broken = true;
+			off = c->in.len;
+			break;
+		}
+		if (r == 0)
+			break;
+		r = request_handle(s->service, &c->peer,
+				   (uint8_t *)c->in.data + off + FRAME_HEADER_SIZE, n, &s->scratch,
+				   &c->out, &pending);
+		off += FRAME_HEADER_SIZE + n;
+		if (pending)
+			submit(s, c, pending);
+		if (r < 0) {
+			log_error_errno(r, "Cannot build a reply for pid %d, closing: %m",
+					(int)c->peer.pid);
+			c->broken = true;
+		}
+	}
+	if (off > 0)
+		connection_consume(c, off);
+}
+
+static int connection_read(Connection *c)
+{
+	Server *s = c->server;
+	ssize_t k;
+
+	/* Room for the frame being assembled, never more than one maximal frame. */
+	if (c->in.len >= FRAME_HEADER_SIZE + (size_t)s->max_frame)
+		return 1;
+	if (buf_reserve(&c->in, READ_CHUNK) < 0)
+		return -ENOMEM;
+	k = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+	if (k < 0)
+		return errno == EAGAIN || errno == EINTR ? 1 : negative_errno();
+	if (k == 0) {
+		c->eof = true;
+		return 1;
+	}
+	c->in.len += (size_t)k;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &c->last_progress_usec);
+	if (!c->frame_started_usec)
+		c->frame_started_usec = c->last_progress_usec;
+	return 1;
+}
+
+static bool connection_has_frame(Connection *c)
+{
+	uint32_t n;
+
+	return !c->broken && frame_peek((uint8_t *)c->in.data, c->in.len, c->server->max_frame, &n) != 0;
+}
+
+/* Replies appended while records await their sync are held back (see the top). */
+static void connection_hold_or_release(Connection *c)
+{
+	if (!audit_unsynced(c->server->audit))
+		c->out_ready = c->out.len;
+	else if (!c->held) {
+		c->held = true;
+		c->server->n_held++;
+	}
+}
+
+/* Answers buffered frames and sends what may leave; frees c when done or failed. */
+void connection_serve(Connection *c)
+{
+	int r;
+
+	/* Answer, send, and go on while the client keeps up with its replies. */
+	for (;;) {
+		connection_process(c);
+		connection_hold_or_release(c);
+		r = connection_flush(c);
+		if (r < 0)
+			goto fail;
+		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || !connection_has_frame(c) ||
+		    c->inflight >= INFLIGHT_PER_CONNECTION)
+			break;
+	}
+	r = connection_update_events(c);
+	if (r < 0)
+		goto fail;
+	return;
+fail:
+	if (r != -ECONNRESET && r != -EPIPE)
+		log_debug("Connection of pid %d failed: %s", (int)c->peer.pid, strerror(-r));
+	connection_free(c);
+}
+
+static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Connection *c = userdata;
+	int r;
+
+	(void)src, (void)fd;
+	if (revents & EPOLLERR) {
+		connection_free(c);
+		return 0;
+	}
+	if ((revents & (EPOLLIN | EPOLLHUP)) && !c->eof && !c->broken) {
+		r = connection_read(c);
+		if (r < 0) {
+			log_debug("Connection of pid %d failed: %s", (int)c->peer.pid,
+				  strerror(-r));
+			connection_free(c);
+			return 0;
+		}
+	}
+	connection_serve(c);
+	return 0;
+}
+
+static void connection_release(Connection *c, int commit)
+{
+	char msg[160];
+
+	c->held = false;
+	c->server->n_held--;
+	if (commit < 0) {
+		snprintf(msg, sizeof(msg),
+			 "audit trail could not make the record durable (%s); token withheld",
+			 audit_strerror(commit));
+		if (request_withhold_tokens(&c->out, c->out_ready, msg) < 0) {
+			/* Cannot even say why: drop what was held, and the connection. */
+			connection_free(c);
+			return;
+		}
+	}
+	c->out_ready = c->out.len;
+	connection_serve(c);
+}
+
+int on_audit_commit(sd_event_source *src, void *userdata)
+{
+	Server *s = userdata;
+
+	(void)src;
+	while (s->n_held > 0 || audit_unsynced(s->audit)) {
+		int r = audit_commit(s->audit);
+
+		for (Connection *c = s->connections, *next; c; c = next) {
+			next = c->next;
+			if (c->held)
+				connection_release(c, r);
+		}
+	}
+	return 0;
+}
+
+int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Server *s = userdata;
+	_cleanup_close_ int cfd = -EBADF;
+	Peer peer;
+	Connection *c;
+	int r;
+
+	(void)src, (void)revents;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warning_errno(errno, "accept4() failed: %m");
+		return 0;
+	}
+	/* Identity before any byte is read: later requests cannot change who asked. */
+	r = peer_from_socket(cfd, &peer);
+	if (r < 0) {
+		log_warning_errno(r, "SO_PEERCRED failed, dropping connection: %m");
+		return 0;
+	}
+	if (s->n_connections >= s->max_connections) {
+		log_warning("Refusing connection of pid %d uid %u: %u connections open "
+			    "([server] max-connections)", (int)peer.pid, (unsigned)peer.uid,
+			    s->n_connections);
+		peer_done(&peer);
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		peer_done(&peer);
+		return 0;
+	}
+	*c = (Connection){
+		.last_progress_usec = s->last_activity_usec,
+		.server = s,
+		.fd = TAKE_FD(cfd),
+		.peer = peer,
+		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
+	};
+	s->n_connections++;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->last_activity_usec);
+	c->next = s->connections;
+	if (c->next)
+		c->next->prev = c;
+	s->connections = c;
+	r = sd_event_add_io(s->event, &c->source, c->fd, EPOLLIN, on_connection_io, c);
+	if (r < 0) {
+		log_warning_errno(r, "Cannot watch connection: %m");
+		connection_free(c);
+	}
+	return 0;
+}
+
+/* How long since then; 0 if then is later (times come from different loop iterations). */
+static uint64_t elapsed(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+/*
+ * Every connection gets bounded time: a frame must arrive whole within
+ * read-timeout (slowloris), replies must be taken within write-timeout (a
+ * client that never reads), and a connection with nothing going on closes
+ * after idle-timeout. Checked once a second, from the loop's cached clock.
+ */
+void sweep_connections(Server *s, uint64_t now)
+{
+	for (Connection *c = s->connections, *next; c; c = next) {
+		const char *why = NULL;
+
+		next = c->next;
+		if (c->dead)
+			continue;
+		/* While we do not read (back-pressure), a half frame is our doing, not the client's. */
+		if (c->out.len - c->out_sent >= OUTPUT_HIGH_WATER || c->inflight >= INFLIGHT_PER_CONNECTION)
+			c->frame_started_usec = c->frame_started_usec ? now : 0;
+		if (c->out_ready > c->out_sent &&
+		    elapsed(now, c->last_progress_usec) > s->write_timeout_usec)
+			why = "it did not read its replies within write-timeout";
+		else if (c->frame_started_usec &&
+			 elapsed(now, c->frame_started_usec) > s->read_timeout_usec)
+			why = "a frame did not arrive whole within read-timeout";
+		else if (!c->in.len && c->out.len == c->out_sent && !c->inflight && !c->held &&
+			 elapsed(now, c->last_progress_usec) > s->idle_timeout_usec)
+			why = "idle for idle-timeout";
+		if (!why)
+			continue;
+		log_notice("Closing the connection of pid %d uid %u: %s", (int)c->peer.pid,
+			   (unsigned)c->peer.uid, why);
+		connection_free(c);
+	}
+}
+
