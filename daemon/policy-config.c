@@ -240,17 +240,6 @@ static int once(Policy *p, unsigned bit, const char *key, char **ret_error)
 	return 1;
 }
 
-static int parse_bool(const char *v, bool *ret)
-{
-	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
-		*ret = true;
-	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
-		*ret = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static int scalar_option(Policy *p, const char *key, const char *value, char **ret_error)
 {
 	uint64_t v;
@@ -264,12 +253,12 @@ static int scalar_option(Policy *p, const char *key, const char *value, char **r
 		return once(p, SEEN_MAX_LIFETIME, key, ret_error);
 	}
 	if (strcmp(key, "verify") == 0) {
-		if (parse_bool(value, &p->verify) < 0)
+		if (config_parse_bool(value, &p->verify) < 0)
 			return fail(ret_error, "verify must be yes or no, not '%s'", value);
 		return once(p, SEEN_VERIFY, key, ret_error);
 	}
 	if (strcmp(key, "credentials") == 0 || strcmp(key, "legacy-claims") == 0) {
-		if (parse_bool(value, &b) < 0)
+		if (config_parse_bool(value, &b) < 0)
 			return fail(ret_error, "%s must be yes or no, not '%s'", key, value);
 		if (key[0] == 'c') {
 			p->credentials = b;

@@ -60,12 +60,7 @@ int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[st
 	if (rv != CKR_OK)
 		return fail_rv(rv, "C_CreateObject");
 
-	for (CK_ULONG i = 0; i < n_old; i++) {
-		rv = t->module->C_DestroyObject(t->session, old[i]);
-		if (rv != CKR_OK)
-			return fail_rv(rv, "C_DestroyObject (old key; the new one exists too now)");
-	}
-	return 0;
+	return token_destroy_replaced(t, old, n_old);
 }
 
 int token_enable_verify(Token *t, const char *key_uri)

@@ -37,3 +37,5 @@ int token_find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDL
 /* Parses a key URI, checks it names this token and an object; attrs point into *ret_uri. */
 int token_key_template(const char *key_uri, P11KitUri **ret_uri, CK_ATTRIBUTE **ret_attrs,
 		       CK_ULONG *ret_n, const Token *t);
+/* --replace: the new key exists, so the objects it replaces go. */
+int token_destroy_replaced(Token *t, const CK_OBJECT_HANDLE *old, CK_ULONG n);

@@ -178,16 +178,6 @@ static int generate(Token *t, CK_MECHANISM_TYPE mech, CK_ATTRIBUTE *pub, CK_ULON
 	return *ret_rv == CKR_OK ? 0 : p11_rv_to_errno(*ret_rv);
 }
 
-static int destroy_all(Token *t, CK_OBJECT_HANDLE *h, CK_ULONG n)
-{
-	for (CK_ULONG i = 0; i < n; i++) {
-		CK_RV rv = t->module->C_DestroyObject(t->session, h[i]);
-		if (rv != CKR_OK)
-			return fail_rv(rv, "C_DestroyObject (old key; the new one exists too now)");
-	}
-	return 0;
-}
-
 int token_generate_key_pair(Token *t, const char *key_uri, TokenKeyType type, unsigned bits,
 			    bool replace)
 {
@@ -288,5 +278,5 @@ int token_generate_key_pair(Token *t, const char *key_uri, TokenKeyType type, un
 							       "CKM_EC_KEY_PAIR_GEN");
 	if (r < 0)
 		return fail_rv(rv, "C_GenerateKeyPair");
-	return destroy_all(t, old, n_old);
+	return token_destroy_replaced(t, old, n_old);
 }

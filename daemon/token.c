@@ -328,3 +328,13 @@ int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret)
 	*ret = copy;
 	return 0;
 }
+
+int token_destroy_replaced(Token *t, const CK_OBJECT_HANDLE *old, CK_ULONG n)
+{
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_RV rv = t->module->C_DestroyObject(t->session, old[i]);
+		if (rv != CKR_OK)
+			return fail_rv(rv, "C_DestroyObject (old key; the new one exists too now)");
+	}
+	return 0;
+}
