@@ -162,13 +162,18 @@ bool audit_file_is(const AuditFile *f, const char *path)
 
 int audit_file_check(AuditFile *f, bool sync)
 {
+	return audit_fd_check(f->fd, sync);
+}
+
+int audit_fd_check(int fd, bool sync)
+{
 	struct stat st;
 
-	if (f->fd < 0)
+	if (fd < 0)
 		return -EBADF;
-	if (sync && fdatasync(f->fd) < 0)
+	if (sync && fdatasync(fd) < 0)
 		return negative_errno();
-	if (fstat(f->fd, &st) < 0)
+	if (fstat(fd, &st) < 0)
 		return negative_errno();
 	/* Deleted (or its directory removed): what went there since is gone with it. */
 	if (st.st_nlink == 0)

@@ -36,6 +36,8 @@ int audit_file_append(AuditFile *f, const char *line, size_t n);
 
 /* fdatasync() when sync, then checks the file still has a name (-ENOENT once it was deleted). */
 int audit_file_check(AuditFile *f, bool sync);
+/* The same on a bare descriptor: what the sync thread runs. */
+int audit_fd_check(int fd, bool sync);
 
 /* Words for the errors above that strerror() would leave unclear. */
 const char *audit_file_strerror(int r);

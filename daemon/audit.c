@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "audit-file.h"
 #include "audit-journal.h"
 #include "audit-record.h"
+#include "audit-syncer.h"
 #include "cleanup.h"
 #include "hsmjwt-build.h"
 #include "log.h"
@@ -30,7 +32,11 @@ struct Audit {
 	char failed_since[AUDIT_TIME_MAX];
 	uint64_t withheld_from, withheld_to;
 	bool reopen_requested;
-	sd_event_source *tick;
+	AuditSyncer *syncer;	/* sync = always with a file: syncs off the loop */
+	uint64_t syncing_from, syncing_to; /* the records the running sync covers */
+	AuditCommitted committed;
+	void *committed_userdata;
+	sd_event_source *tick, *synced;
 	AuditLine line;
 	AuditJournal journal_sink;
 };
@@ -142,6 +148,9 @@ static int reopen_file(Audit *a, uint64_t *ret_dropped)
 	*ret_dropped = 0;
 	if (audit_file_is(&a->file, a->path))
 		return 0;
+	/* The sync thread may be working on the old descriptor. */
+	if (a->syncer)
+		audit_syncer_wait(a->syncer);
 	r = audit_file_open(a->path, &f, &h, ret_dropped);
 	if (r < 0)
 		return r;
@@ -238,6 +247,9 @@ int audit_sync(Audit *a)
 {
 	int r = 0;
 
+	/* Its result still comes through on_synced(); this sync covers its records too. */
+	if (a->syncer)
+		audit_syncer_wait(a->syncer);
 	if (a->path && a->head.seq > a->synced_seq) {
 		r = audit_file_check(&a->file, a->sync != AUDIT_SYNC_NONE);
 		if (r < 0) {
@@ -274,6 +286,51 @@ int audit_reopen(Audit *a)
 	return do_reopen(a);
 }
 
+bool audit_commit_running(const Audit *a)
+{
+	return a->syncing_to != 0;
+}
+
+int audit_commit_start(Audit *a)
+{
+	if (!a->syncer || a->syncing_to || a->head.seq <= a->synced_seq)
+		return 0;
+	if (!audit_syncer_start(a->syncer, a->file.fd))
+		return 0; /* the last result was not taken yet: on_synced() comes first */
+	a->syncing_from = a->synced_seq + 1;
+	a->syncing_to = a->head.seq;
+	return 1;
+}
+
+static int on_synced(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Audit *a = userdata;
+	int r, e;
+
+	(void)src, (void)fd, (void)revents;
+	if (audit_syncer_take(a->syncer, &r) <= 0)
+		return 0;
+	if (r < 0) {
+		/*
+		 * Records written while it ran are as lost as the ones it covered
+		 * (after a failed fdatasync() the page cache cannot be trusted):
+		 * the server withholds every reply it holds.
+		 */
+		note_withheld(a, a->syncing_from, a->head.seq);
+		fail(a, r, "cannot make records durable in", a->path);
+		a->synced_seq = a->head.seq;
+	} else if (a->syncing_to > a->synced_seq)
+		a->synced_seq = a->syncing_to;
+	a->syncing_from = a->syncing_to = 0;
+	if (a->reopen_requested && a->synced_seq == a->head.seq)
+		(void)do_reopen(a);
+	e = a->batch_error;
+	a->batch_error = 0;
+	if (a->committed)
+		a->committed(a->committed_userdata, r < 0 ? r : e);
+	return 0;
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	Audit *a = userdata;
@@ -293,15 +350,25 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
-int audit_attach_event(Audit *a, sd_event *e)
+int audit_attach_event(Audit *a, sd_event *e, AuditCommitted committed, void *userdata)
 {
-	return sd_event_add_time_relative(e, &a->tick, CLOCK_MONOTONIC, AUDIT_TICK_USEC, 0,
-					  on_tick, a);
+	int r;
+
+	a->committed = committed;
+	a->committed_userdata = userdata;
+	r = sd_event_add_time_relative(e, &a->tick, CLOCK_MONOTONIC, AUDIT_TICK_USEC, 0,
+				       on_tick, a);
+	if (r >= 0 && a->syncer)
+		r = sd_event_add_io(e, &a->synced, audit_syncer_fd(a->syncer), EPOLLIN, on_synced,
+				    a);
+	return r;
 }
 
 void audit_detach_event(Audit *a)
 {
 	a->tick = sd_event_source_disable_unref(a->tick);
+	a->synced = sd_event_source_disable_unref(a->synced);
+	a->committed = NULL;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Audit *, audit_free);
@@ -332,6 +399,11 @@ int audit_new(const AuditConfig *config, Audit **ret)
 				    " bytes", a->path, a->dropped_at_open);
 	}
 	a->synced_seq = a->head.seq;
+	if (a->path && a->sync == AUDIT_SYNC_ALWAYS) {
+		r = audit_syncer_new(&a->syncer);
+		if (r < 0)
+			return log_error_errno(r, "Cannot start the audit sync thread: %m");
+	}
 	log_info("Audit trail: %s%s%s, sync=%s, %s at record %" PRIu64,
 		 a->path ? a->path : "", a->path && a->journal ? " and " : "",
 		 a->journal ? "the journal" : "", audit_sync_to_string(a->sync),
@@ -346,6 +418,7 @@ Audit *audit_free(Audit *a)
 		return NULL;
 	(void)audit_sync(a);
 	audit_detach_event(a);
+	a->syncer = audit_syncer_free(a->syncer);
 	audit_file_close(&a->file);
 	audit_line_done(&a->line);
 	audit_journal_done(&a->journal_sink);

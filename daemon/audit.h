@@ -23,11 +23,13 @@
  *   later call finds the sinks writable again and records a "recovered"
  *   event.
  * - With sync = always a written record is not yet durable: the server holds
- *   back every reply while audit_unsynced(), then calls audit_commit() once
- *   for the whole batch (group commit) and releases the replies only if it
- *   returned >= 0. audit_commit() also reports a sync that failed elsewhere
- *   (a lifecycle record, a reopen) since its last call, so its result covers
- *   every record written since then.
+ *   back every reply while audit_unsynced(), then calls audit_commit_start()
+ *   once for everything written so far (group commit). A thread syncs while
+ *   the loop goes on; the AuditCommitted callback then gets the result, and
+ *   the server releases the replies the sync covered only if it is >= 0. The
+ *   result also reports a sync that failed elsewhere (a lifecycle record, a
+ *   reopen) since the last one, so it covers every record written before the
+ *   sync started. audit_commit() does the same synchronously.
  */
 
 /* sync = batch: how often the file is fdatasync'ed; also how often a failing trail is retried. */
@@ -116,8 +118,19 @@ int audit_commit(Audit *a);
 /* 0 when records can be written, else the -errno that stopped them. */
 int audit_error(const Audit *a);
 
-/* Periodic work (batch sync, retrying a failing trail) runs on the daemon's loop. */
-int audit_attach_event(Audit *a, sd_event *e);
+/*
+ * sync = always: hands every record written so far to the sync thread; 1 if
+ * it started, 0 if there was nothing to sync or a sync is running.
+ */
+int audit_commit_start(Audit *a);
+bool audit_commit_running(const Audit *a);
+typedef void (*AuditCommitted)(void *userdata, int r);
+
+/*
+ * Periodic work (batch sync, retrying a failing trail) and the results of
+ * audit_commit_start(), passed to committed, run on the daemon's loop.
+ */
+int audit_attach_event(Audit *a, sd_event *e, AuditCommitted committed, void *userdata);
 void audit_detach_event(Audit *a);
 
 /* Lifecycle hooks. */

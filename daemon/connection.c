@@ -86,7 +86,7 @@ static int connection_flush(Connection *c)
 	}
 	if (c->out_sent == c->out.len) {
 		buf_reset(&c->out);
-		c->out_sent = c->out_ready = 0;
+		c->out_sent = c->out_ready = c->out_durable = 0;
 	}
 	return 1;
 }
@@ -174,9 +174,12 @@ static bool connection_has_frame(Connection *c)
 /* Replies appended while records await their sync are held back (see the top). */
 static void connection_hold_or_release(Connection *c)
 {
+	/* Once held, only the commit's result releases it: a failed sync must withhold. */
+	if (c->held)
+		return;
 	if (!audit_unsynced(c->server->audit))
 		c->out_ready = c->out.len;
-	else if (!c->held) {
+	else if (c->out.len > c->out_ready) {
 		c->held = true;
 		c->server->n_held++;
 	}
@@ -231,12 +234,11 @@ static int on_connection_io(sd_event_source *src, int fd, uint32_t revents, void
 	return 0;
 }
 
-static void connection_release(Connection *c, int commit)
+/* The commit ended: out[..upto) may leave; all of it (tokens withheld) if it failed. */
+static void connection_release(Connection *c, int commit, size_t upto)
 {
 	char msg[160];
 
-	c->held = false;
-	c->server->n_held--;
 	if (commit < 0) {
 		snprintf(msg, sizeof(msg),
 			 "audit trail could not make the record durable (%s); token withheld",
@@ -246,9 +248,31 @@ static void connection_release(Connection *c, int commit)
 			connection_free(c);
 			return;
 		}
+		upto = c->out.len;
 	}
-	c->out_ready = c->out.len;
+	c->out_durable = 0;
+	if (upto > c->out_ready)
+		c->out_ready = upto;
+	if (c->out_ready == c->out.len) {
+		c->held = false;
+		c->server->n_held--;
+	}
 	connection_serve(c);
+}
+
+static void release_held(Server *s, int commit, bool all)
+{
+	for (Connection *c = s->connections, *next; c; c = next) {
+		next = c->next;
+		if (c->held)
+			connection_release(c, commit, all ? c->out.len : c->out_durable);
+	}
+}
+
+/* The sync thread finished: what it covered may leave (see the top). */
+void on_audit_committed(void *userdata, int r)
+{
+	release_held(userdata, r, false);
 }
 
 int on_audit_commit(sd_event_source *src, void *userdata)
@@ -256,15 +280,20 @@ int on_audit_commit(sd_event_source *src, void *userdata)
 	Server *s = userdata;
 
 	(void)src;
-	while (s->n_held > 0 || audit_unsynced(s->audit)) {
-		int r = audit_commit(s->audit);
-
-		for (Connection *c = s->connections, *next; c; c = next) {
-			next = c->next;
+	/* Its end releases what it covers, and this runs again after it. */
+	if (audit_commit_running(s->audit))
+		return 0;
+	if (audit_unsynced(s->audit)) {
+		/* Every reply appended so far has its record written: the sync covers them. */
+		for (Connection *c = s->connections; c; c = c->next)
 			if (c->held)
-				connection_release(c, r);
-		}
+				c->out_durable = c->out.len;
+		if (audit_commit_start(s->audit) > 0)
+			return 0;
 	}
+	/* Nothing left to sync (a lifecycle record's sync covered it), or no sync thread. */
+	while (s->n_held > 0 || audit_unsynced(s->audit))
+		release_held(s, audit_commit(s->audit), true);
 	return 0;
 }
 

@@ -38,14 +38,20 @@
  *   held back: only out[0..out_ready) is sent, and the connection is marked
  *   held;
  * - a post event source, which sd-event dispatches after the other sources
- *   that were pending in this loop iteration, calls audit_commit() once for
- *   all of them, then releases every held connection: out_ready moves to the
- *   end of its buffer. If the sync failed, each held sign response is first
+ *   that were pending in this loop iteration, marks how far each held
+ *   connection's replies go (out_durable = out.len: their records are all
+ *   written) and hands the sync to the audit's thread (audit_commit_start);
+ * - the loop goes on meanwhile: more requests are read, decided, signed and
+ *   recorded, and their replies are appended behind the mark;
+ * - when the sync ends, on_audit_committed() moves each held connection's
+ *   out_ready to its mark, and the post source starts the next sync for what
+ *   was written since. If the sync failed, each held sign response is first
  *   replaced by an UNAVAILABLE "audit trail" error with the same id
- *   (request_withhold_tokens), so the tokens never leave.
- * Serving a released connection's buffered frames may hold it again, so the
- * post source loops until nothing is held. With sync = batch or none nothing
- * is ever held.
+ *   (request_withhold_tokens), all of them, marked or not, so the tokens
+ *   never leave.
+ * Without a sync thread (or when a lifecycle record's own sync covered
+ * everything) the post source commits synchronously and releases all. With
+ * sync = batch or none nothing is ever held.
  */
 
 typedef struct Server {
@@ -85,6 +91,7 @@ typedef struct Connection {
 	Buf out;
 	size_t out_sent;
 	size_t out_ready; /* out[0..out_ready) may leave; the rest waits for the audit commit */
+	size_t out_durable; /* held: out[..out_durable) is covered by the running sync */
 	bool held;
 	bool eof;    /* the peer sent all it will: answer what came, then close */
 	bool broken; /* a bad frame or a failure: flush what is queued, then close */
@@ -104,6 +111,7 @@ Connection *connection_free(Connection *c);
 void connection_serve(Connection *c);
 int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata);
 int on_audit_commit(sd_event_source *src, void *userdata);
+void on_audit_committed(void *userdata, int r);
 void sweep_connections(Server *s, uint64_t now);
 
 /* inflight.c */

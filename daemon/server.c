@@ -142,7 +142,7 @@ int server_run(Service *service)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
 	r = sd_event_add_post(e, NULL, on_audit_commit, &s);
 	if (r >= 0)
-		r = audit_attach_event(s.audit, e);
+		r = audit_attach_event(s.audit, e, on_audit_committed, &s);
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the audit trail's event sources: %m");
 
