@@ -33,6 +33,14 @@ struct Audit {
 	uint64_t withheld_from, withheld_to;
 	bool reopen_requested;
 	AuditSyncer *syncer;	/* sync = always with a file: syncs off the loop */
+	/*
+	 * sync = always with a file: lines rendered but not written yet. Their
+	 * replies are held until a commit anyway, so the commit writes them all
+	 * with one write(2) instead of one per record. If that write fails they
+	 * stay here and go first when the trail recovers: nothing is lost and
+	 * the chain stays whole.
+	 */
+	Buf pending;
 	uint64_t syncing_from, syncing_to; /* the records the running sync covers */
 	AuditCommitted committed;
 	void *committed_userdata;
@@ -112,7 +120,18 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 	audit_sha256_hex(l->json.data, l->json.len, hash);
 	if (!hash[0])
 		return -EIO;
-	if (a->path) {
+	if (a->path && a->syncer) {
+		size_t before = a->pending.len;
+
+		buf_append(&a->pending, l->json.data, l->json.len);
+		buf_append_char(&a->pending, '\n');
+		r = a->pending.error;
+		if (r < 0) {
+			a->pending.len = before;
+			a->pending.error = 0;
+			return r;
+		}
+	} else if (a->path) {
 		buf_append_char(&l->json, '\n');
 		if (l->json.error)
 			return l->json.error;
@@ -135,6 +154,21 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
+
+/* Writes the buffered lines (sync = always), all or none. */
+static int flush_pending(Audit *a)
+{
+	int r;
+
+	if (a->pending.len == 0)
+		return 0;
+	r = audit_file_append(&a->file, a->pending.data, a->pending.len);
+	if (r < 0)
+		return r;
+	/* Not buf_reset(): records hold no secrets, so no wiping. */
+	a->pending.len = 0;
 	return 0;
 }
 
@@ -175,6 +209,8 @@ static int recover(Audit *a)
 		return a->error;
 	if (a->path) {
 		r = reopen_file(a, &dropped);
+		if (r >= 0)
+			r = flush_pending(a); /* records a failed commit kept, in order */
 		if (r < 0)
 			return r;
 	}
@@ -251,7 +287,9 @@ int audit_sync(Audit *a)
 	if (a->syncer)
 		audit_syncer_wait(a->syncer);
 	if (a->path && a->head.seq > a->synced_seq) {
-		r = audit_file_check(&a->file, a->sync != AUDIT_SYNC_NONE);
+		r = flush_pending(a);
+		if (r >= 0)
+			r = audit_file_check(&a->file, a->sync != AUDIT_SYNC_NONE);
 		if (r < 0) {
 			/* sync = always held their tokens back; they will not leave now. */
 			if (a->sync == AUDIT_SYNC_ALWAYS)
@@ -293,8 +331,19 @@ bool audit_commit_running(const Audit *a)
 
 int audit_commit_start(Audit *a)
 {
+	int r;
+
 	if (!a->syncer || a->syncing_to || a->head.seq <= a->synced_seq)
 		return 0;
+	r = flush_pending(a);
+	if (r < 0) {
+		/* Their replies are held: none of their tokens will leave. */
+		note_withheld(a, a->synced_seq + 1, a->head.seq);
+		a->batch_error = r;
+		fail(a, r, "cannot write records to", a->path);
+		a->synced_seq = a->head.seq;
+		return r;
+	}
 	if (!audit_syncer_start(a->syncer, a->file.fd))
 		return 0; /* the last result was not taken yet: on_synced() comes first */
 	a->syncing_from = a->synced_seq + 1;
@@ -421,6 +470,7 @@ Audit *audit_free(Audit *a)
 	a->syncer = audit_syncer_free(a->syncer);
 	audit_file_close(&a->file);
 	audit_line_done(&a->line);
+	buf_done(&a->pending);
 	audit_journal_done(&a->journal_sink);
 	free(a->path);
 	free(a);

@@ -17,8 +17,10 @@
  * access token or the PIN.
  *
  * Contract with callers:
- * - audit_record() writes the record to every sink before it returns; < 0
- *   means it could not, and the caller must not hand out the token. The
+ * - audit_record() writes the record to every sink before it returns (with
+ *   sync = always the file's copy is buffered until the commit, which holds
+ *   the token back anyway); < 0 means it could not, and the caller must not
+ *   hand out the token. The
  *   trail then stays failing (every later record is refused too) until a
  *   later call finds the sinks writable again and records a "recovered"
  *   event.
@@ -119,8 +121,10 @@ int audit_commit(Audit *a);
 int audit_error(const Audit *a);
 
 /*
- * sync = always: hands every record written so far to the sync thread; 1 if
- * it started, 0 if there was nothing to sync or a sync is running.
+ * sync = always: writes the buffered records with one write(2) and hands
+ * them to the sync thread; 1 if it started, 0 if there was nothing to sync or
+ * a sync is running, < 0 if the write failed (audit_commit() then reports it
+ * too, and the records stay buffered for the trail's recovery).
  */
 int audit_commit_start(Audit *a);
 bool audit_commit_running(const Audit *a);

@@ -357,7 +357,9 @@ def test_full_disk_fails_closed_and_recovers():
                     break
                 issued.append(r.stdout.decode().strip())
             assert r.returncode == 6 and r.stdout == b"", (r.returncode, r.stderr)
-            assert b"audit trail not writable (No space left on device)" in r.stderr, r.stderr
+            # With sync = always records are written at the group commit, which
+            # finds the full disk and withholds the tokens it held.
+            assert b"(No space left on device); token withheld" in r.stderr, r.stderr
             fps = {rec.get("sha256") for rec, _ in h.read_trail(e.audit_file)}
             assert all(hashlib.sha256(t.encode()).hexdigest() in fps for t in issued)
             expect_unavailable(e, "audit trail not writable (No space left on device)")
@@ -368,6 +370,10 @@ def test_full_disk_fails_closed_and_recovers():
             assert "recovered" in events, events
             rec = recs[events.index("recovered")][0]
             assert rec["message"] == "No space left on device" and rec["failed_since"], rec
+            # The withheld token's record was kept and written before "recovered".
+            withheld = [r for r, _ in recs if r.get("sub") == f"Custom:fill{i}"]
+            assert len(withheld) == 1 and withheld[0]["seq"] < rec["seq"], withheld
+            assert rec["withheld_from"] <= withheld[0]["seq"] <= rec["withheld_to"], rec
             assert recs[-1][0]["sha256"] == hashlib.sha256(tok.encode()).hexdigest()
             assert "Audit trail failing" in e.read_log() and "works again" in e.read_log()
             r = verify(e.audit_file)
