@@ -43,49 +43,58 @@ static void append(Job **head, Job **tail, Job *job)
 	*tail = job;
 }
 
-static void finish(Workers *w, Job *job)
+/* Tells the loop that finished jobs wait: one wake-up per batch, it drains the whole list. */
+static void signal_done(Workers *w)
 {
 	uint64_t one = 1;
-	bool was_empty;
 
-	pthread_mutex_lock(&w->lock);
-	was_empty = !w->done_head;
-	append(&w->done_head, &w->done_tail, job);
-	pthread_mutex_unlock(&w->lock);
-	/* One wake-up per batch: the loop drains the whole list when it comes. */
-	if (was_empty && write(w->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (write(w->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warning_errno(errno, "Cannot signal finished jobs: %m");
+}
+
+/* Takes the next job, or NULL once stopping; called with the lock held. */
+static Job *take_job(Workers *w)
+{
+	Job *job;
+
+	while (!w->queue_head && !w->stopping)
+		pthread_cond_wait(&w->wake, &w->lock);
+	if (w->stopping)
+		return NULL;
+	job = w->queue_head;
+	w->queue_head = job->next;
+	if (!w->queue_head)
+		w->queue_tail = NULL;
+	w->busy++;
+	return job;
 }
 
 static void *worker_main(void *userdata)
 {
 	Worker *self = userdata;
 	Workers *w = self->pool;
+	Job *job;
 
-	for (;;) {
-		Job *job;
+	pthread_mutex_lock(&w->lock);
+	while ((job = take_job(w))) {
+		bool was_empty;
 
-		pthread_mutex_lock(&w->lock);
-		while (!w->queue_head && !w->stopping)
-			pthread_cond_wait(&w->wake, &w->lock);
-		if (w->stopping) {
-			pthread_mutex_unlock(&w->lock);
-			return NULL;
-		}
-		job = w->queue_head;
-		w->queue_head = job->next;
-		if (!w->queue_head)
-			w->queue_tail = NULL;
-		w->busy++;
 		pthread_mutex_unlock(&w->lock);
-
 		job->run(job, w->token, self->session);
 
+		/* One lock round per job: hand the result back and take the next one. */
 		pthread_mutex_lock(&w->lock);
 		w->busy--;
-		pthread_mutex_unlock(&w->lock);
-		finish(w, job);
+		was_empty = !w->done_head;
+		append(&w->done_head, &w->done_tail, job);
+		if (was_empty) {
+			pthread_mutex_unlock(&w->lock);
+			signal_done(w);
+			pthread_mutex_lock(&w->lock);
+		}
 	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
 }
 
 int workers_new(Token *t, unsigned n, Workers **ret)
@@ -169,8 +178,12 @@ unsigned workers_count(const Workers *w)
 void workers_submit(Workers *w, Job *job)
 {
 	if (w->n_threads == 0) {
+		bool was_empty = !w->done_head;
+
 		job->run(job, w->token, token_main_session(w->token));
-		finish(w, job);
+		append(&w->done_head, &w->done_tail, job);
+		if (was_empty)
+			signal_done(w);
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
