@@ -283,9 +283,12 @@ int audit_sync(Audit *a)
 {
 	int r = 0;
 
-	/* Its result still comes through on_synced(); this sync covers its records too. */
-	if (a->syncer)
-		audit_syncer_wait(a->syncer);
+	/*
+	 * The sync thread owns the file while a commit runs; the post source
+	 * starts the next commit for whatever this would have covered.
+	 */
+	if (a->syncing_to)
+		return 0;
 	if (a->path && a->head.seq > a->synced_seq) {
 		r = flush_pending(a);
 		if (r >= 0)
@@ -331,39 +334,24 @@ bool audit_commit_running(const Audit *a)
 
 int audit_commit_start(Audit *a)
 {
-	int r;
-
 	if (!a->syncer || a->syncing_to || a->head.seq <= a->synced_seq)
 		return 0;
-	r = flush_pending(a);
-	if (r < 0) {
-		/* Their replies are held: none of their tokens will leave. */
-		note_withheld(a, a->synced_seq + 1, a->head.seq);
-		a->batch_error = r;
-		fail(a, r, "cannot write records to", a->path);
-		a->synced_seq = a->head.seq;
-		return r;
-	}
-	if (!audit_syncer_start(a->syncer, a->file.fd))
+	if (!audit_syncer_start(a->syncer, &a->file, &a->pending))
 		return 0; /* the last result was not taken yet: on_synced() comes first */
 	a->syncing_from = a->synced_seq + 1;
 	a->syncing_to = a->head.seq;
 	return 1;
 }
 
-static int on_synced(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+/* Applies a finished commit's result to the trail's state. */
+static void commit_finished(Audit *a, int r)
 {
-	Audit *a = userdata;
-	int r, e;
-
-	(void)src, (void)fd, (void)revents;
-	if (audit_syncer_take(a->syncer, &r) <= 0)
-		return 0;
 	if (r < 0) {
 		/*
-		 * Records written while it ran are as lost as the ones it covered
+		 * Records rendered while it ran are as lost as the ones it covered
 		 * (after a failed fdatasync() the page cache cannot be trusted):
-		 * the server withholds every reply it holds.
+		 * the server withholds every reply it holds. Lines the commit
+		 * could not write are back in pending, ahead of the newer ones.
 		 */
 		note_withheld(a, a->syncing_from, a->head.seq);
 		fail(a, r, "cannot make records durable in", a->path);
@@ -373,6 +361,17 @@ static int on_synced(sd_event_source *src, int fd, uint32_t revents, void *userd
 	a->syncing_from = a->syncing_to = 0;
 	if (a->reopen_requested && a->synced_seq == a->head.seq)
 		(void)do_reopen(a);
+}
+
+static int on_synced(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	Audit *a = userdata;
+	int r, e;
+
+	(void)src, (void)fd, (void)revents;
+	if (audit_syncer_take(a->syncer, &r, &a->pending) <= 0)
+		return 0;
+	commit_finished(a, r);
 	e = a->batch_error;
 	a->batch_error = 0;
 	if (a->committed)
@@ -463,8 +462,15 @@ int audit_new(const AuditConfig *config, Audit **ret)
 
 Audit *audit_free(Audit *a)
 {
+	int r;
+
 	if (!a)
 		return NULL;
+	if (a->syncing_to) {
+		audit_syncer_wait(a->syncer);
+		if (audit_syncer_take(a->syncer, &r, &a->pending) > 0)
+			commit_finished(a, r);
+	}
 	(void)audit_sync(a);
 	audit_detach_event(a);
 	a->syncer = audit_syncer_free(a->syncer);
