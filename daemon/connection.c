@@ -136,6 +136,9 @@ static void connection_process(Connection *c)
 			c->broken = true;
 		}
 	}
+	/* The requests of this read reach the signing threads together. */
+	if (s->workers)
+		workers_flush(s->workers);
 	if (off > 0)
 		connection_consume(c, off);
 }

@@ -26,7 +26,8 @@ struct Workers {
 	pthread_cond_t wake;
 	Job *queue_head, *queue_tail;
 	Job *done_head, *done_tail;
-	unsigned busy;
+	Job *batch_head, *batch_tail; /* submitted, not flushed yet: the loop's only */
+	unsigned busy, idle;
 	bool stopping;
 	int event_fd;
 	Worker *threads;
@@ -57,8 +58,11 @@ static Job *take_job(Workers *w)
 {
 	Job *job;
 
-	while (!w->queue_head && !w->stopping)
+	while (!w->queue_head && !w->stopping) {
+		w->idle++;
 		pthread_cond_wait(&w->wake, &w->lock);
+		w->idle--;
+	}
 	if (w->stopping)
 		return NULL;
 	job = w->queue_head;
@@ -186,10 +190,26 @@ void workers_submit(Workers *w, Job *job)
 			signal_done(w);
 		return;
 	}
+	append(&w->batch_head, &w->batch_tail, job);
+}
+
+void workers_flush(Workers *w)
+{
+	if (!w->batch_head)
+		return;
 	pthread_mutex_lock(&w->lock);
-	append(&w->queue_head, &w->queue_tail, job);
-	pthread_cond_signal(&w->wake);
+	if (w->queue_tail)
+		w->queue_tail->next = w->batch_head;
+	else
+		w->queue_head = w->batch_head;
+	w->queue_tail = w->batch_tail;
+	/* Wake only threads that sleep: busy ones come back for the queue by themselves. */
+	if (w->idle > 1 && w->batch_head != w->batch_tail)
+		pthread_cond_broadcast(&w->wake);
+	else if (w->idle > 0)
+		pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
+	w->batch_head = w->batch_tail = NULL;
 }
 
 Job *workers_take_done(Workers *w)

@@ -35,7 +35,13 @@ Workers *workers_free(Workers *w);
 int workers_fd(const Workers *w);
 unsigned workers_count(const Workers *w);
 
+/*
+ * Queues a job. Jobs queued together reach the threads together: one lock
+ * round and one wake-up for all of them at workers_flush(), which the caller
+ * must call before it waits for anything.
+ */
 void workers_submit(Workers *w, Job *job);
+void workers_flush(Workers *w);
 /* The finished jobs, oldest first, as a list linked by next; NULL when none. */
 Job *workers_take_done(Workers *w);
 /* Jobs a thread is running right now (a stuck token call shows here). */
