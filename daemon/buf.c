@@ -39,24 +39,12 @@ int buf_reserve(Buf *b, size_t extra)
 	return 0;
 }
 
-void buf_append(Buf *b, const void *p, size_t n)
+void buf_append_slow(Buf *b, const void *p, size_t n)
 {
 	if (buf_reserve(b, n) < 0)
 		return;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
-}
-
-void buf_append_char(Buf *b, char c)
-{
-	if (buf_reserve(b, 1) < 0)
-		return;
-	b->data[b->len++] = c;
-}
-
-void buf_append_str(Buf *b, const char *s)
-{
-	buf_append(b, s, strlen(s));
 }
 
 void buf_append_int64(Buf *b, int64_t v)
