@@ -58,6 +58,11 @@ static inline void buf_append_str(Buf *b, const char *s)
 	buf_append(b, s, strlen(s));
 }
 void buf_append_int64(Buf *b, int64_t v);
+
+#define DECIMAL_MAX 21 /* "-9223372036854775808" and a NUL */
+/* v in decimal as printf's PRIu64/PRId64 writes it, without a NUL; returns the length. */
+size_t format_uint64(char out[static DECIMAL_MAX], uint64_t v);
+size_t format_int64(char out[static DECIMAL_MAX], int64_t v);
 /* Terminates with NUL without counting it in len; returns data or NULL on error. */
 const char *buf_cstr(Buf *b);
 /* Wipes the used bytes (they may have held request data) and empties. */
