@@ -65,14 +65,41 @@ static bool plain_ascii(uint8_t c)
 	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+#define BYTES(c) (UINT64_C(0x0101010101010101) * (c))
+
+/*
+ * How many bytes from the start are plain_ascii(), eight at a time: a word
+ * is plain unless a byte has its high bit set, is below 0x20 (borrows when
+ * 0x20 is subtracted) or equals '"' or '\\' (is zero after the xor). The
+ * tests are exact, not just likely, for bytes below 0x80.
+ */
+static size_t plain_prefix(const char *s, size_t n)
+{
+	size_t i = 0;
+	uint64_t w;
+
+	for (; n - i >= sizeof(w); i += sizeof(w)) {
+		uint64_t q, bs;
+
+		memcpy(&w, s + i, sizeof(w));
+		q = w ^ BYTES('"');
+		bs = w ^ BYTES('\\');
+		if ((w | ((w - BYTES(0x20)) & ~w) | ((q - BYTES(1)) & ~q) | ((bs - BYTES(1)) & ~bs)) &
+		    BYTES(0x80))
+			break;
+	}
+	while (i < n && plain_ascii((uint8_t)s[i]))
+		i++;
+	return i;
+}
+
 int json_append_string(Buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t run = 0, i = 0;
+	size_t run = 0, i;
 
 	/* Most values are plain ASCII throughout: then one pass and one copy suffice. */
-	while (i < n && plain_ascii((uint8_t)s[i]))
-		i++;
+	i = plain_prefix(s, n);
 	if (i < n && utf8_validate(s + i, n - i) < 0)
 		return -EILSEQ;
 	buf_append_char(b, '"');
