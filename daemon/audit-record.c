@@ -48,7 +48,8 @@ typedef struct Key {
 	size_t json_len, field_len;
 } Key;
 
-#define KEY(name, field) (&(const Key){ "\"" name "\":", field "=", sizeof(name) + 2, sizeof(field) })
+#define KEY(name, field) \
+	(&(const Key){ "\"" name "\":", field "=", sizeof(name) + 2, sizeof(field) })
 
 static void member_name(AuditLine *l, const Key *k)
 {

@@ -84,8 +84,8 @@ static size_t plain_prefix(const char *s, size_t n)
 		memcpy(&w, s + i, sizeof(w));
 		q = w ^ BYTES('"');
 		bs = w ^ BYTES('\\');
-		if ((w | ((w - BYTES(0x20)) & ~w) | ((q - BYTES(1)) & ~q) | ((bs - BYTES(1)) & ~bs)) &
-		    BYTES(0x80))
+		if ((w | ((w - BYTES(0x20)) & ~w) | ((q - BYTES(1)) & ~q) |
+		     ((bs - BYTES(1)) & ~bs)) & BYTES(0x80))
 			break;
 	}
 	while (i < n && plain_ascii((uint8_t)s[i]))

@@ -138,7 +138,7 @@ static ProtoArena *pending_arena(Pending *p)
 
 static Pending *pending_new(Service *s, const Peer *peer)
 {
-	/* Not calloc(): the arena's space is written before it is read, so only the rest is zeroed. */
+	/* Not calloc(): the arena is written before it is read; only the Pending is zeroed. */
 	PendingBlock *b = malloc(sizeof(*b));
 
 	if (!b)

@@ -55,7 +55,11 @@ static void arena_free(void *data, void *p)
 
 void proto_arena_init(ProtoArena *a)
 {
-	a->allocator = (ProtobufCAllocator){ .alloc = arena_alloc, .free = arena_free, .allocator_data = a };
+	a->allocator = (ProtobufCAllocator){
+		.alloc = arena_alloc,
+		.free = arena_free,
+		.allocator_data = a,
+	};
 	a->used = 0;
 	a->spilled = false;
 }
