@@ -3,18 +3,50 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 
 const char audit_chain_genesis[AUDIT_HASH_HEX] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
+/*
+ * Every record hashes twice (the token's fingerprint, the line): EVP_sha256()
+ * would make each call fetch the digest from the provider again and
+ * EVP_Digest() allocate and free a context. The digest is fetched once per
+ * process and each thread keeps one context; both live until exit.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static _Thread_local EVP_MD_CTX *sha256_ctx;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int sha256(const void *p, size_t n, unsigned char md[static 32])
+{
+	unsigned int len = 0;
+
+	if (pthread_once(&sha256_once, sha256_fetch) != 0 || !sha256_md)
+		return -EIO;
+	if (!sha256_ctx)
+		sha256_ctx = EVP_MD_CTX_new();
+	if (!sha256_ctx)
+		return -ENOMEM;
+	if (!EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) ||
+	    !EVP_DigestUpdate(sha256_ctx, p, n) || !EVP_DigestFinal_ex(sha256_ctx, md, &len) ||
+	    len != 32)
+		return -EIO;
+	return 0;
+}
+
 void audit_sha256_hex(const void *p, size_t n, char ret_hex[static AUDIT_HASH_HEX])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[32];
-	unsigned int len = 0;
 
-	if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != sizeof(md)) {
+	if (sha256(p, n, md) < 0) {
 		ret_hex[0] = '\0';
 		return;
 	}

@@ -2,9 +2,6 @@
 #include "audit-record.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,14 +38,36 @@ size_t audit_line_iovec(const AuditLine *l, struct iovec iov[static AUDIT_JOURNA
 	return l->n_fields;
 }
 
-static void member_name(AuditLine *l, const char *name)
+/*
+ * A member's JSON name ("seq":) and its journal field (HSMJWT_SEQ=) as
+ * literals with their lengths, so that each is one copy of known size.
+ */
+typedef struct Key {
+	const char *json;
+	const char *field;
+	size_t json_len, field_len;
+} Key;
+
+#define KEY(name, field) \
+	(&(const Key){ "\"" name "\":", field "=", sizeof(name) + 2, sizeof(field) })
+
+static void member_name(AuditLine *l, const Key *k)
 {
 	if (!l->first)
 		buf_append_char(&l->json, ',');
 	l->first = false;
-	buf_append_char(&l->json, '"');
-	buf_append_str(&l->json, name);
-	buf_append_str(&l->json, "\":");
+	buf_append(&l->json, k->json, k->json_len);
+}
+
+static void journal_field(AuditLine *l, const Key *k, const char *v, size_t n)
+{
+	if (l->n_fields >= AUDIT_JOURNAL_FIELDS_MAX) {
+		l->error = -E2BIG;
+		return;
+	}
+	buf_append(&l->journal, k->field, k->field_len);
+	buf_append(&l->journal, v, n);
+	l->field_end[l->n_fields++] = l->journal.len;
 }
 
 /*
@@ -57,50 +76,56 @@ static void member_name(AuditLine *l, const char *name)
  * stays far below AUDIT_LINE_MAX even when every byte needs escaping. Values
  * that are not UTF-8 (refused requests) become null in JSON.
  */
-static void add_str(AuditLine *l, const char *name, const char *field, const char *v, size_t n)
+static void add_str(AuditLine *l, const Key *k, const char *v, size_t n)
 {
 	if (n > AUDIT_VALUE_MAX) {
 		n = AUDIT_VALUE_MAX;
 		while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
 			n--;
 	}
-	member_name(l, name);
+	member_name(l, k);
 	if (json_append_string(&l->json, v, n) < 0)
 		buf_append_str(&l->json, "null");
-	audit_line_journal_field(l, field, v, n);
+	journal_field(l, k, v, n);
 }
 
-static void add_cstr(AuditLine *l, const char *name, const char *field, const char *v)
+static void add_cstr(AuditLine *l, const Key *k, const char *v)
 {
 	if (v)
-		add_str(l, name, field, v, strlen(v));
+		add_str(l, k, v, strlen(v));
 }
 
-static void add_span(AuditLine *l, const char *name, const char *field, Span s)
+static void add_span(AuditLine *l, const Key *k, Span s)
 {
 	if (s.p)
-		add_str(l, name, field, s.p, s.n);
+		add_str(l, k, s.p, s.n);
 }
 
-static void add_num(AuditLine *l, const char *name, const char *field, const char *fmt, ...)
-	_printf_(4, 5);
-static void add_num(AuditLine *l, const char *name, const char *field, const char *fmt, ...)
+/* A number: the same digits in JSON and in the journal. */
+static void add_digits(AuditLine *l, const Key *k, const char *digits, size_t n)
 {
-	char tmp[32];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	member_name(l, name);
-	buf_append(&l->json, tmp, (size_t)n);
-	audit_line_journal_field(l, field, tmp, (size_t)n);
+	member_name(l, k);
+	buf_append(&l->json, digits, n);
+	journal_field(l, k, digits, n);
 }
 
-static void open_object(AuditLine *l, const char *name)
+static void add_u64(AuditLine *l, const Key *k, uint64_t v)
 {
-	member_name(l, name);
+	char tmp[DECIMAL_MAX];
+
+	add_digits(l, k, tmp, format_uint64(tmp, v));
+}
+
+static void add_i64(AuditLine *l, const Key *k, int64_t v)
+{
+	char tmp[DECIMAL_MAX];
+
+	add_digits(l, k, tmp, format_int64(tmp, v));
+}
+
+static void open_object(AuditLine *l, const Key *k)
+{
+	member_name(l, k);
 	buf_append_char(&l->json, '{');
 	l->first = true;
 }
@@ -111,16 +136,40 @@ static void close_object(AuditLine *l)
 	l->first = false;
 }
 
+/*
+ * The date and time to the second change once a second, records far more
+ * often: gmtime_r() and strftime() run when the second changes, and only the
+ * microseconds are written per record. Per thread, so any thread may call.
+ */
+static _Thread_local struct {
+	bool valid;
+	time_t sec;
+	size_t n;
+	char text[AUDIT_TIME_MAX];
+} time_cache;
+
 void audit_format_time(char buf[static AUDIT_TIME_MAX])
 {
 	struct timespec ts;
 	struct tm tm;
-	size_t n;
+	long usec;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, AUDIT_TIME_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, AUDIT_TIME_MAX - n, ".%06ldZ", ts.tv_nsec / 1000);
+	if (!time_cache.valid || time_cache.sec != ts.tv_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		/* 19 bytes for years 1000..9999; room for ".uuuuuuZ" and NUL left either way. */
+		time_cache.n = strftime(time_cache.text, AUDIT_TIME_MAX - 9, "%Y-%m-%dT%H:%M:%S",
+					&tm);
+		time_cache.sec = ts.tv_sec;
+		time_cache.valid = true;
+	}
+	memcpy(buf, time_cache.text, time_cache.n);
+	buf += time_cache.n;
+	usec = ts.tv_nsec / 1000;
+	*buf++ = '.';
+	for (int i = 5; i >= 0; i--, usec /= 10)
+		buf[i] = (char)('0' + usec % 10);
+	memcpy(buf + 6, "Z", 2);
 }
 
 static void add_time(AuditLine *l)
@@ -128,7 +177,7 @@ static void add_time(AuditLine *l)
 	char tmp[AUDIT_TIME_MAX];
 
 	audit_format_time(tmp);
-	add_cstr(l, "time", "HSMJWT_TIME", tmp);
+	add_cstr(l, KEY("time", "HSMJWT_TIME"), tmp);
 }
 
 /*
@@ -140,24 +189,25 @@ static void add_time(AuditLine *l)
  */
 static void add_peer(AuditLine *l, const Peer *p)
 {
-	open_object(l, "peer");
-	add_num(l, "pid", "HSMJWT_PEER_PID", "%d", (int)p->pid);
-	add_num(l, "uid", "HSMJWT_PEER_UID", "%u", (unsigned)p->uid);
-	add_num(l, "gid", "HSMJWT_PEER_GID", "%u", (unsigned)p->gid);
+	open_object(l, KEY("peer", ""));
+	add_i64(l, KEY("pid", "HSMJWT_PEER_PID"), (int)p->pid);
+	add_u64(l, KEY("uid", "HSMJWT_PEER_UID"), (unsigned)p->uid);
+	add_u64(l, KEY("gid", "HSMJWT_PEER_GID"), (unsigned)p->gid);
 	if (p->unit && *p->unit)
-		add_cstr(l, "unit", "HSMJWT_PEER_UNIT", p->unit);
+		add_cstr(l, KEY("unit", "HSMJWT_PEER_UNIT"), p->unit);
 	if (p->exe && *p->exe)
-		add_cstr(l, "exe", "HSMJWT_PEER_EXE", p->exe);
+		add_cstr(l, KEY("exe", "HSMJWT_PEER_EXE"), p->exe);
 	if (*p->comm)
-		add_str(l, "comm", "HSMJWT_PEER_COMM", p->comm, strnlen(p->comm, PEER_COMM_MAX));
+		add_str(l, KEY("comm", "HSMJWT_PEER_COMM"), p->comm,
+			strnlen(p->comm, PEER_COMM_MAX));
 	close_object(l);
 }
 
 static void add_key(AuditLine *l, const AuditRecord *r)
 {
-	add_cstr(l, "key", "HSMJWT_KEY", r->key);
-	add_cstr(l, "kid", "HSMJWT_KID", r->kid);
-	add_cstr(l, "alg", "HSMJWT_ALG", r->alg);
+	add_cstr(l, KEY("key", "HSMJWT_KEY"), r->key);
+	add_cstr(l, KEY("kid", "HSMJWT_KID"), r->kid);
+	add_cstr(l, KEY("alg", "HSMJWT_ALG"), r->alg);
 }
 
 static void add_decision(AuditLine *l, const AuditRecord *r)
@@ -166,21 +216,21 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 
 	if (r->peer)
 		add_peer(l, r->peer);
-	add_num(l, "request", "HSMJWT_REQUEST_ID", "%" PRIu64, r->request_id);
+	add_u64(l, KEY("request", "HSMJWT_REQUEST_ID"), r->request_id);
 	add_key(l, r);
-	add_span(l, "aud", "HSMJWT_AUDIENCE", r->audience);
-	add_span(l, "sub", "HSMJWT_SUBJECT", r->subject);
+	add_span(l, KEY("aud", "HSMJWT_AUDIENCE"), r->audience);
+	add_span(l, KEY("sub", "HSMJWT_SUBJECT"), r->subject);
 	if (r->expires_at)
-		add_num(l, "exp", "HSMJWT_EXPIRES_AT", "%" PRId64, r->expires_at);
-	add_span(l, "jti", "HSMJWT_JTI", r->jti);
-	add_cstr(l, "policy", "HSMJWT_POLICY", r->policy);
+		add_i64(l, KEY("exp", "HSMJWT_EXPIRES_AT"), r->expires_at);
+	add_span(l, KEY("jti", "HSMJWT_JTI"), r->jti);
+	add_cstr(l, KEY("policy", "HSMJWT_POLICY"), r->policy);
 	if (r->token) {
 		audit_sha256_hex(r->token, r->token_len, fp);
 		if (!fp[0]) {
 			l->error = -EIO;
 			return;
 		}
-		add_cstr(l, "sha256", "HSMJWT_TOKEN_SHA256", fp);
+		add_str(l, KEY("sha256", "HSMJWT_TOKEN_SHA256"), fp, 64);
 	}
 }
 
@@ -195,27 +245,27 @@ int audit_line_format(AuditLine *l, uint64_t seq, const char prev[static AUDIT_H
 	buf_append_char(&l->json, '{');
 	l->first = true;
 	/* seq and prev first, in this order: audit_chain_parse() relies on it. */
-	add_num(l, "seq", "HSMJWT_SEQ", "%" PRIu64, seq);
-	add_cstr(l, "prev", "HSMJWT_PREV", prev);
+	add_u64(l, KEY("seq", "HSMJWT_SEQ"), seq);
+	add_cstr(l, KEY("prev", "HSMJWT_PREV"), prev);
 	add_time(l);
-	add_cstr(l, "event", "HSMJWT_EVENT", audit_event_to_string(r->event));
+	add_cstr(l, KEY("event", "HSMJWT_EVENT"), audit_event_to_string(r->event));
 	if (audit_event_is_decision(r->event))
 		add_decision(l, r);
 	else
 		add_key(l, r);
-	add_cstr(l, "error", "HSMJWT_ERROR", r->error);
-	add_cstr(l, "rule", "HSMJWT_RULE", r->rule);
-	add_cstr(l, "message", "HSMJWT_ERROR_MESSAGE", r->message);
-	add_cstr(l, "detail", "HSMJWT_DETAIL", r->detail);
-	add_cstr(l, "version", "HSMJWT_VERSION", r->version);
-	add_cstr(l, "chain", "HSMJWT_CHAIN", r->chain);
-	add_cstr(l, "file", "HSMJWT_FILE", r->file);
+	add_cstr(l, KEY("error", "HSMJWT_ERROR"), r->error);
+	add_cstr(l, KEY("rule", "HSMJWT_RULE"), r->rule);
+	add_cstr(l, KEY("message", "HSMJWT_ERROR_MESSAGE"), r->message);
+	add_cstr(l, KEY("detail", "HSMJWT_DETAIL"), r->detail);
+	add_cstr(l, KEY("version", "HSMJWT_VERSION"), r->version);
+	add_cstr(l, KEY("chain", "HSMJWT_CHAIN"), r->chain);
+	add_cstr(l, KEY("file", "HSMJWT_FILE"), r->file);
 	if (r->dropped_bytes)
-		add_num(l, "dropped_bytes", "HSMJWT_DROPPED_BYTES", "%" PRIu64, r->dropped_bytes);
-	add_cstr(l, "failed_since", "HSMJWT_FAILED_SINCE", r->failed_since);
+		add_u64(l, KEY("dropped_bytes", "HSMJWT_DROPPED_BYTES"), r->dropped_bytes);
+	add_cstr(l, KEY("failed_since", "HSMJWT_FAILED_SINCE"), r->failed_since);
 	if (r->withheld_from) {
-		add_num(l, "withheld_from", "HSMJWT_WITHHELD_FROM", "%" PRIu64, r->withheld_from);
-		add_num(l, "withheld_to", "HSMJWT_WITHHELD_TO", "%" PRIu64, r->withheld_to);
+		add_u64(l, KEY("withheld_from", "HSMJWT_WITHHELD_FROM"), r->withheld_from);
+		add_u64(l, KEY("withheld_to", "HSMJWT_WITHHELD_TO"), r->withheld_to);
 	}
 	buf_append_char(&l->json, '}');
 	if (l->error)

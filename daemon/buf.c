@@ -2,8 +2,6 @@
 #include "buf.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "secret.h"
@@ -39,7 +37,7 @@ int buf_reserve(Buf *b, size_t extra)
 	return 0;
 }
 
-void buf_append(Buf *b, const void *p, size_t n)
+void buf_append_slow(Buf *b, const void *p, size_t n)
 {
 	if (buf_reserve(b, n) < 0)
 		return;
@@ -47,24 +45,37 @@ void buf_append(Buf *b, const void *p, size_t n)
 	b->len += n;
 }
 
-void buf_append_char(Buf *b, char c)
+/* By hand: snprintf costs more than the record field it formats, several per token. */
+static size_t format_decimal(char out[static DECIMAL_MAX], uint64_t v, bool negative)
 {
-	if (buf_reserve(b, 1) < 0)
-		return;
-	b->data[b->len++] = c;
+	char tmp[DECIMAL_MAX];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (negative)
+		tmp[--i] = '-';
+	memcpy(out, tmp + i, sizeof(tmp) - i);
+	return sizeof(tmp) - i;
 }
 
-void buf_append_str(Buf *b, const char *s)
+size_t format_uint64(char out[static DECIMAL_MAX], uint64_t v)
 {
-	buf_append(b, s, strlen(s));
+	return format_decimal(out, v, false);
+}
+
+size_t format_int64(char out[static DECIMAL_MAX], int64_t v)
+{
+	return format_decimal(out, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void buf_append_int64(Buf *b, int64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+	char tmp[DECIMAL_MAX];
 
-	buf_append(b, tmp, (size_t)n);
+	buf_append(b, tmp, format_int64(tmp, v));
 }
 
 const char *buf_cstr(Buf *b)

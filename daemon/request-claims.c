@@ -48,6 +48,12 @@ int request_map_extras(const Hsmjwt__V1__SignRequest *sr, ExtraClaim **ret_extra
 	_cleanup_free_ Span *items = NULL;
 	size_t n_items = 0, used = 0;
 
+	/* Most requests carry none: then there is nothing to allocate, wipe or free. */
+	if (sr->n_extra_claims == 0) {
+		*ret_extras = NULL;
+		*ret_items = NULL;
+		return 0;
+	}
 	/* The decoded request already holds more than this per claim: no separate bound needed. */
 	for (size_t i = 0; i < sr->n_extra_claims; i++)
 		if (sr->extra_claims[i]->value_case == HSMJWT__V1__EXTRA_CLAIM__VALUE_STRING_LIST_VALUE &&

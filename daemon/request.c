@@ -122,49 +122,62 @@ static void run_pending(Job *job, Token *t, TokenSession session)
 		service_verify_run(&p->verify, t, session);
 }
 
-static Pending *pending_new(Service *s, const Peer *peer, Request *req, bool is_sign)
-{
-	Pending *p = calloc(1, sizeof(*p));
+/*
+ * The server sees only the Pending; behind it, in the same allocation,
+ * the arena its decoded request lives in (see ProtoArena).
+ */
+typedef struct PendingBlock {
+	Pending pending; /* first: a Pending's address is its block's */
+	ProtoArena arena;
+} PendingBlock;
 
-	if (!p)
+static ProtoArena *pending_arena(Pending *p)
+{
+	return &((PendingBlock *)p)->arena;
+}
+
+static Pending *pending_new(Service *s, const Peer *peer)
+{
+	/* Not calloc(): the arena is written before it is read; only the Pending is zeroed. */
+	PendingBlock *b = malloc(sizeof(*b));
+
+	if (!b)
 		return NULL;
-	p->job.run = run_pending;
-	p->service = s;
-	p->peer = peer;
-	p->req = req;
-	p->id = req->id;
-	p->is_sign = is_sign;
-	return p;
+	b->pending = (Pending){ .job.run = run_pending, .service = s, .peer = peer };
+	proto_arena_init(&b->arena);
+	return &b->pending;
 }
 
 void pending_free(Pending *p)
 {
+	ProtoArena *arena;
+
 	if (!p)
 		return;
+	arena = pending_arena(p);
 	if (p->is_sign)
 		sign_work_done(&p->sign);
 	else
 		verify_work_done(&p->verify);
 	free(p->extras);
 	free(p->items);
-	hsmjwt__v1__request__free_unpacked(p->req, &proto_wiping_allocator);
+	/* All in the arena, nothing to walk; else free_unpacked() finds the heap blocks. */
+	if (p->req && arena->spilled)
+		hsmjwt__v1__request__free_unpacked(p->req, &arena->allocator);
+	proto_arena_done(arena);
 	free(p);
 }
 
-/* Decides; on success *ret_pending waits for the token, else the refusal is in out. */
-static int handle_sign(Service *s, const Peer *peer, Request *req, Buf *out, Pending **ret_pending)
+/* Decides: 1 when p waits for the token, else (0) the refusal is in out. */
+static int handle_sign(Service *s, const Peer *peer, Pending *p, Buf *out)
 {
+	const Request *req = p->req;
 	const Hsmjwt__V1__SignRequest *sr = req->sign;
-	_cleanup_(pending_freep) Pending *p = pending_new(s, peer, req, true);
-	SignInput *in;
+	SignInput *in = &p->in;
 	Failure fail;
 	int r;
 
-	if (!p) {
-		hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
-		return -ENOMEM;
-	}
-	in = &p->in;
+	p->is_sign = true;
 	*in = (SignInput){
 		.request_id = req->id,
 		.key_name = sr->key,
@@ -199,8 +212,7 @@ static int handle_sign(Service *s, const Peer *peer, Request *req, Buf *out, Pen
 	if (r < 0)
 		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
 				     fail.retry_after_ms, out);
-	*ret_pending = TAKE_PTR(p);
-	return 0;
+	return 1;
 }
 
 static int complete_sign(Pending *p, Buf *scratch, Buf *out)
@@ -262,11 +274,11 @@ static int handle_keys(Service *s, const Request *req, Buf *out)
 	return append_response(&resp, out);
 }
 
-static int handle_verify(Service *s, const Peer *peer, Request *req, Buf *out,
-			 Pending **ret_pending)
+/* As handle_sign(). */
+static int handle_verify(Service *s, const Peer *peer, Pending *p, Buf *out)
 {
+	const Request *req = p->req;
 	const Hsmjwt__V1__VerifyRequest *vr = req->verify;
-	_cleanup_(pending_freep) Pending *p = pending_new(s, peer, req, false);
 	VerifyExpect expect = {
 		.audience = vr->audience,
 		.issuer = vr->issuer,
@@ -275,17 +287,12 @@ static int handle_verify(Service *s, const Peer *peer, Request *req, Buf *out,
 	Failure fail;
 	int r;
 
-	if (!p) {
-		hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
-		return -ENOMEM;
-	}
 	r = service_verify_prepare(s, peer, req->id, vr->token, strlen(vr->token), &expect,
 				   wall_clock_now(), &p->verify, &fail);
 	if (r < 0)
 		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
 				     fail.retry_after_ms, out);
-	*ret_pending = TAKE_PTR(p);
-	return 0;
+	return 1;
 }
 
 static int complete_verify(Pending *p, Buf *out)
@@ -348,37 +355,41 @@ int request_token_result(const Pending *p)
 int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t n, Buf *scratch,
 		   Buf *out, Pending **ret_pending)
 {
+	/* Made before decoding: the request is decoded into its arena. */
+	_cleanup_(pending_freep) Pending *p = pending_new(s, peer);
 	Request *req;
 	int r;
 
 	const char *field = NULL;
 	char msg[128];
 
-	req = hsmjwt__v1__request__unpack(&proto_wiping_allocator, n, payload);
+	if (!p)
+		return -ENOMEM;
+	req = p->req = hsmjwt__v1__request__unpack(&pending_arena(p)->allocator, n, payload);
 	if (!req)
 		return reply_error(0, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
 				   "request is not a valid hsmjwt.v1.Request message", out);
+	p->id = req->id;
 	/* A NUL would silently shorten a claim: refuse rather than sign something else. */
 	if (proto_find_nul_in_strings(&hsmjwt__v1__request__descriptor, payload, n, &field) < 0) {
 		snprintf(msg, sizeof(msg), "field %s contains U+0000, which is not allowed",
 			 field ? field : "(unknown)");
 		/* The claims are cut at the NUL: the record names none of them. */
 		if (req->body_case == HSMJWT__V1__REQUEST__BODY_SIGN)
-			r = refuse_sign(s, peer, &(SignInput){ .request_id = req->id }, "string-nul",
-					msg, out);
-		else
-			r = reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
-					  "string-nul", msg, 0, out);
-		hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
-		return r;
+			return refuse_sign(s, peer, &(SignInput){ .request_id = req->id },
+					   "string-nul", msg, out);
+		return reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
+				     "string-nul", msg, 0, out);
 	}
 	(void)scratch;
 	switch (req->body_case) {
 	case HSMJWT__V1__REQUEST__BODY_SIGN:
 		/* Sign and verify keep the request: the token answers later. */
-		return handle_sign(s, peer, req, out, ret_pending);
+		r = handle_sign(s, peer, p, out);
+		break;
 	case HSMJWT__V1__REQUEST__BODY_VERIFY:
-		return handle_verify(s, peer, req, out, ret_pending);
+		r = handle_verify(s, peer, p, out);
+		break;
 	case HSMJWT__V1__REQUEST__BODY_STATUS:
 		r = handle_status(s, req, out);
 		break;
@@ -398,8 +409,10 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 				"request type not supported by this daemon", out);
 		break;
 	}
-	hsmjwt__v1__request__free_unpacked(req, &proto_wiping_allocator);
-	return r;
+	if (r <= 0)
+		return r;
+	*ret_pending = TAKE_PTR(p);
+	return 0;
 }
 
 int request_withhold_tokens(Buf *out, size_t from, const char *message)

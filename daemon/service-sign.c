@@ -153,16 +153,22 @@ static int decide(Service *s, const Peer *peer, SignInput *in, const LoadedKey *
 		.legacy_claims = legacy,
 		.n_extra_claims = in->claims.n_extras,
 	};
-	_cleanup_free_ const char **names = calloc(in->claims.n_extras + 1, sizeof(char *));
+	/* The usual few names fit on the stack; only more are allocated. */
+	const char *few[8], **names = few;
+	_cleanup_free_ const char **many = NULL;
 	struct timespec ts;
 	const Policy *p = NULL;
 	int r;
 
-	if (!names)
-		return refuse(f, SERVICE_INTERNAL, "out of memory");
+	if (in->claims.n_extras >= ELEMENTSOF(few)) {
+		names = many = calloc(in->claims.n_extras + 1, sizeof(char *));
+		if (!names)
+			return refuse(f, SERVICE_INTERNAL, "out of memory");
+	}
 	/* Names are NUL-terminated: protobuf-c's strings and jansson's keys, NUL refused in both. */
 	for (size_t i = 0; i < in->claims.n_extras; i++)
 		names[i] = in->claims.extras[i].name.p;
+	names[in->claims.n_extras] = NULL;
 	rq.extra_claims = names;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r = authorize(s->config, s->ratelimit, peer, &rq,
