@@ -61,6 +61,8 @@ static void member_name(AuditLine *l, const Key *k)
 
 static void journal_field(AuditLine *l, const Key *k, const char *v, size_t n)
 {
+	if (l->json_only)
+		return;
 	if (l->n_fields >= AUDIT_JOURNAL_FIELDS_MAX) {
 		l->error = -E2BIG;
 		return;

@@ -21,6 +21,7 @@ typedef struct AuditLine {
 	size_t field_end[AUDIT_JOURNAL_FIELDS_MAX];
 	size_t n_fields;
 	bool first;	/* no member yet in the JSON object being written */
+	bool json_only;	/* journal = no: skip the journal's fields */
 	int error;
 } AuditLine;
 

@@ -432,6 +432,7 @@ int audit_new(const AuditConfig *config, Audit **ret)
 	a->file = (AuditFile){ .fd = -EBADF, .torn_at = -1 };
 	a->journal_sink.fd = -EBADF;
 	a->journal = config->journal;
+	a->line.json_only = !config->journal;
 	a->sync = config->sync;
 	memcpy(a->head.hash, audit_chain_genesis, AUDIT_HASH_HEX);
 	if (config->file) {
