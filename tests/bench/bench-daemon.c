@@ -143,6 +143,9 @@ static int memory(Run *run, const BenchEnv *env, unsigned n)
 	sleep_ns(SETTLE_NS);
 	base = proc_count_sockets(d.pid);
 	m->idle_kib = proc_status_kib(d.pid, "VmRSS", false);
+	m->idle_anon_kib = proc_status_kib(d.pid, "RssAnon", false);
+	m->idle_file_kib = proc_status_kib(d.pid, "RssFile", false);
+	m->idle_pss_kib = proc_pss_kib(d.pid);
 	for (; r >= 0 && open_fds < n; open_fds++) {
 		fds[open_fds] = load_connect(env->socket);
 		if (fds[open_fds] < 0)
@@ -202,18 +205,25 @@ static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phas
 	return 0;
 }
 
+int daemon_startup_run(Run *run, const BenchEnv *env, bool quick)
+{
+	int r;
+
+	fprintf(stderr, "hsmjwt-bench: socket activation to first token\n");
+	r = activation(run, env, quick ? 1 : 7);
+	if (r < 0)
+		return r;
+	fprintf(stderr, "hsmjwt-bench: memory, idle and with idle connections\n");
+	return memory(run, env, quick ? 50 : 1000);
+}
+
 int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool startup)
 {
 	Daemon d;
 	int r;
 
 	if (startup) {
-		fprintf(stderr, "hsmjwt-bench: socket activation to first token\n");
-		r = activation(run, env, quick ? 1 : 7);
-		if (r < 0)
-			return r;
-		fprintf(stderr, "hsmjwt-bench: memory, idle and with idle connections\n");
-		r = memory(run, env, quick ? 50 : 1000);
+		r = daemon_startup_run(run, env, quick);
 		if (r < 0)
 			return r;
 	}

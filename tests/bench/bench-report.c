@@ -176,7 +176,9 @@ static void print_targets(const Run *run)
 		double add = (double)(m->conns_kib - m->idle_kib) / 1024.0;
 		double used = (double)(m->conns_used_kib - m->idle_kib) / 1024.0;
 
-		printf("  idle RSS <= %.0f MiB: %.1f MiB, %s\n", TARGET_IDLE_MIB, idle,
+		printf("  idle RSS <= %.0f MiB: %.1f MiB (%.1f anonymous, %.1f file-backed; PSS %.1f), %s\n",
+		       TARGET_IDLE_MIB, idle, (double)m->idle_anon_kib / 1024.0,
+		       (double)m->idle_file_kib / 1024.0, (double)m->idle_pss_kib / 1024.0,
 		       verdict(idle <= TARGET_IDLE_MIB));
 		printf("  %u idle conns add <= %.1f MiB: +%.1f MiB never used, %s; "
 		       "+%.1f MiB after one token each, %s\n",
@@ -268,9 +270,11 @@ void report_json(const Run *run)
 	printf("  \"cells\": [\n");
 	for (unsigned i = 0; i < run->n_cells; i++)
 		json_cell(&run->cells[i], i + 1 == run->n_cells);
-	printf("  ],\n  \"memory\": {\"measured\": %s, \"idle_kib\": %ld, \"idle_conns\": %u, "
+	printf("  ],\n  \"memory\": {\"measured\": %s, \"idle_kib\": %ld, \"idle_anon_kib\": %ld, "
+	       "\"idle_file_kib\": %ld, \"idle_pss_kib\": %ld, \"idle_conns\": %u, "
 	       "\"conns_kib\": %ld, \"conns_used_kib\": %ld},\n",
-	       m->ran ? "true" : "false", m->idle_kib, m->idle_conns, m->conns_kib, m->conns_used_kib);
+	       m->ran ? "true" : "false", m->idle_kib, m->idle_anon_kib, m->idle_file_kib,
+	       m->idle_pss_kib, m->idle_conns, m->conns_kib, m->conns_used_kib);
 	printf("  \"activation_ms\": [");
 	for (unsigned i = 0; i < m->activation_runs; i++)
 		printf("%s%.2f", i ? ", " : "", m->activation_ms[i]);
