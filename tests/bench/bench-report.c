@@ -153,16 +153,20 @@ static void print_targets(const Run *run)
 		       cell_rate(c) / cell_rate(raw), verdict(cell_rate(c) >= TARGET_RAW_RATIO * cell_rate(raw)));
 	for (unsigned n = 1; n <= 16; n += 15) {
 		const Cell *remote = find(run, GROUP_REMOTE, ALG_ID_HS256, n, 0);
-		const Cell *d1 = find(run, GROUP_DAEMON, ALG_ID_HS256, n, 1);
-		const Cell *d32 = find(run, GROUP_DAEMON, ALG_ID_HS256, n, 32);
+		/* The fastest depth measured at n connections. */
+		c = NULL;
+		for (unsigned d = 1; d <= 32; d *= 2) {
+			const Cell *cd = find(run, GROUP_DAEMON, ALG_ID_HS256, n, d);
 
-		c = d32 && (!d1 || cell_rate(d32) > cell_rate(d1)) ? d32 : d1;
+			if (cd && (!c || cell_rate(cd) > cell_rate(c)))
+				c = cd;
+		}
 		if (c && remote)
 			printf("  %u conn%s >= %.0f x p11-kit remote: %.2f (%s), %s\n", n, n > 1 ? "s" : "",
 			       TARGET_REMOTE_RATIO, cell_rate(c) / cell_rate(remote), c->what,
 			       verdict(cell_rate(c) >= TARGET_REMOTE_RATIO * cell_rate(remote)));
 	}
-	for (unsigned d = 1; d <= 32; d += 31)
+	for (unsigned d = 1; d <= 32; d *= 2)
 		if ((c = find(run, GROUP_DAEMON, ALG_ID_HS256, 16, d)))
 			printf("  p99 <= %.0f us at 16 conns, depth %u: %.0f us, %s\n", TARGET_P99_16_US,
 			       d, us(hist_quantile(&c->lat, 0.99)),
