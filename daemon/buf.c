@@ -6,6 +6,9 @@
 
 #include "secret.h"
 
+/* The first allocation, and what buf_shrink leaves. */
+#define BUF_MIN_CAP 256u
+
 int buf_reserve(Buf *b, size_t extra)
 {
 	size_t want, cap;
@@ -20,7 +23,7 @@ int buf_reserve(Buf *b, size_t extra)
 		return (b->error = -E2BIG);
 	if (want <= b->cap)
 		return 0;
-	cap = b->cap ? b->cap : 256;
+	cap = b->cap ? b->cap : BUF_MIN_CAP;
 	while (cap < want)
 		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
 	/* realloc would leave a copy of request data behind unwiped. */
@@ -101,4 +104,20 @@ void buf_done(Buf *b)
 		free(b->data);
 	}
 	*b = (Buf){};
+}
+
+void buf_shrink(Buf *b, size_t keep)
+{
+	char *p;
+
+	if (b->len > 0 || b->error || b->cap <= keep || keep < BUF_MIN_CAP)
+		return;
+	/* A fresh small block rather than none: data stays non-NULL once allocated. */
+	p = malloc(BUF_MIN_CAP);
+	if (!p)
+		return; /* the big block still works */
+	secret_wipe(b->data, b->cap);
+	free(b->data);
+	b->data = p;
+	b->cap = BUF_MIN_CAP;
 }

@@ -68,3 +68,8 @@ const char *buf_cstr(Buf *b);
 /* Wipes the used bytes (they may have held request data) and empties. */
 void buf_reset(Buf *b);
 void buf_done(Buf *b);
+/*
+ * An empty buffer whose allocation grew past keep gets a fresh 256-byte one
+ * (the old one wiped and freed), so a burst does not stay allocated.
+ */
+void buf_shrink(Buf *b, size_t keep);

@@ -87,6 +87,11 @@ static int connection_flush(Connection *c)
 	if (c->out_sent == c->out.len) {
 		buf_reset(&c->out);
 		c->out_sent = c->out_ready = c->out_durable = 0;
+		/* Nothing pending at all: a burst's buffers go back, idle connections stay small. */
+		if (c->inflight == 0 && c->in.len == 0) {
+			buf_shrink(&c->out, CONNECTION_BUF_KEEP);
+			buf_shrink(&c->in, CONNECTION_BUF_KEEP);
+		}
 	}
 	return 1;
 }
@@ -146,21 +151,38 @@ static void connection_process(Connection *c)
 static int connection_read(Connection *c)
 {
 	Server *s = c->server;
+	char chunk[READ_CHUNK];
+	bool direct;
 	ssize_t k;
 
 	/* Room for the frame being assembled, never more than one maximal frame. */
 	if (c->in.len >= FRAME_HEADER_SIZE + (size_t)s->max_frame)
 		return 1;
-	if (buf_reserve(&c->in, READ_CHUNK) < 0)
+	/* A small block from the first read on: frames are never parsed from NULL. */
+	if (buf_reserve(&c->in, 0) < 0)
 		return -ENOMEM;
-	k = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+	/*
+	 * Into the buffer when it has a chunk's room (a pipelining client's);
+	 * else through the stack, so the buffer grows to what arrived, not to a
+	 * chunk: 1000 connections with a small request each hold 1000 small
+	 * buffers instead of 1000 x 32 KiB.
+	 */
+	direct = c->in.cap > c->in.len + READ_CHUNK;
+	k = read(c->fd, direct ? c->in.data + c->in.len : chunk, READ_CHUNK);
 	if (k < 0)
 		return errno == EAGAIN || errno == EINTR ? 1 : negative_errno();
 	if (k == 0) {
 		c->eof = true;
 		return 1;
 	}
-	c->in.len += (size_t)k;
+	if (direct) {
+		c->in.len += (size_t)k;
+	} else {
+		buf_append(&c->in, chunk, (size_t)k);
+		explicit_bzero(chunk, (size_t)k);
+		if (c->in.error)
+			return -ENOMEM;
+	}
 	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &c->last_progress_usec);
 	if (!c->frame_started_usec)
 		c->frame_started_usec = c->last_progress_usec;

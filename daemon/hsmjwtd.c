@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* hsmjwtd: signs Mobile Services v2 JWTs with keys that never leave a PKCS#11 token. */
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,17 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	log_setup();
+	/*
+	 * Before anything initialises OpenSSL (our SHA-256, SoftHSM): its
+	 * default init also loads the text of every error reason: 0.3 MiB of
+	 * library pages and heap resident for good. Only SoftHSM prints OpenSSL
+	 * errors, rarely; they keep their code ("error:0308010C:lib(6)::..."),
+	 * which `openssl errstr` spells out. openssl.cnf is still loaded.
+	 */
+	if (!OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL)) {
+		log_error("Cannot initialise OpenSSL");
+		return EXIT_FAILURE;
+	}
 	if (harden_process() < 0)
 		return EXIT_FAILURE;
 

@@ -21,6 +21,12 @@
 /* Read in chunks of this size; a frame may span several reads. */
 #define READ_CHUNK (16u * 1024u)
 /*
+ * A connection with nothing pending gives back buffers bigger than this (a
+ * burst of pipelined requests or replies); smaller ones stay for its next
+ * request, so an unpipelined client allocates nothing per request.
+ */
+#define CONNECTION_BUF_KEEP 4096u
+/*
  * Replies waiting for a client that does not read: past this, the connection
  * stops being read (back-pressure) until the client catches up.
  */

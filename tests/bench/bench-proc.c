@@ -73,14 +73,15 @@ double proc_cpu_seconds(pid_t pid, bool tree)
 	return ticks > 0 ? (double)sum / (double)ticks : 0;
 }
 
-static long status_field(pid_t pid, const char *field)
+/* "Name:   123 kB" lines, as in /proc/PID/status and smaps_rollup. */
+static long proc_field(pid_t pid, const char *file, const char *field)
 {
 	char path[64], line[256];
 	_cleanup_fclose_ FILE *f = NULL;
 	size_t n = strlen(field);
 	long v = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -99,7 +100,7 @@ long proc_status_kib(pid_t pid, const char *field, bool tree)
 	long sum = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		long v = status_field(pids[i], field);
+		long v = proc_field(pids[i], "status", field);
 
 		if (v < 0 && i == 0)
 			return -1;
@@ -107,6 +108,11 @@ long proc_status_kib(pid_t pid, const char *field, bool tree)
 			sum += v;
 	}
 	return sum;
+}
+
+long proc_pss_kib(pid_t pid)
+{
+	return proc_field(pid, "smaps_rollup", "Pss");
 }
 
 int proc_reset_peak(pid_t pid)

@@ -153,16 +153,20 @@ static void print_targets(const Run *run)
 		       cell_rate(c) / cell_rate(raw), verdict(cell_rate(c) >= TARGET_RAW_RATIO * cell_rate(raw)));
 	for (unsigned n = 1; n <= 16; n += 15) {
 		const Cell *remote = find(run, GROUP_REMOTE, ALG_ID_HS256, n, 0);
-		const Cell *d1 = find(run, GROUP_DAEMON, ALG_ID_HS256, n, 1);
-		const Cell *d32 = find(run, GROUP_DAEMON, ALG_ID_HS256, n, 32);
+		/* The fastest depth measured at n connections. */
+		c = NULL;
+		for (unsigned d = 1; d <= 32; d *= 2) {
+			const Cell *cd = find(run, GROUP_DAEMON, ALG_ID_HS256, n, d);
 
-		c = d32 && (!d1 || cell_rate(d32) > cell_rate(d1)) ? d32 : d1;
+			if (cd && (!c || cell_rate(cd) > cell_rate(c)))
+				c = cd;
+		}
 		if (c && remote)
 			printf("  %u conn%s >= %.0f x p11-kit remote: %.2f (%s), %s\n", n, n > 1 ? "s" : "",
 			       TARGET_REMOTE_RATIO, cell_rate(c) / cell_rate(remote), c->what,
 			       verdict(cell_rate(c) >= TARGET_REMOTE_RATIO * cell_rate(remote)));
 	}
-	for (unsigned d = 1; d <= 32; d += 31)
+	for (unsigned d = 1; d <= 32; d *= 2)
 		if ((c = find(run, GROUP_DAEMON, ALG_ID_HS256, 16, d)))
 			printf("  p99 <= %.0f us at 16 conns, depth %u: %.0f us, %s\n", TARGET_P99_16_US,
 			       d, us(hist_quantile(&c->lat, 0.99)),
@@ -176,7 +180,9 @@ static void print_targets(const Run *run)
 		double add = (double)(m->conns_kib - m->idle_kib) / 1024.0;
 		double used = (double)(m->conns_used_kib - m->idle_kib) / 1024.0;
 
-		printf("  idle RSS <= %.0f MiB: %.1f MiB, %s\n", TARGET_IDLE_MIB, idle,
+		printf("  idle RSS <= %.0f MiB: %.1f MiB (%.1f anonymous, %.1f file-backed; PSS %.1f), %s\n",
+		       TARGET_IDLE_MIB, idle, (double)m->idle_anon_kib / 1024.0,
+		       (double)m->idle_file_kib / 1024.0, (double)m->idle_pss_kib / 1024.0,
 		       verdict(idle <= TARGET_IDLE_MIB));
 		printf("  %u idle conns add <= %.1f MiB: +%.1f MiB never used, %s; "
 		       "+%.1f MiB after one token each, %s\n",
@@ -268,9 +274,11 @@ void report_json(const Run *run)
 	printf("  \"cells\": [\n");
 	for (unsigned i = 0; i < run->n_cells; i++)
 		json_cell(&run->cells[i], i + 1 == run->n_cells);
-	printf("  ],\n  \"memory\": {\"measured\": %s, \"idle_kib\": %ld, \"idle_conns\": %u, "
+	printf("  ],\n  \"memory\": {\"measured\": %s, \"idle_kib\": %ld, \"idle_anon_kib\": %ld, "
+	       "\"idle_file_kib\": %ld, \"idle_pss_kib\": %ld, \"idle_conns\": %u, "
 	       "\"conns_kib\": %ld, \"conns_used_kib\": %ld},\n",
-	       m->ran ? "true" : "false", m->idle_kib, m->idle_conns, m->conns_kib, m->conns_used_kib);
+	       m->ran ? "true" : "false", m->idle_kib, m->idle_anon_kib, m->idle_file_kib,
+	       m->idle_pss_kib, m->idle_conns, m->conns_kib, m->conns_used_kib);
 	printf("  \"activation_ms\": [");
 	for (unsigned i = 0; i < m->activation_runs; i++)
 		printf("%s%.2f", i ? ", " : "", m->activation_ms[i]);

@@ -104,6 +104,9 @@ typedef struct Cell {
 typedef struct Memory {
 	bool ran;
 	long idle_kib;	      /* VmRSS after start and the first token */
+	long idle_anon_kib;   /* ... of it anonymous (heap, stacks, relocated library data) */
+	long idle_file_kib;   /* ... of it file-backed (mostly library code and constants) */
+	long idle_pss_kib;    /* PSS then: depends on what else maps the same libraries */
 	unsigned idle_conns;
 	long conns_kib;	      /* VmRSS with idle_conns connections that never sent a byte */
 	long conns_used_kib;  /* ... after each of them got one token */
@@ -195,8 +198,13 @@ int remote_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick,
 
 /* utime + stime of pid, and with tree of all its descendants, in seconds. */
 double proc_cpu_seconds(pid_t pid, bool tree);
-/* "VmRSS" or "VmHWM" of pid (summed over descendants with tree), in KiB; -1 on failure. */
+/*
+ * A kB field of /proc/PID/status ("VmRSS", "VmHWM", "RssAnon"...) of pid,
+ * summed over its descendants with tree; -1 on failure.
+ */
 long proc_status_kib(pid_t pid, const char *field, bool tree);
+/* pid's proportional set size (shared pages split among their users), in KiB; -1 on failure. */
+long proc_pss_kib(pid_t pid);
 /* Resets pid's VmHWM to its current RSS (clear_refs 5), so the next peak is per cell. */
 int proc_reset_peak(pid_t pid);
 /* Sockets pid has open, -1 on failure. */
@@ -234,6 +242,8 @@ int daemon_start(const BenchEnv *env, Daemon *ret);
 int daemon_stop(Daemon *d);
 /* With startup: socket activation and memory first (once per run, not per pass). */
 int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool startup);
+/* Only socket activation to first token and memory, as daemon_run does first. */
+int daemon_startup_run(Run *run, const BenchEnv *env, bool quick);
 
 /* ---- bench-report.c ---- */
 

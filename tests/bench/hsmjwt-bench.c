@@ -132,14 +132,16 @@ static void help(void)
 	       "\n"
 	       "Measures, on one fresh SoftHSM token made in a temp dir: the token's raw\n"
 	       "C_Sign limit, apps signing through p11-kit remote, and hsmjwtd under\n"
-	       "systemd-socket-activate at 1, 16 and 64 connections, pipelined and not.\n"
+	       "systemd-socket-activate at 1, 16 and 64 connections, not pipelined and\n"
+	       "pipelined (32 requests in flight each; also 8 at 16 connections).\n"
 	       "\n"
 	       "  --duration SECONDS   measured time per cell (default %.0f)\n"
 	       "  --warmup SECONDS     unmeasured time before each cell (default %.1f)\n"
 	       "  --repeat N           N passes over all cells, interleaved; tokens/s is the\n"
 	       "                       median over passes (default 1, at most %d)\n"
 	       "  --quick              smoke mode: a few short cells\n"
-	       "  --only LIST          raw,remote,daemon (default: all)\n"
+	       "  --only LIST          raw,remote,daemon (default: all); memory: of the\n"
+	       "                       daemon's part only start-up and memory, no load\n"
 	       "  --algs LIST          HS256,ES256,RS256 (default: all)\n"
 	       "  --json               machine-readable output instead of the table\n"
 	       "  --keep               keep the temp dir (token, configs, daemon log)\n"
@@ -317,6 +319,8 @@ static int run_pass(Run *run, const Options *o, BenchEnv *env, const Phases *ph,
 		r = remote_run(run, env, ph, o->quick, o->client_module);
 	if (r >= 0 && wanted(o, "daemon"))
 		r = daemon_run(run, env, ph, o->quick, first);
+	else if (r >= 0 && first && wanted(o, "memory"))
+		r = daemon_startup_run(run, env, o->quick);
 	return r;
 }
 
