@@ -31,6 +31,8 @@
  * stops being read (back-pressure) until the client catches up.
  */
 #define OUTPUT_HIGH_WATER (256u * 1024u)
+/* Sent replies are dropped from the front of the buffer once they are this many bytes (or more). */
+#define OUTPUT_COMPACT_MIN (16u * 1024u)
 /* Requests one connection may have waiting for the token; then it is not read (back-pressure). */
 #define INFLIGHT_PER_CONNECTION 64u
 

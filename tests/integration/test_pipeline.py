@@ -18,6 +18,7 @@ except ImportError:
     h.skip("python3-jwt is not installed")
 
 CLIENT = os.path.join(h.BUILD, "tests/pipeline-client")
+BENCH = os.path.join(h.BUILD, "tests/bench/hsmjwt-bench")
 
 
 def run_client(mode, sock):
@@ -108,5 +109,46 @@ def test_out_of_order_responses_matched_by_id():
         h.shutil.rmtree(d, ignore_errors=True)
 
 
+
+
+def status_kib(pid, field):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field}")
+
+
+def test_sustained_pipelining_keeps_memory_bounded():
+    """With sync = always a held tail is nearly always behind the replies being
+    sent, so a connection's output buffer never empties under steady load: it
+    grew by every reply ever sent (16 MiB in 2 s) until sent replies were
+    dropped from its front. hsmjwt-bench's C client keeps 32 requests in
+    flight on one connection for 3 s."""
+    if not os.path.exists(BENCH):
+        h.skip("hsmjwt-bench is not built")
+    with h.Env() as env:
+        env.import_key()
+        env.start(activate=False)
+        pid = env.daemon.pid
+        env.sign("--aud", "Custom", "--uid", "Custom:first")
+        before = status_kib(pid, "VmRSS")
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")  # VmHWM starts again from the current RSS
+        r = subprocess.run([BENCH, "--against", env.sock, "--conns", "1", "--depth", "32",
+                            "--pid", str(pid), "--duration", "3", "--warmup", "0.2"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        line = next(x for x in r.stdout.splitlines() if "running hsmjwtd" in x)
+        tokens_per_s = float(line.split("depth 32")[1].split()[0])
+        peak = status_kib(pid, "VmHWM")
+        # Every reply is ~400 bytes: 3 s of them would be several MiB.
+        assert tokens_per_s * 3 * 400 > 4 * 1024 * 1024 or os.environ.get("HSMJWT_DAEMON_WRAPPER"), \
+            f"too few tokens to tell ({tokens_per_s}/s)"
+        # The replies left while the connection was open: the peak, not the end, shows a buffer
+        # that kept them.
+        assert peak - before < 4096, (before, peak, line)
+
+
 h.run([test_pipelining_against_daemon, test_stream_error_reaches_every_request_in_flight,
-       test_out_of_order_responses_matched_by_id])
+       test_out_of_order_responses_matched_by_id,
+       test_sustained_pipelining_keeps_memory_bounded])
