@@ -24,8 +24,7 @@ struct AuditSyncer {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;	/* state or stopping changed */
 	SyncState state;
-	AuditFile *file;
-	Buf lines;	/* the commit's records; emptied once written */
+	int fd;
 	int result;
 	bool stopping;
 	int event_fd;
@@ -38,22 +37,16 @@ static void *syncer_main(void *userdata)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		int r = 0;
+		int fd, r;
 
 		while (s->state != SYNC_ASKED && !s->stopping)
 			pthread_cond_wait(&s->changed, &s->lock);
 		if (s->state != SYNC_ASKED)
 			break; /* stopping, and nothing left to sync */
+		fd = s->fd;
 		pthread_mutex_unlock(&s->lock);
 
-		/* Only this thread touches file and lines until SYNC_DONE. */
-		if (s->lines.len > 0) {
-			r = audit_file_append(s->file, s->lines.data, s->lines.len);
-			if (r >= 0)
-				s->lines.len = 0;
-		}
-		if (r >= 0)
-			r = audit_fd_check(s->file->fd, true);
+		r = audit_fd_check(fd, true);
 
 		pthread_mutex_lock(&s->lock);
 		s->result = r;
@@ -104,7 +97,6 @@ AuditSyncer *audit_syncer_free(AuditSyncer *s)
 	pthread_join(s->thread, NULL);
 	pthread_cond_destroy(&s->changed);
 	pthread_mutex_destroy(&s->lock);
-	buf_done(&s->lines);
 	close(s->event_fd);
 	free(s);
 	return NULL;
@@ -115,17 +107,13 @@ int audit_syncer_fd(const AuditSyncer *s)
 	return s->event_fd;
 }
 
-bool audit_syncer_start(AuditSyncer *s, AuditFile *f, Buf *lines)
+bool audit_syncer_start(AuditSyncer *s, int fd)
 {
 	bool started = false;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SYNC_IDLE) {
-		Buf empty = s->lines; /* emptied by the last commit or its take */
-
-		s->lines = *lines;
-		*lines = empty;
-		s->file = f;
+		s->fd = fd;
 		s->state = SYNC_ASKED;
 		pthread_cond_broadcast(&s->changed);
 		started = true;
@@ -152,23 +140,7 @@ void audit_syncer_wait(AuditSyncer *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* dst = src + dst, leaving src empty; on ENOMEM the lines are lost and that is logged. */
-static void prepend(Buf *dst, Buf *src)
-{
-	if (dst->len > 0)
-		buf_append(src, dst->data, dst->len);
-	if (src->error) {
-		log_error("Out of memory: %zu bytes of audit records kept for retry are lost", src->len);
-		src->len = 0;
-		src->error = 0;
-		return;
-	}
-	dst->len = 0;
-	buf_append(dst, src->data, src->len);
-	src->len = 0;
-}
-
-int audit_syncer_take(AuditSyncer *s, int *ret, Buf *unwritten)
+int audit_syncer_take(AuditSyncer *s, int *ret)
 {
 	uint64_t n;
 	int taken = 0;
@@ -181,7 +153,5 @@ int audit_syncer_take(AuditSyncer *s, int *ret, Buf *unwritten)
 		taken = 1;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (taken && s->lines.len > 0)
-		prepend(unwritten, &s->lines);
 	return taken;
 }

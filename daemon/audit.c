@@ -34,11 +34,11 @@ struct Audit {
 	bool reopen_requested;
 	AuditSyncer *syncer;	/* sync = always with a file: syncs off the loop */
 	/*
-	 * sync = always with a file: lines rendered but not written yet. Their
-	 * replies are held until a commit anyway, so the commit writes them all
-	 * with one write(2) instead of one per record. If that write fails they
-	 * stay here and go first when the trail recovers: nothing is lost and
-	 * the chain stays whole.
+	 * sync = always with a file: lines rendered in this loop iteration, not
+	 * written yet. Their replies are held until a commit anyway, so they go
+	 * with one write(2) per iteration (audit_flush()) instead of one per
+	 * record. If that write fails they stay here and go first when the
+	 * trail recovers: nothing is lost and the chain stays whole.
 	 */
 	Buf pending;
 	uint64_t syncing_from, syncing_to; /* the records the running sync covers */
@@ -332,26 +332,52 @@ bool audit_commit_running(const Audit *a)
 	return a->syncing_to != 0;
 }
 
+int audit_flush(Audit *a)
+{
+	int r;
+
+	/*
+	 * Records a failed write settled (their tokens withheld) wait for the
+	 * trail's recovery, which writes them first.
+	 */
+	if (!a->syncer || a->pending.len == 0 || a->head.seq <= a->synced_seq)
+		return 0;
+	/* Failing (a record went wrong in this iteration): fail the new ones without trying. */
+	r = a->error ? a->error : flush_pending(a);
+	if (r < 0) {
+		/* Their replies are held: none of their tokens will leave. */
+		note_withheld(a, a->synced_seq + 1, a->head.seq);
+		a->batch_error = r;
+		fail(a, r, "cannot write records to", a->path);
+		a->synced_seq = a->head.seq;
+	}
+	return r;
+}
+
 int audit_commit_start(Audit *a)
 {
+	int r;
+
 	if (!a->syncer || a->syncing_to || a->head.seq <= a->synced_seq)
 		return 0;
-	if (!audit_syncer_start(a->syncer, &a->file, &a->pending))
+	r = audit_flush(a);
+	if (r < 0)
+		return r;
+	if (!audit_syncer_start(a->syncer, a->file.fd))
 		return 0; /* the last result was not taken yet: on_synced() comes first */
 	a->syncing_from = a->synced_seq + 1;
 	a->syncing_to = a->head.seq;
 	return 1;
 }
 
-/* Applies a finished commit's result to the trail's state. */
+/* Applies a finished sync's result to the trail's state. */
 static void commit_finished(Audit *a, int r)
 {
 	if (r < 0) {
 		/*
-		 * Records rendered while it ran are as lost as the ones it covered
-		 * (after a failed fdatasync() the page cache cannot be trusted):
-		 * the server withholds every reply it holds. Lines the commit
-		 * could not write are back in pending, ahead of the newer ones.
+		 * Records written since it started are as lost as the ones it
+		 * covered (after a failed fdatasync() the page cache cannot be
+		 * trusted): the server withholds every reply it holds.
 		 */
 		note_withheld(a, a->syncing_from, a->head.seq);
 		fail(a, r, "cannot make records durable in", a->path);
@@ -369,7 +395,7 @@ static int on_synced(sd_event_source *src, int fd, uint32_t revents, void *userd
 	int r, e;
 
 	(void)src, (void)fd, (void)revents;
-	if (audit_syncer_take(a->syncer, &r, &a->pending) <= 0)
+	if (audit_syncer_take(a->syncer, &r) <= 0)
 		return 0;
 	commit_finished(a, r);
 	e = a->batch_error;
@@ -469,7 +495,7 @@ Audit *audit_free(Audit *a)
 		return NULL;
 	if (a->syncing_to) {
 		audit_syncer_wait(a->syncer);
-		if (audit_syncer_take(a->syncer, &r, &a->pending) > 0)
+		if (audit_syncer_take(a->syncer, &r) > 0)
 			commit_finished(a, r);
 	}
 	(void)audit_sync(a);

@@ -121,10 +121,16 @@ int audit_commit(Audit *a);
 int audit_error(const Audit *a);
 
 /*
- * sync = always: writes the buffered records with one write(2) and hands
- * them to the sync thread; 1 if it started, 0 if there was nothing to sync or
- * a sync is running, < 0 if the write failed (audit_commit() then reports it
- * too, and the records stay buffered for the trail's recovery).
+ * sync = always: writes the records rendered since the last call with one
+ * write(2); the server calls it once per loop iteration, also while a sync
+ * runs. < 0 if the write failed (the next commit result reports it too, and
+ * the records stay buffered for the trail's recovery).
+ */
+int audit_flush(Audit *a);
+/*
+ * sync = always: audit_flush(), then hands every record written so far to
+ * the sync thread; 1 if it started, 0 if there was nothing to sync or a sync
+ * is running, < 0 if the write failed.
  */
 int audit_commit_start(Audit *a);
 bool audit_commit_running(const Audit *a);

@@ -324,11 +324,18 @@ int on_audit_commit(sd_event_source *src, void *userdata)
 {
 	Server *s = userdata;
 
+	int r;
+
 	(void)src;
-	/* Its end releases what it covers, and this runs again after it. */
+	/* This iteration's records, written while the running sync (if any) goes on. */
+	r = audit_flush(s->audit);
+	/* Its end releases what it covers (a failed write too), and this runs again after it. */
 	if (audit_commit_running(s->audit))
 		return 0;
-	if (audit_unsynced(s->audit)) {
+	/* Nothing held: audit_commit() just takes the failure, so no later commit reports it. */
+	if (r < 0 && s->n_held == 0)
+		(void)audit_commit(s->audit);
+	if (r >= 0 && audit_unsynced(s->audit)) {
 		/* Every reply appended so far has its record written: the sync covers them. */
 		for (Connection *c = s->connections; c; c = c->next)
 			if (c->held)
@@ -336,7 +343,7 @@ int on_audit_commit(sd_event_source *src, void *userdata)
 		if (audit_commit_start(s->audit) > 0)
 			return 0;
 	}
-	/* Nothing left to sync (a lifecycle record's sync covered it), or no sync thread. */
+	/* A failed write, nothing left to sync (a lifecycle record's sync covered it), or no thread. */
 	while (s->n_held > 0 || audit_unsynced(s->audit))
 		release_held(s, audit_commit(s->audit), true);
 	return 0;
