@@ -153,6 +153,7 @@ static void connection_process(Connection *c)
 				   (uint8_t *)c->in.data + off + FRAME_HEADER_SIZE, n, &s->scratch,
 				   &c->out, &pending);
 		off += FRAME_HEADER_SIZE + n;
+		s->n_requests++;
 		if (pending)
 			submit(s, c, pending);
 		if (r < 0) {

@@ -87,6 +87,10 @@ typedef struct Server {
 	uint64_t read_timeout_usec, write_timeout_usec, idle_timeout_usec;
 	uint64_t recover_backoff_usec;
 	unsigned n_sessions;
+	uint64_t n_requests; /* frames answered or handed on, for trim_heap_when_quiet() */
+	uint64_t requests_at_last_tick;
+	unsigned quiet_ticks;
+	bool heap_trimmed;
 } Server;
 
 typedef struct Connection {
@@ -110,6 +114,9 @@ typedef struct Connection {
 	struct Connection *touched_next; /* completions to serve, see on_workers_done() */
 	bool touched;
 } Connection;
+
+/* Housekeeping ticks (seconds) without a request before the heap is trimmed. */
+#define TRIM_AFTER_QUIET_TICKS 5u
 
 #define RECOVER_FIRST_USEC (100ull * 1000ull)
 #define RECOVER_MAX_USEC (5ull * 1000000ull)

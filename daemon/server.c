@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,31 @@ void update_status(Server *s)
 	(void)sd_notifyf(0, "STATUS=%s", status);
 }
 
+/*
+ * A burst leaves its buffers free in malloc's heap, which keeps the pages
+ * (2.6 MiB resident after a 64x32 load, 0.5 MiB of it in use). Once no
+ * request came for TRIM_AFTER_QUIET_TICKS housekeeping ticks, give them back,
+ * once per quiet spell.
+ */
+static void trim_heap_when_quiet(Server *s)
+{
+	if (s->n_requests != s->requests_at_last_tick) {
+		s->requests_at_last_tick = s->n_requests;
+		s->quiet_ticks = 0;
+		s->heap_trimmed = false;
+	} else if (!s->heap_trimmed && ++s->quiet_ticks >= TRIM_AFTER_QUIET_TICKS) {
+		(void)malloc_trim(0);
+		s->heap_trimmed = true;
+	}
+}
+
 static int on_housekeeping(sd_event_source *src, uint64_t usec, void *userdata)
 {
 	Server *s = userdata;
 	uint64_t next = usec + HOUSEKEEPING_USEC;
 
 	update_status(s);
+	trim_heap_when_quiet(s);
 	/* usec is when this timer was due; connections carry the loop's later clock. */
 	{
 		uint64_t now = usec;

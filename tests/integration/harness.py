@@ -198,9 +198,28 @@ class Env:
                 time.sleep(0.02)
 
     def allow_other_users(self):
-        """Lets every uid reach the socket, so the daemon's policy is the only gate."""
+        """Lets every uid reach the socket, so the daemon's policy is the only gate, and
+        copies what other users run (the CLI with libhsmjwt, the Python test clients)
+        where they can read it: the checkout may sit in a directory only root enters
+        (a mktemp -d clone is 0700)."""
         os.chmod(self.dir, 0o711)
         os.chmod(self.sock, 0o666)
+        stage = os.path.join(self.dir, "other-users")
+        os.mkdir(stage)
+        os.chmod(stage, 0o755)
+        for name in os.listdir(os.path.join(BUILD, "client")):
+            if name.startswith("libhsmjwt.so") and not name.endswith(".p"):  # .p: objects
+                shutil.copy2(os.path.join(BUILD, "client", name), stage, follow_symlinks=False)
+        shutil.copy2(HSMJWT, stage)
+        here = os.path.dirname(os.path.abspath(__file__))
+        for name in ("harness.py", "peer_client.py"):
+            shutil.copy2(os.path.join(here, name), stage)
+        for name in os.listdir(stage):
+            if not os.path.islink(os.path.join(stage, name)):
+                os.chmod(os.path.join(stage, name), 0o755)
+        self.other_hsmjwt = os.path.join(stage, "hsmjwt")
+        self.other_env = dict(self.env, LD_LIBRARY_PATH=stage)
+        self.peer_client = os.path.join(stage, "peer_client.py")
 
     def stop(self):
         if self.daemon and self.daemon.poll() is None:
@@ -235,8 +254,9 @@ class Env:
         """The CLI as another user: setpriv drops to uid/gid with exactly `groups`."""
         ids = ["--reuid", str(uid), "--regid", str(gid)]
         ids += ["--groups", ",".join(map(str, groups))] if groups else ["--clear-groups"]
-        cmd = [*wrap, "setpriv", *ids, HSMJWT, "--socket", self.sock, *args]
-        return subprocess.run(cmd, input=stdin, env=self.env, capture_output=True, timeout=30)
+        cmd = [*wrap, "setpriv", *ids, self.other_hsmjwt, "--socket", self.sock, *args]
+        return subprocess.run(cmd, input=stdin, env=self.other_env, capture_output=True,
+                              timeout=30)
 
     def cleanup(self, failing=False):
         try:

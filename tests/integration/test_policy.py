@@ -37,7 +37,6 @@ env.start(activate=True)
 env.hsmjwt("sign", "--aud", "x", "--uid", "y")  # first connect: socket activation starts the daemon
 env.allow_other_users()
 
-PEER_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_client.py")
 
 
 def sign_as(uid, *args, gid=None, groups=None, wrap=()):
@@ -69,7 +68,7 @@ class PeerClient:
     def __init__(self, uid, gid):
         self.p = subprocess.Popen(
             ["setpriv", "--reuid", str(uid), "--regid", str(gid), "--clear-groups",
-             "/usr/bin/python3", PEER_CLIENT, env.sock],
+             "/usr/bin/python3", env.peer_client, env.sock],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env.env)
         self.next_id = 1
 
