@@ -118,14 +118,23 @@ def status_kib(pid, field):
     raise AssertionError(f"no {field}")
 
 
+def bench_load(env, conns, depth, seconds):
+    """hsmjwt-bench's C client against env's daemon; returns its result line."""
+    if not os.path.exists(BENCH):
+        h.skip("hsmjwt-bench is not built")
+    r = subprocess.run([BENCH, "--against", env.sock, "--conns", str(conns), "--depth",
+                        str(depth), "--pid", str(env.daemon.pid), "--duration", str(seconds),
+                        "--warmup", "0.2"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return next(x for x in r.stdout.splitlines() if "running hsmjwtd" in x)
+
+
 def test_sustained_pipelining_keeps_memory_bounded():
     """With sync = always a held tail is nearly always behind the replies being
     sent, so a connection's output buffer never empties under steady load: it
     grew by every reply ever sent (16 MiB in 2 s) until sent replies were
     dropped from its front. hsmjwt-bench's C client keeps 32 requests in
     flight on one connection for 3 s."""
-    if not os.path.exists(BENCH):
-        h.skip("hsmjwt-bench is not built")
     with h.Env() as env:
         env.import_key()
         env.start(activate=False)
@@ -134,11 +143,7 @@ def test_sustained_pipelining_keeps_memory_bounded():
         before = status_kib(pid, "VmRSS")
         with open(f"/proc/{pid}/clear_refs", "w") as f:
             f.write("5")  # VmHWM starts again from the current RSS
-        r = subprocess.run([BENCH, "--against", env.sock, "--conns", "1", "--depth", "32",
-                            "--pid", str(pid), "--duration", "3", "--warmup", "0.2"],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stdout + r.stderr
-        line = next(x for x in r.stdout.splitlines() if "running hsmjwtd" in x)
+        line = bench_load(env, conns=1, depth=32, seconds=3)
         tokens_per_s = float(line.split("depth 32")[1].split()[0])
         peak = status_kib(pid, "VmHWM")
         # Every reply is ~400 bytes: 3 s of them would be several MiB.
@@ -163,10 +168,7 @@ def test_heap_given_back_after_a_burst():
         pid = env.daemon.pid
         env.sign("--aud", "Custom", "--uid", "Custom:first")
         before = status_kib(pid, "VmRSS")
-        r = subprocess.run([BENCH, "--against", env.sock, "--conns", "64", "--depth", "32",
-                            "--pid", str(pid), "--duration", "2", "--warmup", "0.2"],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stdout + r.stderr
+        bench_load(env, conns=64, depth=32, seconds=2)
         # The first tick after the burst still sees it; five quiet ones follow.
         h.time.sleep(8)
         after = status_kib(pid, "VmRSS")
