@@ -134,7 +134,11 @@ def test_sustained_pipelining_keeps_memory_bounded():
     sent, so a connection's output buffer never empties under steady load: it
     grew by every reply ever sent (16 MiB in 2 s) until sent replies were
     dropped from its front. hsmjwt-bench's C client keeps 32 requests in
-    flight on one connection for 3 s."""
+    flight on one connection for 3 s. (Not under ASan or valgrind: their
+    allocators keep freed memory in quarantine, and they serve too few tokens.)"""
+    if os.environ.get("ASAN_OPTIONS") or os.environ.get("HSMJWT_DAEMON_WRAPPER"):
+        print("  (skipped: the allocator is not glibc's here)")
+        return
     with h.Env() as env:
         env.import_key()
         env.start(activate=False)
