@@ -336,7 +336,14 @@ int on_audit_commit(sd_event_source *src, void *userdata)
 	/* Nothing held: audit_commit() just takes the failure, so no later commit reports it. */
 	if (r < 0 && s->n_held == 0)
 		(void)audit_commit(s->audit);
-	if (r >= 0 && audit_unsynced(s->audit)) {
+	/*
+	 * The thread syncs while the loop serves everything else. With one
+	 * client and none of its requests at the token nothing would overlap the
+	 * sync: it runs here, sparing that client two thread wake-ups per token
+	 * (p50 at 1x1: 249 -> 210 us). With more clients blocking the loop costs
+	 * more than the wake-ups (16x1: 30k -> 24k tokens/s when tried).
+	 */
+	if (r >= 0 && audit_unsynced(s->audit) && (s->inflight_head || s->n_connections > 1)) {
 		/* Every reply appended so far has its record written: the sync covers them. */
 		for (Connection *c = s->connections; c; c = c->next)
 			if (c->held)
@@ -344,7 +351,7 @@ int on_audit_commit(sd_event_source *src, void *userdata)
 		if (audit_commit_start(s->audit) > 0)
 			return 0;
 	}
-	/* A failed write, nothing left to sync (a lifecycle record's sync covered it), or no thread. */
+	/* Nothing in flight, a failed write, nothing left to sync, or no sync thread. */
 	while (s->n_held > 0 || audit_unsynced(s->audit))
 		release_held(s, audit_commit(s->audit), true);
 	return 0;

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -396,17 +397,25 @@ def test_full_disk_fails_closed_and_recovers():
 
 
 def test_failed_sync_withholds_tokens():
+    """With one client the daemon syncs on its loop."""
+    failed_sync_withholds_tokens(second_client=False)
+
+
+def test_failed_sync_withholds_tokens_sync_thread():
+    """With a second (idle) client connected the sync thread does it."""
+    failed_sync_withholds_tokens(second_client=True)
+
+
+def failed_sync_withholds_tokens(second_client):
     """fdatasync() fails while write() works: ext4 on a loop device whose backing
     file sits on a full tmpfs (thin provisioning run dry). Tokens whose records
     could not be made durable must not leave."""
     if not have_mounts or not shutil.which("mkfs.ext4"):
         print("  (skipped: needs root and mkfs.ext4)")
         return
-    back = os.path.join(env.dir, "backing")
-    os.mkdir(back)
+    back = tempfile.mkdtemp(dir=env.dir, prefix="backing-")
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", back], check=True)
-    img, mnt = os.path.join(back, "img"), os.path.join(env.dir, "thin")
-    os.mkdir(mnt)
+    img, mnt = os.path.join(back, "img"), tempfile.mkdtemp(dir=env.dir, prefix="thin-")
     try:
         subprocess.run(["truncate", "-s", "32M", img], check=True)
         subprocess.run(["mkfs.ext4", "-q", "-O", "^has_journal", "-E",
@@ -418,6 +427,7 @@ def test_failed_sync_withholds_tokens():
             e.import_key()
             e.start()
             e.sign("--aud", "Custom", "--uid", "Custom:thin-ok")
+            idle = h.connect(e.sock) if second_client else None
             fill(os.path.join(back, "filler"))
             for i in range(64):
                 r = e.hsmjwt("sign", "--aud", "Custom", "--uid", f"Custom:thin{i}")
@@ -439,6 +449,8 @@ def test_failed_sync_withholds_tokens():
             assert rec["withheld_from"] <= withheld[0]["seq"] <= rec["withheld_to"], rec
             assert "cannot make records durable" in e.read_log()
             assert verify(e.audit_file).returncode == 0
+            if idle:
+                idle.close()
     finally:
         subprocess.run(["umount", mnt], stderr=subprocess.DEVNULL)
         subprocess.run(["umount", "-l", back])
@@ -468,7 +480,7 @@ try:
            test_standard_profile_records_jti_and_verify_decisions,
            test_restart_continues_the_chain, test_second_daemon_refused,
            test_dev_null_refused_as_audit_file, test_full_disk_fails_closed_and_recovers,
-           test_failed_sync_withholds_tokens,
+           test_failed_sync_withholds_tokens, test_failed_sync_withholds_tokens_sync_thread,
            test_sync_modes_batch_and_none_record_too, test_sigterm_writes_stop_record])
 finally:
     env.cleanup()
