@@ -324,7 +324,6 @@ void on_audit_committed(void *userdata, int r)
 int on_audit_commit(sd_event_source *src, void *userdata)
 {
 	Server *s = userdata;
-
 	int r;
 
 	(void)src;
