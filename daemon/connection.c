@@ -19,6 +19,35 @@
 #include "request.h"
 #include "server-internal.h"
 
+/* Held connections are listed apart, so a commit visits them, not every connection. */
+static void held_add(Connection *c)
+{
+	Server *s = c->server;
+
+	c->held = true;
+	c->held_prev = NULL;
+	c->held_next = s->held;
+	if (s->held)
+		s->held->held_prev = c;
+	s->held = c;
+	s->n_held++;
+}
+
+static void held_remove(Connection *c)
+{
+	Server *s = c->server;
+
+	if (c->held_prev)
+		c->held_prev->held_next = c->held_next;
+	else
+		s->held = c->held_next;
+	if (c->held_next)
+		c->held_next->held_prev = c->held_prev;
+	c->held_prev = c->held_next = NULL;
+	c->held = false;
+	s->n_held--;
+}
+
 Connection *connection_free(Connection *c)
 {
 	if (!c)
@@ -31,8 +60,7 @@ Connection *connection_free(Connection *c)
 		buf_done(&c->in);
 		buf_done(&c->out);
 		if (c->held)
-			c->server->n_held--;
-		c->held = false;
+			held_remove(c);
 		c->dead = true;
 		c->server->n_connections--;
 		(void)sd_event_now(c->server->event, CLOCK_MONOTONIC,
@@ -226,8 +254,7 @@ static void connection_hold_or_release(Connection *c)
 	if (!audit_unsynced(c->server->audit))
 		c->out_ready = c->out.len;
 	else if (c->out.len > c->out_ready) {
-		c->held = true;
-		c->server->n_held++;
+		held_add(c);
 	}
 }
 
@@ -299,19 +326,17 @@ static void connection_release(Connection *c, int commit, size_t upto)
 	c->out_durable = 0;
 	if (upto > c->out_ready)
 		c->out_ready = upto;
-	if (c->out_ready == c->out.len) {
-		c->held = false;
-		c->server->n_held--;
-	}
+	if (c->out_ready == c->out.len)
+		held_remove(c);
 	connection_serve(c);
 }
 
 static void release_held(Server *s, int commit, bool all)
 {
-	for (Connection *c = s->connections, *next; c; c = next) {
-		next = c->next;
-		if (c->held)
-			connection_release(c, commit, all ? c->out.len : c->out_durable);
+	/* Serving c may hold it again (at the head, behind this walk) or free it: not next. */
+	for (Connection *c = s->held, *next; c; c = next) {
+		next = c->held_next;
+		connection_release(c, commit, all ? c->out.len : c->out_durable);
 	}
 }
 
@@ -344,9 +369,8 @@ int on_audit_commit(sd_event_source *src, void *userdata)
 	 */
 	if (r >= 0 && audit_unsynced(s->audit) && (s->inflight_head || s->n_connections > 1)) {
 		/* Every reply appended so far has its record written: the sync covers them. */
-		for (Connection *c = s->connections; c; c = c->next)
-			if (c->held)
-				c->out_durable = c->out.len;
+		for (Connection *c = s->held; c; c = c->held_next)
+			c->out_durable = c->out.len;
 		if (audit_commit_start(s->audit) > 0)
 			return 0;
 	}

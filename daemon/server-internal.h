@@ -72,7 +72,8 @@ typedef struct Server {
 	Buf scratch;
 	struct Connection *connections; /* all open ones, to free them at exit */
 	Audit *audit;
-	unsigned n_held; /* connections whose replies wait for the audit commit */
+	struct Connection *held; /* connections whose replies wait for the audit commit */
+	unsigned n_held;
 	sd_event_source *listen_source;
 	uint64_t exit_idle_usec;      /* 0: never exit for idleness */
 	uint64_t last_activity_usec; /* CLOCK_MONOTONIC, from the loop's cached clock */
@@ -105,6 +106,7 @@ typedef struct Connection {
 	size_t out_ready; /* out[0..out_ready) may leave; the rest waits for the audit commit */
 	size_t out_durable; /* held: out[..out_durable) is covered by the running sync */
 	bool held;
+	struct Connection *held_prev, *held_next;
 	bool eof;    /* the peer sent all it will: answer what came, then close */
 	bool broken; /* a bad frame or a failure: flush what is queued, then close */
 	unsigned inflight; /* requests of this connection waiting for the token */
