@@ -122,16 +122,6 @@ bool audit_syncer_start(AuditSyncer *s, int fd)
 	return started;
 }
 
-bool audit_syncer_busy(AuditSyncer *s)
-{
-	bool busy;
-
-	pthread_mutex_lock(&s->lock);
-	busy = s->state != SYNC_IDLE;
-	pthread_mutex_unlock(&s->lock);
-	return busy;
-}
-
 void audit_syncer_wait(AuditSyncer *s)
 {
 	pthread_mutex_lock(&s->lock);

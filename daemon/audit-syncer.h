@@ -32,8 +32,6 @@ int audit_syncer_fd(const AuditSyncer *s);
 
 /* Starts fdatasync(fd) plus the check that the file still has a name; false if one is running. */
 bool audit_syncer_start(AuditSyncer *s, int fd);
-/* A sync was started and its result not taken yet. */
-bool audit_syncer_busy(AuditSyncer *s);
 /* Blocks until the running sync (if any) finished; its result stays for audit_syncer_take(). */
 void audit_syncer_wait(AuditSyncer *s);
 /* The finished sync's result (0 or -errno) in *ret: 1; 0 while none finished. */

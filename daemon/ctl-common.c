@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <getopt.h>
 
 #include "ctl.h"
 #include "log.h"
@@ -16,6 +17,25 @@ int ctl_key_argument(const Config *config, int argc, char *argv[], int first, co
 		return log_error_errno(ENOENT, "%s has no [key %s] section", config->path, argv[first]);
 	*ret = kc;
 	return 0;
+}
+
+int ctl_key_argument_replace(const Config *config, int argc, char *argv[], const char *command,
+			     const KeyConfig **ret, bool *ret_replace)
+{
+	static const struct option options[] = {
+		{ "replace", no_argument, NULL, 'r' },
+		{},
+	};
+	int c;
+
+	*ret_replace = false;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+		if (c != 'r')
+			return -EINVAL;
+		*ret_replace = true;
+	}
+	return ctl_key_argument(config, argc, argv, optind, command, ret);
 }
 
 int ctl_open_token_rw(const Config *config, Token **ret)

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cleanup.h"
@@ -31,23 +30,13 @@ static int print_result(Token *t, const KeyConfig *kc, const AlgorithmInfo *ai)
 
 int ctl_generate(const Config *config, int argc, char *argv[])
 {
-	static const struct option options[] = {
-		{ "replace", no_argument, NULL, 'r' },
-		{},
-	};
 	_cleanup_(token_closep) Token *token = NULL;
 	const AlgorithmInfo *ai;
 	const KeyConfig *kc;
-	bool replace = false;
-	int c, r;
+	bool replace;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
-		if (c != 'r')
-			return -EINVAL;
-		replace = true;
-	}
-	r = ctl_key_argument(config, argc, argv, optind, "generate", &kc);
+	r = ctl_key_argument_replace(config, argc, argv, "generate", &kc, &replace);
 	if (r < 0)
 		return r;
 	ai = algorithm_info(kc->alg);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -68,25 +67,15 @@ static int read_master(char buf[static MASTER_KEY_MAX + 2], size_t *ret_len)
 
 int ctl_import_zumo(const Config *config, int argc, char *argv[])
 {
-	static const struct option options[] = {
-		{ "replace", no_argument, NULL, 'r' },
-		{},
-	};
 	const KeyConfig *kc;
 	Token *token = NULL;
 	char master[MASTER_KEY_MAX + 2];
 	uint8_t key[32];
 	size_t n = 0;
-	bool replace = false;
-	int c, r;
+	bool replace;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
-		if (c != 'r')
-			return -EINVAL;
-		replace = true;
-	}
-	r = ctl_key_argument(config, argc, argv, optind, "import-zumo", &kc);
+	r = ctl_key_argument_replace(config, argc, argv, "import-zumo", &kc, &replace);
 	if (r < 0)
 		return r;
 	if (kc->profile != PROFILE_ZUMO_V2)

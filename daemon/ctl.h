@@ -30,6 +30,9 @@ int ctl_reopen_audit(const Config *config, int argc, char *argv[]);
 /* The [key NAME] a command names: the one argument left at argv[first]. */
 int ctl_key_argument(const Config *config, int argc, char *argv[], int first, const char *command,
 		     const KeyConfig **ret);
+/* [--replace] KEYNAME: the commands that create a key. */
+int ctl_key_argument_replace(const Config *config, int argc, char *argv[], const char *command,
+			     const KeyConfig **ret, bool *ret_replace);
 /* Opens the token read-write and logs in, for the commands that change keys. */
 int ctl_open_token_rw(const Config *config, Token **ret);
 

@@ -18,24 +18,16 @@ int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[st
 	CK_RV rv;
 	int r;
 
-	r = token_key_template(key_uri, &uri, &attrs, &n, t);
+	r = token_new_key_uri(t, key_uri, &uri, &attrs, &n, &label, &id);
 	if (r < 0)
 		return r;
-	label = p11_kit_uri_get_attribute(uri, CKA_LABEL);
-	id = p11_kit_uri_get_attribute(uri, CKA_ID);
 	cls_attr = p11_kit_uri_get_attribute(uri, CKA_CLASS);
-	if (!label)
-		return log_error_errno(EINVAL, "Key URI %s needs object= to label the new key", key_uri);
 	if (cls_attr && (cls_attr->ulValueLen != sizeof(cls) ||
 			 *(CK_OBJECT_CLASS *)cls_attr->pValue != CKO_SECRET_KEY))
 		return log_error_errno(EINVAL, "Key URI %s names a type other than secret-key", key_uri);
-
-	r = token_find_objects(t, attrs, n, old, ELEMENTSOF(old), &n_old);
+	r = token_find_replaced(t, key_uri, attrs, n, replace, old, ELEMENTSOF(old), &n_old);
 	if (r < 0)
 		return r;
-	if (n_old > 0 && !replace)
-		return log_error_errno(EEXIST, "Token %s already holds %s; pass --replace to replace it",
-				       t->description, key_uri);
 
 	/* Every attribute explicit: SoftHSM defaults CKA_SENSITIVE to FALSE. */
 	CK_ATTRIBUTE tmpl[] = {

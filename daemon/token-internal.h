@@ -37,5 +37,15 @@ int token_find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDL
 /* Parses a key URI, checks it names this token and an object; attrs point into *ret_uri. */
 int token_key_template(const char *key_uri, P11KitUri **ret_uri, CK_ATTRIBUTE **ret_attrs,
 		       CK_ULONG *ret_n, const Token *t);
+/*
+ * Where a new key goes: token_key_template() plus object= required (it labels
+ * the key); *ret_label and *ret_id (NULL without id=) point into *ret_uri.
+ */
+int token_new_key_uri(const Token *t, const char *key_uri, P11KitUri **ret_uri,
+		      CK_ATTRIBUTE **ret_attrs, CK_ULONG *ret_n, CK_ATTRIBUTE **ret_label,
+		      CK_ATTRIBUTE **ret_id);
+/* The objects a new key would replace, into old[max]; -EEXIST unless replace. */
+int token_find_replaced(Token *t, const char *key_uri, CK_ATTRIBUTE *attrs, CK_ULONG n,
+			bool replace, CK_OBJECT_HANDLE *old, CK_ULONG max, CK_ULONG *ret_n_old);
 /* --replace: the new key exists, so the objects it replaces go. */
 int token_destroy_replaced(Token *t, const CK_OBJECT_HANDLE *old, CK_ULONG n);

@@ -192,22 +192,15 @@ int token_generate_key_pair(Token *t, const char *key_uri, TokenKeyType type, un
 	CK_RV rv = CKR_OK;
 	int r;
 
-	r = token_key_template(key_uri, &uri, &attrs, &n, t);
+	r = token_new_key_uri(t, key_uri, &uri, &attrs, &n, &label, &id);
 	if (r < 0)
 		return r;
-	label = p11_kit_uri_get_attribute(uri, CKA_LABEL);
-	id = p11_kit_uri_get_attribute(uri, CKA_ID);
-	if (!label)
-		return log_error_errno(EINVAL, "Key URI %s needs object= to label the new key", key_uri);
 	if (p11_kit_uri_get_attribute(uri, CKA_CLASS))
 		return log_error_errno(EINVAL, "Key URI %s names a type=; a key pair needs URIs "
 					       "that match both halves", key_uri);
-	r = token_find_objects(t, attrs, n, old, ELEMENTSOF(old), &n_old);
+	r = token_find_replaced(t, key_uri, attrs, n, replace, old, ELEMENTSOF(old), &n_old);
 	if (r < 0)
 		return r;
-	if (n_old > 0 && !replace)
-		return log_error_errno(EEXIST, "Token %s already holds %s; pass --replace to replace it",
-				       t->description, key_uri);
 	if (!id && RAND_bytes(random_id, sizeof(random_id)) != 1)
 		return log_error_errno(EIO, "Cannot draw a random CKA_ID");
 

@@ -329,6 +329,41 @@ int token_copy_to_session(Token *t, TokenObject key, TokenObject *ret)
 	return 0;
 }
 
+int token_new_key_uri(const Token *t, const char *key_uri, P11KitUri **ret_uri,
+		      CK_ATTRIBUTE **ret_attrs, CK_ULONG *ret_n, CK_ATTRIBUTE **ret_label,
+		      CK_ATTRIBUTE **ret_id)
+{
+	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
+	CK_ATTRIBUTE *label;
+	int r;
+
+	r = token_key_template(key_uri, &uri, ret_attrs, ret_n, t);
+	if (r < 0)
+		return r;
+	label = p11_kit_uri_get_attribute(uri, CKA_LABEL);
+	if (!label)
+		return log_error_errno(EINVAL, "Key URI %s needs object= to label the new key", key_uri);
+	*ret_label = label;
+	*ret_id = p11_kit_uri_get_attribute(uri, CKA_ID);
+	*ret_uri = TAKE_PTR(uri);
+	return 0;
+}
+
+int token_find_replaced(Token *t, const char *key_uri, CK_ATTRIBUTE *attrs, CK_ULONG n,
+			bool replace, CK_OBJECT_HANDLE *old, CK_ULONG max, CK_ULONG *ret_n_old)
+{
+	int r;
+
+	*ret_n_old = 0;
+	r = token_find_objects(t, attrs, n, old, max, ret_n_old);
+	if (r < 0)
+		return r;
+	if (*ret_n_old > 0 && !replace)
+		return log_error_errno(EEXIST, "Token %s already holds %s; pass --replace to replace it",
+				       t->description, key_uri);
+	return 0;
+}
+
 int token_destroy_replaced(Token *t, const CK_OBJECT_HANDLE *old, CK_ULONG n)
 {
 	for (CK_ULONG i = 0; i < n; i++) {

@@ -27,7 +27,7 @@ struct Workers {
 	Job *queue_head, *queue_tail;
 	Job *done_head, *done_tail;
 	Job *batch_head, *batch_tail; /* submitted, not flushed yet: the loop's only */
-	unsigned busy, idle;
+	unsigned idle; /* threads waiting for a job */
 	bool stopping;
 	int event_fd;
 	Worker *threads;
@@ -69,7 +69,6 @@ static Job *take_job(Workers *w)
 	w->queue_head = job->next;
 	if (!w->queue_head)
 		w->queue_tail = NULL;
-	w->busy++;
 	return job;
 }
 
@@ -88,7 +87,6 @@ static void *worker_main(void *userdata)
 
 		/* One lock round per job: hand the result back and take the next one. */
 		pthread_mutex_lock(&w->lock);
-		w->busy--;
 		was_empty = !w->done_head;
 		append(&w->done_head, &w->done_tail, job);
 		if (was_empty) {
@@ -223,14 +221,4 @@ Job *workers_take_done(Workers *w)
 	w->done_head = w->done_tail = NULL;
 	pthread_mutex_unlock(&w->lock);
 	return list;
-}
-
-unsigned workers_busy(Workers *w)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&w->lock);
-	n = w->busy;
-	pthread_mutex_unlock(&w->lock);
-	return n;
 }

@@ -44,5 +44,3 @@ void workers_submit(Workers *w, Job *job);
 void workers_flush(Workers *w);
 /* The finished jobs, oldest first, as a list linked by next; NULL when none. */
 Job *workers_take_done(Workers *w);
-/* Jobs a thread is running right now (a stuck token call shows here). */
-unsigned workers_busy(Workers *w);

@@ -5,6 +5,7 @@ daemon on a fresh SoftHSM token. A small C program (pipeline-client.c) makes
 the calls; every token it prints is checked here byte for byte against the
 independent reference and verified with python3-jwt."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -129,22 +130,35 @@ def bench_load(env, conns, depth, seconds):
     return next(x for x in r.stdout.splitlines() if "running hsmjwtd" in x)
 
 
+def glibc_allocator():
+    """Memory figures mean something only with glibc's malloc: ASan and valgrind keep
+    freed memory in quarantine (and serve a few thousand tokens/s)."""
+    if os.environ.get("ASAN_OPTIONS") or os.environ.get("HSMJWT_DAEMON_WRAPPER"):
+        print("  (skipped: the allocator is not glibc's here)")
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def daemon_after_one_token():
+    """A daemon bound by hand (its pid is the daemon's), and its RSS after one token."""
+    with h.Env() as env:
+        env.import_key()
+        env.start(activate=False)
+        env.sign("--aud", "Custom", "--uid", "Custom:first")
+        yield env, status_kib(env.daemon.pid, "VmRSS")
+
+
 def test_sustained_pipelining_keeps_memory_bounded():
     """With sync = always a held tail is nearly always behind the replies being
     sent, so a connection's output buffer never empties under steady load: it
     grew by every reply ever sent (16 MiB in 2 s) until sent replies were
     dropped from its front. hsmjwt-bench's C client keeps 32 requests in
-    flight on one connection for 3 s. (Not under ASan or valgrind: their
-    allocators keep freed memory in quarantine, and they serve too few tokens.)"""
-    if os.environ.get("ASAN_OPTIONS") or os.environ.get("HSMJWT_DAEMON_WRAPPER"):
-        print("  (skipped: the allocator is not glibc's here)")
+    flight on one connection for 3 s."""
+    if not glibc_allocator():
         return
-    with h.Env() as env:
-        env.import_key()
-        env.start(activate=False)
+    with daemon_after_one_token() as (env, before):
         pid = env.daemon.pid
-        env.sign("--aud", "Custom", "--uid", "Custom:first")
-        before = status_kib(pid, "VmRSS")
         with open(f"/proc/{pid}/clear_refs", "w") as f:
             f.write("5")  # VmHWM starts again from the current RSS
         line = bench_load(env, conns=1, depth=32, seconds=3)
@@ -159,20 +173,14 @@ def test_sustained_pipelining_keeps_memory_bounded():
             print(f"  (too few tokens to tell at {tokens_per_s:.0f}/s: the bound was not tested)")
 
 
-
 def test_heap_given_back_after_a_burst():
     """A burst of 64 connections x 32 in flight leaves malloc's heap with
     megabytes of free pages it keeps; after five quiet seconds the daemon
-    trims it. (Not under ASan or valgrind: their allocators are not glibc's.)"""
-    if os.environ.get("ASAN_OPTIONS") or os.environ.get("HSMJWT_DAEMON_WRAPPER"):
-        print("  (skipped: the allocator is not glibc's here)")
+    trims it."""
+    if not glibc_allocator():
         return
-    with h.Env() as env:
-        env.import_key()
-        env.start(activate=False)
+    with daemon_after_one_token() as (env, before):
         pid = env.daemon.pid
-        env.sign("--aud", "Custom", "--uid", "Custom:first")
-        before = status_kib(pid, "VmRSS")
         bench_load(env, conns=64, depth=32, seconds=2)
         # The first tick after the burst still sees it; five quiet ones follow.
         h.time.sleep(8)
