@@ -143,7 +143,7 @@ def test_catalog_explains_every_message_id():
                             capture_output=True, text=True, check=True).stdout
     known = {line.split()[0] for line in listed.splitlines() if line.strip()}
     # Every MESSAGE_ID the daemon can send has its entry, and nothing else is there.
-    with open(os.path.join(SRC, "daemon/audit-journal.c")) as f:
+    with open(os.path.join(SRC, "daemon/audit/audit-journal.c")) as f:
         sent = set(re.findall(r'\] = \{ "([0-9a-f]{32})"', f.read()))
     assert len(sent) >= 16 and known == sent, (sent ^ known, listed)
     _, entries = export()

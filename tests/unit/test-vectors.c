@@ -8,7 +8,7 @@
 
 #include "base64url.h"
 #include "claims.h"
-#include "ctl.h"
+#include "zumo-key.h"
 #include "tests.h"
 
 #define MASTER "shared-vector-1 master key"

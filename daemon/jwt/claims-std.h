@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "claims.h"
-#include "config.h"
+#include "claim-rules.h"
 
 /*
  * Fills in the claims add (ADD_CLAIM_*) asks for: iat and nbf are now, jti is

@@ -17,7 +17,7 @@ static void list_config(Token *token, const Config *config)
 
 	printf("Configured keys (%s):\n", config->path);
 	printf("  %-16s %-6s %-9s %-9s %s\n", "NAME", "ALG", "PROFILE", "STATE", "KID");
-	r = keyring_load(token, config, 0, &keyring);
+	r = keyring_load(token, config->keys, config->n_keys, 0, &keyring);
 	for (size_t i = 0; i < config->n_keys; i++) {
 		const KeyConfig *kc = &config->keys[i];
 		const LoadedKey *lk = keyring ? keyring_find(keyring, kc->name) : NULL;

@@ -21,16 +21,6 @@ static const struct {
 	{ "max-payload", offsetof(ClaimLimits, max_payload), 1024, 1u << 24 },
 };
 
-void claim_limits_init(ClaimLimits *l)
-{
-	*l = (ClaimLimits){
-		.max_extra = CLAIMS_DEFAULT_MAX_EXTRA,
-		.max_name = CLAIMS_DEFAULT_MAX_NAME,
-		.max_value = CLAIMS_DEFAULT_MAX_VALUE,
-		.max_payload = CLAIMS_DEFAULT_MAX_PAYLOAD,
-	};
-}
-
 int config_claims_option(ClaimLimits *l, const char *name, const char *value, char *err,
 			 size_t err_size)
 {

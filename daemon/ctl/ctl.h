@@ -35,6 +35,3 @@ int ctl_key_argument_replace(const Config *config, int argc, char *argv[], const
 			     const KeyConfig **ret, bool *ret_replace);
 /* Opens the token read-write and logs in, for the commands that change keys. */
 int ctl_open_token_rw(const Config *config, Token **ret);
-
-/* Derives the zumo signing key: SHA-256(UTF-8(master) || "JWTSig"). */
-int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32]);

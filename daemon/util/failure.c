@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "service.h"
+#include "failure.h"
 
 int failure_refuse(Failure *f, const char *rule, const char *fmt, ...)
 {

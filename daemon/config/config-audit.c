@@ -6,28 +6,6 @@
 #include "cleanup.h"
 #include "config.h"
 
-static const char *const sync_names[] = {
-	[AUDIT_SYNC_ALWAYS] = "always",
-	[AUDIT_SYNC_BATCH] = "batch",
-	[AUDIT_SYNC_NONE] = "none",
-};
-
-const char *audit_sync_to_string(AuditSync s)
-{
-	return (size_t)s < ELEMENTSOF(sync_names) ? sync_names[s] : NULL;
-}
-
-void audit_config_defaults(AuditConfig *a)
-{
-	*a = (AuditConfig){ .journal = true, .sync = AUDIT_SYNC_ALWAYS };
-}
-
-void audit_config_done(AuditConfig *a)
-{
-	free(a->file);
-	a->file = NULL;
-}
-
 const char *audit_config_set(AuditConfig *a, const char *name, const char *value)
 {
 	static const char *const options[] = { "file", "journal", "sync", "verify" };
@@ -66,10 +44,7 @@ const char *audit_config_set(AuditConfig *a, const char *name, const char *value
 			}
 		return "[audit] verify must be all, failures or none";
 	}
-	for (size_t i = 0; i < ELEMENTSOF(sync_names); i++)
-		if (strcmp(value, sync_names[i]) == 0) {
-			a->sync = (AuditSync)i;
-			return NULL;
-		}
-	return "[audit] sync must be always, batch or none";
+	if (audit_sync_from_string(value, &a->sync) < 0)
+		return "[audit] sync must be always, batch or none";
+	return NULL;
 }

@@ -9,6 +9,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "secret.h"
+#include "zumo-key.h"
 #include "token.h"
 
 /* Mobile Services master keys are short strings; a bigger input is a mistake. */

@@ -6,7 +6,7 @@
 
 #include "alg.h"
 #include "buf.h"
-#include "config.h"
+#include "key-config.h"
 #include "token.h"
 
 /*
@@ -45,7 +45,7 @@ enum {
 	KEYRING_SIGN = 1 << 0, /* resolve and probe the signing objects of active keys (needs login) */
 };
 
-int keyring_load(Token *t, const Config *c, unsigned flags, Keyring **ret);
+int keyring_load(Token *t, const KeyConfig *keys, size_t n_keys, unsigned flags, Keyring **ret);
 Keyring *keyring_free(Keyring *k);
 /* Destroys the session copies this keyring made; call before keyring_free() once unused. */
 void keyring_release_objects(Token *t, Keyring *k);

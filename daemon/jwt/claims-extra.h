@@ -5,8 +5,8 @@
 
 #include "buf.h"
 #include "claims.h"
-#include "config.h"
-#include "service.h"
+#include "claim-rules.h"
+#include "failure.h"
 
 /*
  * Extra claims: the rules every one must follow, whether it came typed in the

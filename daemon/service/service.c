@@ -88,7 +88,7 @@ int service_new(Config *config, Service **ret)
 	r = token_login(s->token, config->pin_file);
 	if (r < 0)
 		goto fail;
-	r = keyring_load(s->token, config, KEYRING_SIGN, &s->keyring);
+	r = keyring_load(s->token, config->keys, config->n_keys, KEYRING_SIGN, &s->keyring);
 	if (r < 0)
 		goto fail;
 	s->gen = generation_new(s->token, s->config, s->keyring);
@@ -136,7 +136,7 @@ int service_reload(Service *s, Config *config)
 	if (!same_string(c->audit.file, s->config->audit.file) ||
 	    c->audit.journal != s->config->audit.journal || c->audit.sync != s->config->audit.sync)
 		log_warning("Reload: [audit] settings changed; they take effect at the next restart");
-	r = keyring_load(s->token, c, KEYRING_SIGN, &k);
+	r = keyring_load(s->token, c->keys, c->n_keys, KEYRING_SIGN, &k);
 	if (r < 0) {
 		(void)audit_reload(s->audit, "refused: the keys could not be loaded");
 		return log_error_errno(r, "Reload refused, the previous keys stay in force: %m");
@@ -270,7 +270,7 @@ int service_reopen_token(Service *s)
 		log_error("The token refused the PIN: not retrying; fix it and reload");
 	}
 	if (r >= 0)
-		r = keyring_load(t, s->config, KEYRING_SIGN, &k);
+		r = keyring_load(t, s->config->keys, s->config->n_keys, KEYRING_SIGN, &k);
 	if (r >= 0 && !(g = generation_new(t, s->config, k)))
 		r = -ENOMEM;
 	if (r < 0) {

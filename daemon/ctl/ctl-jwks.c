@@ -34,7 +34,7 @@ int ctl_jwks(const Config *config, int argc, char *argv[])
 	if (r >= 0 && login)
 		r = token_login(token, config->pin_file);
 	if (r >= 0)
-		r = keyring_load(token, config, 0, &keyring);
+		r = keyring_load(token, config->keys, config->n_keys, 0, &keyring);
 	if (r < 0)
 		return r;
 	printf("%s\n", keyring->jwks);

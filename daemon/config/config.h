@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "alg.h"
+#include "audit-config.h"
+#include "claim-rules.h"
+#include "key-config.h"
 
 /*
  * hsmjwtd.conf, INI parsed with inih. Every key is documented in
@@ -32,86 +34,6 @@ unsigned config_default_sessions(void);
 #define CONFIG_MAX_LIFETIME_CEILING (10ull * 366 * 86400)
 #define CONFIG_MIN_FRAME 1024u
 #define CONFIG_MAX_FRAME (16u * 1024u * 1024u)
-#define ZUMO_ISSUER "urn:microsoft:windows-azure:zumo"
-
-typedef enum Profile {
-	PROFILE_ZUMO_V2,  /* Mobile Services v2: HS256, kid "0", exp iss ver aud uid */
-	PROFILE_STANDARD, /* iss sub aud exp iat jti */
-} Profile;
-
-/* [audit]: where records go and how durable they are before the reply leaves. */
-typedef enum AuditSync {
-	AUDIT_SYNC_ALWAYS, /* fdatasync() before any token of the batch leaves */
-	AUDIT_SYNC_BATCH,  /* fdatasync() about once per AUDIT_BATCH_INTERVAL_USEC */
-	AUDIT_SYNC_NONE,   /* write(2) only; the kernel writes back when it likes */
-} AuditSync;
-
-#define CONFIG_DEFAULT_AUDIT_FILE "/var/log/hsmjwt/audit.jsonl"
-
-/* Which verify decisions are recorded; deprecation events always are. */
-typedef enum AuditVerify {
-	AUDIT_VERIFY_ALL,
-	AUDIT_VERIFY_FAILURES, /* invalid tokens and failed checks only */
-	AUDIT_VERIFY_NONE,
-} AuditVerify;
-
-typedef struct AuditConfig {
-	char *file;   /* NULL: no file sink */
-	bool journal; /* records also go to the systemd journal */
-	AuditSync sync;
-	AuditVerify verify;
-	unsigned seen; /* bit per option, to refuse repeats */
-} AuditConfig;
-/* [claims]: bounds on extra claims and the payload (README "Extra claims"). */
-#define CLAIMS_DEFAULT_MAX_EXTRA 32u
-#define CLAIMS_DEFAULT_MAX_NAME 128u
-#define CLAIMS_DEFAULT_MAX_VALUE 4096u
-/* Above the largest payload the fixed members alone can make (escaped aud, uid, access token). */
-#define CLAIMS_DEFAULT_MAX_PAYLOAD 65536u
-
-typedef struct ClaimLimits {
-	uint32_t max_extra;   /* extra claims per request */
-	uint32_t max_name;    /* bytes of a claim name */
-	uint32_t max_value;   /* bytes of a value as written in the payload */
-	uint32_t max_payload; /* bytes of the payload JSON */
-} ClaimLimits;
-
-/* add-claims = iat, nbf, jti (per key; none by default, so zumo-v2 stays byte-exact). */
-#define ADD_CLAIM_IAT (1u << 0)
-#define ADD_CLAIM_NBF (1u << 1)
-#define ADD_CLAIM_JTI (1u << 2)
-
-/* Rotation without downtime: publish first, activate later, retire last. */
-typedef enum KeyState {
-	KEY_STATE_ACTIVE,    /* signs and is published */
-	KEY_STATE_PUBLISHED, /* in the JWKS, does not sign yet (or any more) */
-	KEY_STATE_RETIRED,   /* neither */
-} KeyState;
-
-#define CLOCK_SKEW_DEFAULT 300u /* five minutes, as most JWT libraries allow */
-#define CLOCK_SKEW_MAX 3600u
-
-#define RSA_BITS_DEFAULT 2048u
-#define RSA_BITS_MIN 2048u
-#define RSA_BITS_MAX 4096u
-
-typedef struct KeyConfig {
-	char *name;
-	char *uri;
-	Algorithm alg;
-	char *kid; /* NULL: "0" for zumo-v2, the RFC 7638 thumbprint for asymmetric keys */
-	Profile profile;
-	KeyState state;
-	char *issuer;
-	uint64_t default_lifetime;
-	uint64_t max_lifetime;
-	int64_t not_after; /* no token may expire later; 0: no limit */
-	unsigned bits;	   /* RSA modulus size for hsmjwtctl generate */
-	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
-	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
-	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
-	unsigned seen;	   /* bit per option, to refuse repeats */
-} KeyConfig;
 
 typedef struct Config {
 	char *path;
@@ -151,12 +73,7 @@ const KeyConfig *config_find_key(const Config *c, const char *name);
 
 /* config-audit.c: one [audit] option; NULL on success, else what is wrong. */
 const char *audit_config_set(AuditConfig *a, const char *name, const char *value);
-void audit_config_defaults(AuditConfig *a);
-void audit_config_done(AuditConfig *a);
-const char *audit_sync_to_string(AuditSync s);
 
-const char *profile_to_string(Profile p);
-const char *key_state_to_string(KeyState s);
 
 /* The key a request without a key name gets: the first active one, or NULL. */
 const KeyConfig *config_default_key(const Config *c);
@@ -164,7 +81,6 @@ const KeyConfig *config_default_key(const Config *c);
 /* yes/true/on/1 or no/false/off/0. */
 int config_parse_bool(const char *s, bool *ret);
 /* config-claims.c: [claims] options and a key's add-claims; -EINVAL with the reason in err. */
-void claim_limits_init(ClaimLimits *l);
 int config_claims_option(ClaimLimits *l, const char *name, const char *value, char *err,
 			 size_t err_size);
 int config_parse_add_claims(const char *value, unsigned *ret, char *err, size_t err_size);

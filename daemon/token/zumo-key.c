@@ -3,7 +3,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 
-#include "ctl.h"
+#include "zumo-key.h"
 
 int zumo_derive_signing_key(const char *master, size_t n, uint8_t ret_key[static 32])
 {

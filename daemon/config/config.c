@@ -50,35 +50,6 @@ typedef struct ParseState {
 	char *error; /* the first problem; the line number comes from inih's return */
 } ParseState;
 
-static const char *const profile_names[] = {
-	[PROFILE_ZUMO_V2] = "zumo-v2",
-	[PROFILE_STANDARD] = "standard",
-};
-
-static const char *const state_names[] = {
-	[KEY_STATE_ACTIVE] = "active",
-	[KEY_STATE_PUBLISHED] = "published",
-	[KEY_STATE_RETIRED] = "retired",
-};
-
-const char *key_state_to_string(KeyState st)
-{
-	return (size_t)st < ELEMENTSOF(state_names) ? state_names[st] : NULL;
-}
-
-const char *profile_to_string(Profile p)
-{
-	return (size_t)p < ELEMENTSOF(profile_names) ? profile_names[p] : NULL;
-}
-
-static int lookup(const char *const *names, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (names[i] && strcmp(names[i], s) == 0)
-			return (int)i;
-	return -EINVAL;
-}
-
 int parse_duration(const char *s, uint64_t *ret)
 {
 	static const struct {
@@ -243,7 +214,6 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 {
 	KeyConfig *k = key_section(st, section + strlen("key "));
 	uint64_t v;
-	int r;
 
 	if (!k)
 		return 0;
@@ -263,10 +233,8 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		return once(st, k, KEY_SEEN_ALG, name);
 	}
 	if (strcmp(name, "state") == 0) {
-		r = lookup(state_names, ELEMENTSOF(state_names), value);
-		if (r < 0)
+		if (key_state_from_string(value, &k->state) < 0)
 			return fail(st, "unknown state '%s' (known: active published retired)", value);
-		k->state = (KeyState)r;
 		return once(st, k, KEY_SEEN_STATE, name);
 	}
 	if (strcmp(name, "not-after") == 0) {
@@ -291,10 +259,8 @@ static int handle_key(ParseState *st, const char *section, const char *name, con
 		return once(st, k, KEY_SEEN_BITS, name);
 	}
 	if (strcmp(name, "profile") == 0) {
-		r = lookup(profile_names, ELEMENTSOF(profile_names), value);
-		if (r < 0)
+		if (profile_from_string(value, &k->profile) < 0)
 			return fail(st, "unknown profile '%s' (known: zumo-v2 standard)", value);
-		k->profile = (Profile)r;
 		return once(st, k, KEY_SEEN_PROFILE, name);
 	}
 	if (strcmp(name, "max-lifetime") == 0 || strcmp(name, "default-lifetime") == 0) {

@@ -176,7 +176,7 @@ static int load_key(Token *t, const KeyConfig *kc, unsigned flags, LoadedKey *lk
 	return lk->header_b64.error;
 }
 
-int keyring_load(Token *t, const Config *c, unsigned flags, Keyring **ret)
+int keyring_load(Token *t, const KeyConfig *keys, size_t n_keys, unsigned flags, Keyring **ret)
 {
 	_cleanup_(buf_done) Buf jwks = {};
 	Keyring *k;
@@ -184,15 +184,15 @@ int keyring_load(Token *t, const Config *c, unsigned flags, Keyring **ret)
 	int r = 0;
 
 	k = calloc(1, sizeof(*k));
-	if (!k || !(k->keys = calloc(c->n_keys, sizeof(*k->keys)))) {
+	if (!k || !(k->keys = calloc(n_keys, sizeof(*k->keys)))) {
 		free(k);
 		return -ENOMEM;
 	}
 	buf_append_str(&jwks, "{\"keys\":[");
-	for (size_t i = 0; i < c->n_keys && r >= 0; i++) {
-		if (c->keys[i].state == KEY_STATE_RETIRED)
+	for (size_t i = 0; i < n_keys && r >= 0; i++) {
+		if (keys[i].state == KEY_STATE_RETIRED)
 			continue;
-		r = load_key(t, &c->keys[i], flags, &k->keys[k->n_keys++], &jwks, &first);
+		r = load_key(t, &keys[i], flags, &k->keys[k->n_keys++], &jwks, &first);
 	}
 	buf_append_str(&jwks, "]}");
 	if (r >= 0 && (r = jwks.error) >= 0 && !(k->jwks = strdup(buf_cstr(&jwks))))

@@ -9,6 +9,7 @@
 #include "claims.h"
 #include "cleanup.h"
 #include "config.h"
+#include "failure.h"
 #include "keyring.h"
 #include "verify.h"
 #include "peer.h"
@@ -19,26 +20,6 @@
  * resolved once at load (C_FindObjects is O(n) on the token). Requests reach
  * it already decoded; it knows nothing of sockets or protobuf.
  */
-
-/* Stable error classes; the protocol layer maps them onto its ErrorCode. */
-typedef enum ServiceError {
-	SERVICE_OK = 0,
-	SERVICE_INVALID_REQUEST,
-	SERVICE_PERMISSION_DENIED,
-	SERVICE_UNAVAILABLE,
-	SERVICE_INTERNAL,
-	SERVICE_RATE_LIMITED,
-} ServiceError;
-
-typedef struct Failure {
-	ServiceError code;
-	char message[256];
-	uint32_t retry_after_ms; /* SERVICE_RATE_LIMITED: when a retry may succeed */
-	char rule[32]; /* the broken rule's stable name (Error.rule), or "" */
-} Failure;
-
-/* Refuses as SERVICE_INVALID_REQUEST naming the rule; returns -EINVAL. */
-int failure_refuse(Failure *f, const char *rule, const char *fmt, ...) _printf_(3, 4);
 
 typedef struct SignInput {
 	uint64_t request_id;  /* the client's, for the audit record */

@@ -7,7 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "claims.h"
-#include "config.h"
+#include "audit-config.h"
 #include "peer.h"
 
 /*

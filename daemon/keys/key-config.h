@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "alg.h"
+#include "claim-rules.h"
+
+/* One [key NAME] section of hsmjwtd.conf, as the keyring loads it. */
+
+/* Rotation without downtime: publish first, activate later, retire last. */
+typedef enum KeyState {
+	KEY_STATE_ACTIVE,    /* signs and is published */
+	KEY_STATE_PUBLISHED, /* in the JWKS, does not sign yet (or any more) */
+	KEY_STATE_RETIRED,   /* neither */
+} KeyState;
+
+const char *key_state_to_string(KeyState s);
+/* -EINVAL for a name that is no state. */
+int key_state_from_string(const char *s, KeyState *ret);
+
+#define CLOCK_SKEW_DEFAULT 300u /* five minutes, as most JWT libraries allow */
+#define CLOCK_SKEW_MAX 3600u
+
+#define RSA_BITS_DEFAULT 2048u
+#define RSA_BITS_MIN 2048u
+#define RSA_BITS_MAX 4096u
+
+typedef struct KeyConfig {
+	char *name;
+	char *uri;
+	Algorithm alg;
+	char *kid; /* NULL: "0" for zumo-v2, the RFC 7638 thumbprint for asymmetric keys */
+	Profile profile;
+	KeyState state;
+	char *issuer;
+	uint64_t default_lifetime;
+	uint64_t max_lifetime;
+	int64_t not_after; /* no token may expire later; 0: no limit */
+	unsigned bits;	   /* RSA modulus size for hsmjwtctl generate */
+	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
+	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
+	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
+	unsigned seen;	   /* bit per option, to refuse repeats */
+} KeyConfig;
