@@ -11,7 +11,7 @@
 #include "peer.h"
 
 /*
- * The audit trail (DESIGN invariant 3): one record per decision and per
+ * The audit trail (ARCHITECTURE.md, Invariant 3): one record per decision and per
  * lifecycle event, to a hash-chained JSON Lines file and/or the journal.
  * Records name a token only by its SHA-256 fingerprint; never the token, the
  * access token or the PIN.

@@ -8,7 +8,7 @@
 #include "keyring.h"
 #include "token.h"
 
-/* Tokens longer than this are refused before any work (DESIGN invariant 5). */
+/* Tokens longer than this are refused before any work (ARCHITECTURE.md, Invariant 5). */
 #define VERIFY_TOKEN_MAX 16384
 
 /* Mirrors the protocol's VerifyReason numbers. */

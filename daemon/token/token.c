@@ -79,7 +79,7 @@ static int match_slots(Token *t, CK_FUNCTION_LIST *m, P11KitUri *uri, unsigned *
 
 static int load_by_path(Token *t, const char *path)
 {
-	/* SoftHSM without locking callbacks crashes under two threads (PKCS11-NOTES). */
+	/* SoftHSM without locking callbacks crashes under two threads (ARCHITECTURE.md, Token facts). */
 	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
 	CK_RV rv;
 

@@ -8,8 +8,8 @@
 /*
  * The PKCS#11 token, reached through p11-kit. Everything that needs
  * pkcs11.h stays behind this header: the rest of the code sees opaque
- * handles. No function here reads CKA_VALUE or wraps a key (DESIGN
- * invariant 1): keys are used by handle only.
+ * handles. No function here reads CKA_VALUE or wraps a key (ARCHITECTURE.md,
+ * Invariant 1): keys are used by handle only.
  */
 
 typedef struct Token Token;

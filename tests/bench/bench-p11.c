@@ -63,7 +63,7 @@ static int find_slot(P11 *p, const char *label)
 
 int p11_open(const char *module_path, const char *token_label, P11 **ret)
 {
-	/* Without locking callbacks SoftHSM crashes under two threads (PKCS11-NOTES). */
+	/* Without locking callbacks SoftHSM crashes under two threads (ARCHITECTURE.md, Token facts). */
 	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
 	P11 *p;
 	CK_RV rv;

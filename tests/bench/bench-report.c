@@ -8,7 +8,7 @@
 #include "bench.h"
 #include "cleanup.h"
 
-/* Targets from DESIGN.md, printed beside the figures; never an exit status. */
+/* Targets from docs/ARCHITECTURE.md ("Performance targets"), printed beside the figures; never an exit status. */
 #define TARGET_RAW_RATIO 0.8
 #define TARGET_REMOTE_RATIO 2.0
 #define TARGET_P99_16_US 2000.0
@@ -146,7 +146,7 @@ static void print_targets(const Run *run)
 	const Cell *raw = raw_limit(run, ALG_ID_HS256), *c;
 	const Memory *m = &run->mem;
 
-	printf("\nTargets (HS256, DESIGN.md)\n");
+	printf("\nTargets (HS256, ARCHITECTURE.md)\n");
 	c = find(run, GROUP_DAEMON, ALG_ID_HS256, 16, 32);
 	if (c && raw)
 		printf("  16 conns pipelined >= %.1f x raw limit: %.2f, %s\n", TARGET_RAW_RATIO,

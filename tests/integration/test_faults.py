@@ -131,7 +131,7 @@ def test_stuck_token_times_out():
 
 
 def test_mechanisms_missing_through_p11kit_remote():
-    # Through p11-kit remote, EdDSA and CKM_SHA256_RSA_PKCS_PSS are gone (PKCS11-NOTES.md):
+    # Through p11-kit remote, EdDSA and CKM_SHA256_RSA_PKCS_PSS are gone (ARCHITECTURE.md, Token facts):
     # generate says so clearly, and PS256 signs with CKM_RSA_PKCS_PSS on a host digest.
     if not os.path.exists(CLIENT) or not h.shutil.which("p11-kit"):
         h.skip("p11-kit-client.so or the p11-kit command is missing")
