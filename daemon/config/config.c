@@ -48,17 +48,19 @@ static const ConfigOption *find_option(const ConfigSection *s, const char *key, 
 	return NULL;
 }
 
+/* Problems of a section as a whole are on its header line, of a key on the key's. */
 static int fail(ConfigParse *p, const char *section, const char *key, const char *fmt, ...)
 	_printf_(4, 5);
 static int fail(ConfigParse *p, const char *section, const char *key, const char *fmt, ...)
 {
+	unsigned line = key ? p->line : p->header_line;
 	char why[CONFIG_WHY_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	(void)config_error(&p->error, p->path, p->line, section, key, "%s", why);
+	(void)config_error(&p->error, p->path, line, section, key, "%s", why);
 	if (!p->error)
 		p->error = strdup("out of memory");
 	return 0; /* inih: the handler failed */
