@@ -152,6 +152,7 @@ static const ConfigOption key_options[] = {
 	ROW("bits", CONFIG_CUSTOM, bits, .parse = parse_bits),
 	ROW("add-claims", CONFIG_CUSTOM, add_claims, .parse = parse_add_claims),
 };
+_Static_assert(ELEMENTSOF(key_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 
 const ConfigSection config_section_key = {
 	.name = "key",

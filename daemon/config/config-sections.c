@@ -71,6 +71,7 @@ static const ConfigOption server_options[] = {
 	DURATION("idle-timeout", idle_timeout, 1, 86400, NULL),
 	DURATION("exit-idle", exit_idle, 0, 86400, " (0: never)"),
 };
+_Static_assert(ELEMENTSOF(server_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 
 static const ConfigOption token_options[] = {
 	STRING("module", Config, module),
@@ -78,6 +79,7 @@ static const ConfigOption token_options[] = {
 	STRING("pin-file", Config, pin_file),
 	UINT("sessions", Config, sessions, 0, CONFIG_MAX_SESSIONS, " (0: sign in the event loop)"),
 };
+_Static_assert(ELEMENTSOF(token_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 
 static const char *sync_name(unsigned i)
 {
@@ -103,6 +105,7 @@ static const ConfigOption audit_options[] = {
 	{ .key = "verify", .type = CONFIG_ENUM, CONFIG_FIELD(AuditConfig, verify),
 	  .name_of = verify_name },
 };
+_Static_assert(ELEMENTSOF(audit_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 
 static const ConfigOption claims_options[] = {
 	/* 0 extra claims is a policy: this daemon then signs the fixed members only. */
@@ -112,6 +115,7 @@ static const ConfigOption claims_options[] = {
 	UINT("max-claim-value", ClaimLimits, max_value, 17, 1u << 20, " bytes"),
 	UINT("max-payload", ClaimLimits, max_payload, 1024, 1u << 24, " bytes"),
 };
+_Static_assert(ELEMENTSOF(claims_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 
 #define SECTION(n, table, opener) \
 	{ .name = n, .options = table, .n_options = ELEMENTSOF(table), .open = opener }

@@ -55,6 +55,9 @@ struct ConfigOption {
 
 typedef struct ConfigParse ConfigParse;
 
+/* Rows per section: the seen bits are an unsigned. */
+#define CONFIG_OPTIONS_MAX 32
+
 typedef struct ConfigSection {
 	const char *name; /* "server"; for a named section the word before NAME: "key" */
 	bool named;

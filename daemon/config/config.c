@@ -119,9 +119,12 @@ static char *read_line(char *buf, int size, void *user)
 	if (!s)
 		return NULL;
 	p->line++;
+	/* inih skips a UTF-8 byte order mark before the first header: so do we. */
+	if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
 	if (s[strspn(s, " \t")] == '[')
 		p->header_line = p->line;
-	return s;
+	return buf;
 }
 
 /* Checks between keys and sections, once the whole file is read. */

@@ -58,7 +58,7 @@ typedef struct Config {
 	size_t n_policies;
 } Config;
 
-/* Parses and validates path. On failure *ret_error holds a message naming the line. */
+/* Parses and validates path. On failure *ret_error reads "file:line: [section] key: why". */
 int config_load(const char *path, Config **ret, char **ret_error);
 /* The same from an open stream; path only names it in messages. */
 int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error);

@@ -245,6 +245,7 @@ static const ConfigOption policy_options[] = {
 	ROW("rate", CONFIG_CUSTOM, rate, .parse = parse_rate),
 	ROW("burst", CONFIG_UINT, burst_given, .min = 1, .max = RATE_MAX_BURST),
 };
+_Static_assert(ELEMENTSOF(policy_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 
 const ConfigSection config_section_policy = {
 	.name = "policy",
