@@ -78,6 +78,17 @@ static int unknown_key(ConfigParse *p, const ConfigSection *s, const char *secti
 	return fail(p, section, key, "unknown key (known: %s)", known);
 }
 
+static int unknown_section(ConfigParse *p, const char *section)
+{
+	char known[CONFIG_WHY_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(sections) && n < sizeof(known); i++)
+		n += snprintf(known + n, sizeof(known) - n, "%s%s%s", i ? ", " : "",
+			      sections[i]->name, sections[i]->named ? " NAME" : "");
+	return fail(p, section, NULL, "unknown section (known: %s)", known);
+}
+
 /* The one dispatcher: every key of every section goes through here. */
 static int handle(void *user, const char *section, const char *key, const char *value)
 {
@@ -93,8 +104,7 @@ static int handle(void *user, const char *section, const char *key, const char *
 		return 0;
 	s = find_section(section, &name);
 	if (!s)
-		return fail(p, section, NULL, "unknown section (known: server, token, audit, "
-					      "claims, key NAME, policy NAME)");
+		return unknown_section(p, section);
 	if (s->open(p, name, &obj, &seen, why) < 0)
 		return fail(p, section, NULL, "%s", why);
 	if (!key) /* a section header on its own, should inih report those */
