@@ -46,7 +46,6 @@ typedef struct Config {
 	uint64_t write_timeout;	  /* seconds a client may leave its replies unread */
 	uint64_t idle_timeout;	  /* seconds a connection may do nothing */
 	unsigned sessions;	  /* signing threads, each with a session; 0: sign in the loop */
-	bool sessions_set;	  /* else: SESSIONS_DEFAULT */
 	char *module;	 /* NULL: the modules registered with p11-kit */
 	char *token_uri; /* RFC 7512, e.g. pkcs11:token=hsmjwt */
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
@@ -59,7 +58,7 @@ typedef struct Config {
 	size_t n_policies;
 } Config;
 
-/* Parses and validates path. On failure *ret_error holds a message naming the line. */
+/* Parses and validates path. On failure *ret_error reads "file:line: [section] key: why". */
 int config_load(const char *path, Config **ret, char **ret_error);
 /* The same from an open stream; path only names it in messages. */
 int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error);
@@ -71,19 +70,15 @@ static inline void config_freep(Config **c)
 }
 const KeyConfig *config_find_key(const Config *c, const char *name);
 
-/* config-audit.c: one [audit] option; NULL on success, else what is wrong. */
-const char *audit_config_set(AuditConfig *a, const char *name, const char *value);
-
-
 /* The key a request without a key name gets: the first active one, or NULL. */
 const KeyConfig *config_default_key(const Config *c);
 
 /* yes/true/on/1 or no/false/off/0. */
 int config_parse_bool(const char *s, bool *ret);
-/* config-claims.c: [claims] options and a key's add-claims; -EINVAL with the reason in err. */
-int config_claims_option(ClaimLimits *l, const char *name, const char *value, char *err,
-			 size_t err_size);
-int config_parse_add_claims(const char *value, unsigned *ret, char *err, size_t err_size);
+/* Decimal digits only: -EINVAL for anything else, -ERANGE outside min..max. */
+int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+/* A key's add-claims, "iat, nbf, jti" in any order: -EINVAL with the reason in why. */
+int config_parse_add_claims(const char *value, unsigned *ret, char *why, size_t why_size);
 
 /* "90", "90s", "15min", "2h", "7d" -> seconds. */
 int parse_duration(const char *s, uint64_t *ret);

@@ -1,43 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* [policy NAME] sections of hsmjwtd.conf, parsed as strictly as the rest. */
+/*
+ * [policy NAME] sections of hsmjwtd.conf, parsed as strictly as the rest:
+ * the table of their keys and the checks after the whole file. Adding a
+ * key is one row in policy_options (plus its Policy field and its
+ * documentation); see config-sections.c.
+ */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
-#include "config.h"
+#include "config-table.h"
 #include "glob.h"
 #include "policy.h"
 
 _Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
 	       "ids are parsed as uint32_t");
-
-enum {
-	SEEN_MAX_LIFETIME = 1u << 0,
-	SEEN_CREDENTIALS = 1u << 1,
-	SEEN_LEGACY = 1u << 2,
-	SEEN_RATE = 1u << 3,
-	SEEN_BURST = 1u << 4,
-	SEEN_VERIFY = 1u << 5,
-};
-
-static int fail(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int fail(char **ret_error, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (*ret_error)
-		return 0;
-	va_start(ap, fmt);
-	if (vasprintf(ret_error, fmt, ap) < 0)
-		*ret_error = NULL;
-	va_end(ap);
-	return 0; /* inih: the handler failed */
-}
 
 static bool name_valid(const char *s)
 {
@@ -47,40 +28,38 @@ static bool name_valid(const char *s)
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-static Policy *policy_section(Config *c, const char *name, char **ret_error)
+static int open_policy(ConfigParse *cp, const char *name, void **ret_obj, unsigned **ret_seen,
+		       char why[static CONFIG_WHY_MAX])
 {
+	Config *c = cp->config;
 	Policy *p;
 
-	if (c->n_policies > 0 && strcmp(c->policies[c->n_policies - 1].name, name) == 0)
-		return &c->policies[c->n_policies - 1];
+	if (c->n_policies > 0 && strcmp(c->policies[c->n_policies - 1].name, name) == 0) {
+		p = &c->policies[c->n_policies - 1];
+		goto done;
+	}
 	for (size_t i = 0; i < c->n_policies; i++)
-		if (strcmp(c->policies[i].name, name) == 0) {
-			fail(ret_error, "section [policy %s] appears twice", name);
-			return NULL;
-		}
-	if (!name_valid(name)) {
-		fail(ret_error, "policy name '%s' must be 1-%d of A-Z a-z 0-9 . _ -", name,
-		     POLICY_NAME_MAX);
-		return NULL;
-	}
-	if (c->n_policies >= POLICY_MAX) {
-		fail(ret_error, "more than %d [policy] sections", POLICY_MAX);
-		return NULL;
-	}
+		if (strcmp(c->policies[i].name, name) == 0)
+			return snprintf(why, CONFIG_WHY_MAX, "section appears twice"), -EEXIST;
+	if (!name_valid(name))
+		return snprintf(why, CONFIG_WHY_MAX, "policy name '%s' must be 1-%d of A-Z a-z 0-9 . _ -",
+				name, POLICY_NAME_MAX), -EINVAL;
+	if (c->n_policies >= POLICY_MAX)
+		return snprintf(why, CONFIG_WHY_MAX, "more than %d [policy] sections", POLICY_MAX),
+		       -E2BIG;
 	p = realloc(c->policies, (c->n_policies + 1) * sizeof(*p));
-	if (!p) {
-		fail(ret_error, "out of memory");
-		return NULL;
-	}
+	if (!p)
+		return snprintf(why, CONFIG_WHY_MAX, "out of memory"), -ENOMEM;
 	c->policies = p;
 	p = &c->policies[c->n_policies];
-	*p = (Policy){ .name = strdup(name) };
-	if (!p->name) {
-		fail(ret_error, "out of memory");
-		return NULL;
-	}
+	*p = (Policy){ .name = strdup(name), .line = cp->header_line };
+	if (!p->name)
+		return snprintf(why, CONFIG_WHY_MAX, "out of memory"), -ENOMEM;
 	c->n_policies++;
-	return p;
+done:
+	*ret_obj = p;
+	*ret_seen = &p->seen;
+	return 0;
 }
 
 /*
@@ -120,29 +99,33 @@ static int split_append(char ***list, const char *value, size_t max_len)
 	}
 }
 
-static int list_option(char ***list, const char *value, size_t max_len, bool globs,
-		       const char *what, char **ret_error)
+
+/* A list row: o->max is the longest value, o->glob whether each must be a pattern. */
+static int parse_list(const ConfigOption *o, void *obj, const char *value,
+		      char why[static CONFIG_WHY_MAX])
 {
+	char ***list = (char ***)((char *)obj + o->offset);
 	size_t first = 0;
 	int r;
 
 	while (*list && (*list)[first])
 		first++;
-	r = split_append(list, value, max_len);
+	r = split_append(list, value, o->max);
 	if (r == -ENODATA)
-		return fail(ret_error, "%s needs at least one value", what);
+		return snprintf(why, CONFIG_WHY_MAX, "needs at least one value"), r;
 	if (r == -E2BIG)
-		return fail(ret_error, "%s: a value is longer than %zu bytes", what, max_len);
+		return snprintf(why, CONFIG_WHY_MAX, "a value is longer than %llu bytes",
+				(unsigned long long)o->max), r;
 	if (r == -ERANGE)
-		return fail(ret_error, "%s: more than %d values", what, POLICY_LIST_MAX);
+		return snprintf(why, CONFIG_WHY_MAX, "more than %d values", POLICY_LIST_MAX), r;
 	if (r < 0)
-		return fail(ret_error, "out of memory");
-	for (size_t i = first; globs && (*list)[i]; i++)
+		return snprintf(why, CONFIG_WHY_MAX, "out of memory"), r;
+	for (size_t i = first; o->glob && (*list)[i]; i++)
 		if (glob_validate((*list)[i]) < 0)
-			return fail(ret_error, "%s: '%s' is not a valid pattern (unterminated [, "
-					       "a [:class:] or a trailing \\)",
-				    what, (*list)[i]);
-	return 1;
+			return snprintf(why, CONFIG_WHY_MAX, "'%s' is not a valid pattern "
+				       "(unterminated [, a [:class:] or a trailing \\)", (*list)[i]),
+			       -EINVAL;
+	return 0;
 }
 
 static void strv_freep(char ***v)
@@ -152,22 +135,6 @@ static void strv_freep(char ***v)
 	free(*v);
 }
 
-/* A decimal number below max, nothing else. */
-static int parse_number(const char *s, uint64_t max, uint64_t *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static int resolve_id(bool group, bool names, const char *w, uint32_t *ret)
 {
 	struct passwd *pw;
@@ -175,7 +142,7 @@ static int resolve_id(bool group, bool names, const char *w, uint32_t *ret)
 	uint64_t v;
 
 	/* (uid_t) -1 means "no user" to the kernel: never an identity. */
-	if (parse_number(w, UINT32_MAX - 1, &v) == 0) {
+	if (config_parse_uint(w, 0, UINT32_MAX - 1, &v) == 0) {
 		*ret = (uint32_t)v;
 		return 0;
 	}
@@ -196,8 +163,8 @@ static int resolve_id(bool group, bool names, const char *w, uint32_t *ret)
 }
 
 /* user/uid/group/gid: names are looked up now, so a typo fails the load, not a request. */
-static int id_option(Policy *p, bool group, bool names, const char *value, const char *what,
-		     char **ret_error)
+static int parse_ids(Policy *p, bool group, bool names, const char *value,
+		     char why[static CONFIG_WHY_MAX])
 {
 	_cleanup_(strv_freep) char **words = NULL;
 	uint32_t **ids = group ? (uint32_t **)&p->gids : (uint32_t **)&p->uids;
@@ -205,9 +172,9 @@ static int id_option(Policy *p, bool group, bool names, const char *value, const
 	int r = split_append(&words, value, 256);
 
 	if (r == -ENODATA)
-		return fail(ret_error, "%s needs at least one value", what);
+		return snprintf(why, CONFIG_WHY_MAX, "needs at least one value"), r;
 	if (r < 0)
-		return fail(ret_error, "%s: too many or too long values", what);
+		return snprintf(why, CONFIG_WHY_MAX, "too many or too long values"), r;
 	for (size_t i = 0; words[i]; i++) {
 		uint32_t id, *grown;
 
@@ -217,131 +184,114 @@ static int id_option(Policy *p, bool group, bool names, const char *value, const
 		}
 		r = resolve_id(group, names, words[i], &id);
 		if (r == -EINVAL)
-			return fail(ret_error, "%s: '%s' is not a number", what, words[i]);
+			return snprintf(why, CONFIG_WHY_MAX, "'%s' is not a number", words[i]), r;
 		if (r < 0)
-			return fail(ret_error, "%s: no %s named '%s'", what, group ? "group" : "user",
-				    words[i]);
+			return snprintf(why, CONFIG_WHY_MAX, "no %s named '%s'",
+					group ? "group" : "user", words[i]), r;
 		if (*n >= POLICY_LIST_MAX)
-			return fail(ret_error, "%s: more than %d values", what, POLICY_LIST_MAX);
+			return snprintf(why, CONFIG_WHY_MAX, "more than %d values", POLICY_LIST_MAX),
+			       -ERANGE;
 		grown = realloc(*ids, (*n + 1) * sizeof(uint32_t));
 		if (!grown)
-			return fail(ret_error, "out of memory");
+			return snprintf(why, CONFIG_WHY_MAX, "out of memory"), -ENOMEM;
 		*ids = grown;
 		grown[(*n)++] = id;
 	}
-	return 1;
+	return 0;
 }
 
-static int once(Policy *p, unsigned bit, const char *key, char **ret_error)
+/* The row's key says which: user and group take names, uid and gid numbers only. */
+static int parse_id_row(const ConfigOption *o, void *obj, const char *value,
+			char why[static CONFIG_WHY_MAX])
 {
-	if (p->seen & bit)
-		return fail(ret_error, "'%s' given twice in [policy %s]", key, p->name);
-	p->seen |= bit;
-	return 1;
+	bool group = o->key[0] == 'g';
+
+	return parse_ids(obj, group, strcmp(o->key, group ? "group" : "user") == 0, value, why);
 }
 
-static int scalar_option(Policy *p, const char *key, const char *value, char **ret_error)
+static int parse_rate(const ConfigOption *o, void *obj, const char *value,
+		      char why[static CONFIG_WHY_MAX])
 {
-	uint64_t v;
-	bool b;
-
-	if (strcmp(key, "max-lifetime") == 0) {
-		if (parse_duration(value, &v) < 0 || v == 0 || v > CONFIG_MAX_LIFETIME_CEILING)
-			return fail(ret_error, "max-lifetime: '%s' is not a duration between 1s "
-					       "and 3660d", value);
-		p->max_lifetime = v;
-		return once(p, SEEN_MAX_LIFETIME, key, ret_error);
-	}
-	if (strcmp(key, "verify") == 0) {
-		if (config_parse_bool(value, &p->verify) < 0)
-			return fail(ret_error, "verify must be yes or no, not '%s'", value);
-		return once(p, SEEN_VERIFY, key, ret_error);
-	}
-	if (strcmp(key, "credentials") == 0 || strcmp(key, "legacy-claims") == 0) {
-		if (config_parse_bool(value, &b) < 0)
-			return fail(ret_error, "%s must be yes or no, not '%s'", key, value);
-		if (key[0] == 'c') {
-			p->credentials = b;
-			return once(p, SEEN_CREDENTIALS, key, ret_error);
-		}
-		p->legacy_claims = b;
-		return once(p, SEEN_LEGACY, key, ret_error);
-	}
-	if (strcmp(key, "rate") == 0) {
-		if (rate_spec_parse(value, &p->rate) < 0)
-			return fail(ret_error, "rate: '%s' is not N/s, N/min or N/h with N 1..%u "
-					       "per second", value, RATE_MAX_PER_SECOND);
-		return once(p, SEEN_RATE, key, ret_error);
-	}
-	if (strcmp(key, "burst") == 0) {
-		if (parse_number(value, RATE_MAX_BURST, &v) < 0 || v == 0)
-			return fail(ret_error, "burst must be 1..%u", RATE_MAX_BURST);
-		p->burst_given = (uint32_t)v;
-		return once(p, SEEN_BURST, key, ret_error);
-	}
-	return fail(ret_error, "unknown option '%s' in [policy %s]", key, p->name);
+	(void)o;
+	if (rate_spec_parse(value, &((Policy *)obj)->rate) < 0)
+		return snprintf(why, CONFIG_WHY_MAX, "'%s' is not N/s, N/min or N/h with N 1..%u per "
+				"second", value, RATE_MAX_PER_SECOND), -EINVAL;
+	return 0;
 }
 
-int policy_config_handle(Config *c, const char *name, const char *key, const char *value,
-			 char **ret_error)
-{
-	Policy *p = policy_section(c, name, ret_error);
+#define ROW(k, t, field, ...) { .key = k, .type = t, CONFIG_FIELD(Policy, field), __VA_ARGS__ }
+#define IDS(k, field) ROW(k, CONFIG_CUSTOM, field, .parse = parse_id_row, .repeatable = true)
+#define LIST(k, field, longest, globs) \
+	ROW(k, CONFIG_CUSTOM, field, .parse = parse_list, .max = longest, .glob = globs, \
+	    .repeatable = true)
 
-	if (!p)
-		return 0;
-	if (!key) /* the section header alone */
-		return 1;
-	if (strcmp(key, "user") == 0 || strcmp(key, "uid") == 0)
-		return id_option(p, false, key[1] == 's', value, key, ret_error);
-	if (strcmp(key, "group") == 0 || strcmp(key, "gid") == 0)
-		return id_option(p, true, key[1] == 'r', value, key, ret_error);
-	if (strcmp(key, "unit") == 0)
-		return list_option(&p->units, value, POLICY_UNIT_MAX, true, key, ret_error);
-	if (strcmp(key, "keys") == 0)
-		return list_option(&p->keys, value, 64, false, key, ret_error);
-	if (strcmp(key, "audiences") == 0)
-		return list_option(&p->audiences, value, POLICY_PATTERN_MAX, true, key, ret_error);
-	if (strcmp(key, "user-ids") == 0)
-		return list_option(&p->user_ids, value, POLICY_PATTERN_MAX, true, key, ret_error);
-	if (strcmp(key, "extra-claims") == 0)
-		return list_option(&p->extra_claims, value, POLICY_PATTERN_MAX, true, key,
-				   ret_error);
-	return scalar_option(p, key, value, ret_error);
-}
+static const ConfigOption policy_options[] = {
+	/* Match. */
+	IDS("user", uids),
+	IDS("uid", uids),
+	IDS("group", gids),
+	IDS("gid", gids),
+	LIST("unit", units, POLICY_UNIT_MAX, true),
+	/* Grants. */
+	LIST("keys", keys, 64, false),
+	LIST("audiences", audiences, POLICY_PATTERN_MAX, true),
+	LIST("user-ids", user_ids, POLICY_PATTERN_MAX, true),
+	LIST("extra-claims", extra_claims, POLICY_PATTERN_MAX, true),
+	ROW("max-lifetime", CONFIG_DURATION, max_lifetime, .min = 1,
+	    .max = CONFIG_MAX_LIFETIME_CEILING),
+	ROW("credentials", CONFIG_BOOL, credentials),
+	ROW("legacy-claims", CONFIG_BOOL, legacy_claims),
+	ROW("verify", CONFIG_BOOL, verify),
+	ROW("rate", CONFIG_CUSTOM, rate, .parse = parse_rate),
+	ROW("burst", CONFIG_UINT, burst_given, .min = 1, .max = RATE_MAX_BURST),
+};
+_Static_assert(ELEMENTSOF(policy_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
+
+const ConfigSection config_section_policy = {
+	.name = "policy",
+	.named = true,
+	.options = policy_options,
+	.n_options = ELEMENTSOF(policy_options),
+	.open = open_policy,
+};
 
 static int finish_one(Config *c, Policy *p, char **ret_error)
 {
+	_cleanup_free_ char *section = NULL;
 	const char *missing = !p->keys		? "keys"
 			      : !p->audiences	? "audiences"
 			      : !p->user_ids	? "user-ids"
 						: NULL;
 
+	if (asprintf(&section, "policy %s", p->name) < 0)
+		return -ENOMEM;
+#define policy_error(key, ...) config_error(ret_error, c->path, p->line, section, key, __VA_ARGS__)
 	if (!p->any_user && !p->n_uids && !p->n_gids && !p->units)
-		return fail(ret_error, "[policy %s] matches no one: give user, uid, group, gid or "
-				       "unit (user = * for every user)", p->name), -EINVAL;
+		return policy_error(NULL, "matches no one: give user, uid, group, gid or unit "
+					  "(user = * for every user)");
 	if (missing)
-		return fail(ret_error, "[policy %s] must say which %s it grants (* for any)",
-			    p->name, missing), -EINVAL;
+		return policy_error(missing, "required: the policy must say which %s it grants (* "
+					     "for any)", missing);
 	for (char **k = p->keys; *k; k++)
 		if (strcmp(*k, "*") != 0 && !config_find_key(c, *k))
-			return fail(ret_error, "[policy %s] grants key '%s', but there is no "
-					       "[key %s]", p->name, *k, *k), -EINVAL;
+			return policy_error("keys", "grants key '%s', but there is no [key %s]", *k,
+					    *k);
 	if (p->burst_given && !p->rate.cost_ns)
-		return fail(ret_error, "[policy %s]: burst needs a rate", p->name), -EINVAL;
+		return policy_error("burst", "needs a rate");
+#undef policy_error
 	if (p->burst_given)
 		p->rate.burst = p->burst_given;
 	return 0;
 }
 
-int policy_config_finish(Config *c, char **ret_error)
+int config_policies_finish(Config *c, char **ret_error)
 {
-	_cleanup_free_ char *msg = NULL;
+	int r;
 
-	for (size_t i = 0; i < c->n_policies; i++)
-		if (finish_one(c, &c->policies[i], &msg) < 0) {
-			if (asprintf(ret_error, "%s: %s", c->path, msg ? msg : "out of memory") < 0)
-				*ret_error = NULL;
-			return -EINVAL;
-		}
+	for (size_t i = 0; i < c->n_policies; i++) {
+		r = finish_one(c, &c->policies[i], ret_error);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }

@@ -43,4 +43,5 @@ typedef struct KeyConfig {
 	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
 	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
 	unsigned seen;	   /* bit per option, to refuse repeats */
+	unsigned line;	   /* of the section in hsmjwtd.conf, for messages */
 } KeyConfig;

@@ -45,6 +45,7 @@ typedef struct Policy {
 	RateSpec rate; /* cost_ns 0: not limited */
 	uint32_t burst_given;
 	unsigned seen; /* bit per scalar option, to refuse repeats */
+	unsigned line; /* of the section in hsmjwtd.conf, for messages */
 } Policy;
 
 /* What a request asks for, once the service has resolved the key. */
@@ -75,10 +76,3 @@ int policy_decide(const Policy *policies, size_t n, const Peer *peer, const Poli
 uint64_t policy_default_lifetime(const Policy *p, uint64_t key_default);
 
 void policies_free(Policy *policies, size_t n);
-
-/* Parsing, for config.c (policy-config.c). inih conventions: 1 ok, 0 failed. */
-struct Config;
-int policy_config_handle(struct Config *c, const char *name, const char *key, const char *value,
-			 char **ret_error);
-/* After the whole file: required grants present, named keys exist. -EINVAL with a message. */
-int policy_config_finish(struct Config *c, char **ret_error);

@@ -70,17 +70,17 @@ int main(void)
 	check_int(c->keys[2].add_claims, 0);
 	config_free(c);
 
-	bad(HEAD "[claims]\nmax-claims = 3\n[key a]\nuri = x\n", "unknown option 'max-claims' in [claims]");
-	bad(HEAD "[claims]\nmax-claim-value = 16\n[key a]\nuri = x\n", "max-claim-value must be a number of 17..");
-	bad(HEAD "[claims]\nmax-payload = 1k\n[key a]\nuri = x\n", "max-payload must be");
-	bad(HEAD "[claims]\nmax-extra-claims = -1\n[key a]\nuri = x\n", "max-extra-claims must be");
-	bad(HEAD "[claims]\nmax-claim-name = 0\n[key a]\nuri = x\n", "max-claim-name must be");
+	bad(HEAD "[claims]\nmax-claims = 3\n[key a]\nuri = x\n", "[claims] max-claims: unknown key (known: max-extra-claims,");
+	bad(HEAD "[claims]\nmax-claim-value = 16\n[key a]\nuri = x\n", "max-claim-value: '16' is not a number of 17..1048576 bytes");
+	bad(HEAD "[claims]\nmax-payload = 1k\n[key a]\nuri = x\n", "max-payload: '1k' is not a number of");
+	bad(HEAD "[claims]\nmax-extra-claims = -1\n[key a]\nuri = x\n", "max-extra-claims: '-1' is not a number of 0..1024");
+	bad(HEAD "[claims]\nmax-claim-name = 0\n[key a]\nuri = x\n", "max-claim-name: '0' is not a number of 1..1024");
 	bad(HEAD "[key a]\nuri = x\nadd-claims = sub\n", "'sub' is not known");
 	bad(HEAD "[key a]\nuri = x\nadd-claims = iat, iat\n", "'iat' is given twice");
 	bad(HEAD "[key a]\nuri = x\nadd-claims = iat nbf\n", "separate names with commas");
-	bad(HEAD "[key a]\nuri = x\nadd-claims = iat\nadd-claims = nbf\n", "given twice in [key a]");
+	bad(HEAD "[key a]\nuri = x\nadd-claims = iat\nadd-claims = nbf\n", "[key a] add-claims: given twice");
 	bad(HEAD "[key a]\nuri = x\nalg = ES256\nissuer = i\nadd-claims = iat\n",
-	    "add-claims applies to zumo-v2 keys");
+	    "[key a] add-claims: applies to zumo-v2 keys");
 
 	check_int(config_parse_add_claims("", &set, err, sizeof(err)), 0);
 	check_int(set, 0);

@@ -45,26 +45,26 @@ int main(void)
 	check(fd >= 0);
 	close(fd);
 	good();
-	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetme = 1\n", ":5: unknown option 'max-lifetme'");
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetme = 1\n", ":5: [key a] max-lifetme: unknown key (known: uri, kid,");
 	bad("[token]\nuri = pkcs11:\n", "no [key NAME] section");
-	bad("[key a]\nuri = x\n", "[token] uri is required");
-	bad("[token]\nuri = pkcs11:\n[key a]\nalg = none\n", "unsupported alg 'none'");
+	bad("[key a]\nuri = x\n", "[token] uri: required");
+	bad("[token]\nuri = pkcs11:\n[key a]\nalg = none\n", "[key a] alg: 'none' is not one of HS256 ES256");
 	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nuri = y\n", "given twice");
-	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\n[key b]\nuri = z\n[key a]\nuri = y\n", "appears twice");
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\n[key b]\nuri = z\n[key a]\nuri = y\n", ":7: [key a]: section appears twice");
 	bad("[token]\nuri = pkcs11:\n[key a/b]\nuri = x\n", "key name 'a/b'");
 	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetime = 1h\ndefault-lifetime = 2h\n",
-	    "default-lifetime exceeds max-lifetime");
+	    ":3: [key a] default-lifetime: exceeds max-lifetime");
 	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetime = -5\n", "not a duration");
-	bad("[server]\nmax-frame = 10\n", "max-frame must be");
-	bad("[tokens]\nuri = pkcs11:\n", "unknown section [tokens]");
+	bad("[server]\nmax-frame = 10\n", "[server] max-frame: '10' is not a number of 1024..16777216 bytes");
+	bad("[tokens]\nuri = pkcs11:\n", ":1: [tokens]: unknown section (known: server, token, audit, claims, key NAME, policy NAME)");
 	bad("[token]\nuri\n", "syntax error");
 #define KEY "[token]\nuri = pkcs11:\n[key a]\nuri = x\n"
-	bad(KEY "[audit]\nsync = sometimes\n", "sync must be always, batch or none");
-	bad(KEY "[audit]\nfile = audit.jsonl\n", "must be an absolute path");
-	bad(KEY "[audit]\nfile =\njournal = no\n", "[audit] needs a sink");
-	bad(KEY "[audit]\njournal = maybe\n", "journal must be yes or no");
+	bad(KEY "[audit]\nsync = sometimes\n", "[audit] sync: 'sometimes' is not one of always batch none");
+	bad(KEY "[audit]\nfile = audit.jsonl\n", "[audit] file: 'audit.jsonl' is not an absolute path");
+	bad(KEY "[audit]\nfile =\njournal = no\n", "[audit]: needs a sink");
+	bad(KEY "[audit]\njournal = maybe\n", "[audit] journal: must be yes or no, not 'maybe'");
 	bad(KEY "[audit]\nsync = none\nsync = none\n", "given twice");
-	bad(KEY "[audit]\nfle = /x\n", ":6: unknown option in [audit]");
+	bad(KEY "[audit]\nfle = /x\n", ":6: [audit] fle: unknown key (known: file, journal, sync, verify)");
 
 	check_int(parse_duration("90", &v), 0);
 	check_int(v, 90);
@@ -105,11 +105,11 @@ int main(void)
 	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = ES256\nissuer = i\nbits = 3072\n",
 	    "RSA keys only");
 	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = RS256\nissuer = i\nbits = 1024\n",
-	    "bits must be");
+	    "[key e] bits: '1024' is not 2048, 3072 or 4096");
 	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = ES256\nprofile = zumo-v2\n",
 	    "requires alg HS256");
-	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = none\n", "unsupported alg");
-	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nstate = on\n", "unknown state");
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nalg = none\n", "alg: 'none' is not one of");
+	bad("[token]\nuri = pkcs11:\n[key e]\nuri = x\nstate = on\n", "[key e] state: 'on' is not one of active published retired");
 	unlink(path);
 	return 0;
 }

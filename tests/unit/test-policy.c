@@ -98,25 +98,25 @@ static void parsing(void)
 	bad(BASE "[policy p]\nuid = 1\nkeys = *\naudiences = *\n", "which user-ids");
 	bad(BASE "[policy p]\nuid = 1\nkeys = nope\naudiences = *\nuser-ids = *\n",
 	    "grants key 'nope', but there is no [key nope]");
-	bad(BASE "[policy p]\nuid = alice\n", ":9: uid: 'alice' is not a number");
+	bad(BASE "[policy p]\nuid = alice\n", ":9: [policy p] uid: 'alice' is not a number");
 	bad(BASE "[policy p]\nuser = no-such-user-hsmjwt\n", "no user named 'no-such-user-hsmjwt'");
 	bad(BASE "[policy p]\ngroup = no-such-group-hsmjwt\n", "no group named");
 	bad(BASE "[policy p]\nuid = 4294967295\n", "not a number");
 	bad(BASE "[policy p]\nuid = 1\nmax-lifetime = 1h\nmax-lifetime = 2h\n", "given twice");
 	bad(BASE "[policy p]\nuid = 1\nmax-lifetime = 0\n", "not a duration");
-	bad(BASE "[policy p]\nuid = 1\ncredentials = maybe\n", "credentials must be yes or no");
-	bad(BASE "[policy p]\nuid = 1\nrate = 10\n", "rate: '10' is not N/s");
+	bad(BASE "[policy p]\nuid = 1\ncredentials = maybe\n", "[policy p] credentials: must be yes or no, not 'maybe'");
+	bad(BASE "[policy p]\nuid = 1\nrate = 10\n", "[policy p] rate: '10' is not N/s");
 	bad(BASE "[policy p]\nuid = 1\nrate = 0/s\n", "is not N/s");
-	bad(BASE "[policy p]\nuid = 1\nburst = 0\n", "burst must be");
+	bad(BASE "[policy p]\nuid = 1\nburst = 0\n", "[policy p] burst: '0' is not a number of 1..");
 	bad(BASE "[policy p]\nuid = 1\nkeys = *\naudiences = *\nuser-ids = *\nburst = 5\n",
-	    "burst needs a rate");
+	    "[policy p] burst: needs a rate");
 	bad(BASE "[policy p]\nuid = 1\naudiences = [abc\n", "not a valid pattern");
 	bad(BASE "[policy p]\nuid = 1\nunit = [[:alpha:]]*\n", "not a valid pattern");
-	bad(BASE "[policy p]\nuid = 1\nkey = zumo\n", "unknown option 'key' in [policy p]");
+	bad(BASE "[policy p]\nuid = 1\nkey = zumo\n", "[policy p] key: unknown key (known: user, uid, group, gid, unit, keys,");
 	bad(BASE "[policy p]\nuid = 1\nkeys = *\naudiences = *\nuser-ids = *\n"
-		 "[policy q]\nuid = 2\n[policy p]\nuid = 3\n", "[policy p] appears twice");
+		 "[policy q]\nuid = 2\n[policy p]\nuid = 3\n", "[policy p]: section appears twice");
 	bad(BASE "[policy a/b]\nuid = 1\n", "policy name 'a/b'");
-	bad(BASE "[policy p]\nuid = 1\naudiences =\n", "audiences needs at least one value");
+	bad(BASE "[policy p]\nuid = 1\naudiences =\n", "[policy p] audiences: needs at least one value");
 
 	/* inih would read the tail of a long line as an option of its own: refused instead. */
 	char text[512];
