@@ -11,7 +11,7 @@
  * keeps reading, deciding and writing the next records while it runs; the
  * result comes back through an eventfd. One sync runs at a time; the loop
  * releases the replies it covered when the result comes (DESIGN invariant 3:
- * no token leaves before its record is durable).
+ * no JWT leaves before its record is durable).
  *
  * The write(2)s stay on the loop, overlapping the running sync, rather than
  * moving here: that keeps them off the commit's critical path (replies wait
