@@ -8,7 +8,7 @@
 #include "keyring.h"
 #include "token.h"
 
-/* JWTs longer than this are refused before any work (DESIGN invariant 5). */
+/* JWTs longer than this are refused before any work (ARCHITECTURE.md, Invariant 5). */
 #define VERIFY_JWT_MAX 16384
 
 /* Mirrors the protocol's VerifyReason numbers. */
