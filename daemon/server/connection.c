@@ -316,7 +316,7 @@ static void connection_release(Connection *c, int commit, size_t upto)
 		snprintf(msg, sizeof(msg),
 			 "audit trail could not make the record durable (%s); token withheld",
 			 audit_strerror(commit));
-		if (request_withhold_jwts(&c->out, c->out_ready, msg) < 0) {
+		if (request_withhold_tokens(&c->out, c->out_ready, msg) < 0) {
 			/* Cannot even say why: drop what was held, and the connection. */
 			connection_free(c);
 			return;
