@@ -9,7 +9,7 @@
 
 /*
  * A protobuf-c allocator that wipes every block it frees: decoded requests
- * hold access tokens, decoded responses hold tokens. Both sides use it.
+ * hold access tokens, decoded responses hold JWTs. Both sides use it.
  */
 extern ProtobufCAllocator proto_wiping_allocator;
 

@@ -10,7 +10,7 @@ const char audit_chain_genesis[AUDIT_HASH_HEX] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
 
 /*
- * Every record hashes twice (the token's fingerprint, the line): EVP_sha256()
+ * Every record hashes twice (the JWT's fingerprint, the line): EVP_sha256()
  * would make each call fetch the digest from the provider again and
  * EVP_Digest() allocate and free a context. The digest is fetched once per
  * process and each thread keeps one context; both live until exit.

@@ -25,7 +25,7 @@
 
 extern const char audit_chain_genesis[AUDIT_HASH_HEX];
 
-/* Hex SHA-256 of p[0..n): token fingerprints and line hashes alike. "" if OpenSSL fails. */
+/* Hex SHA-256 of p[0..n): JWT fingerprints and line hashes alike. "" if OpenSSL fails. */
 void audit_sha256_hex(const void *p, size_t n, char ret_hex[static AUDIT_HASH_HEX]);
 
 /* Reads seq and prev from the start of a record line; -EBADMSG if it is not one. */

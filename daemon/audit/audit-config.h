@@ -5,7 +5,7 @@
 
 /* [audit]: where records go and how durable they are before the reply leaves. */
 typedef enum AuditSync {
-	AUDIT_SYNC_ALWAYS, /* fdatasync() before any token of the batch leaves */
+	AUDIT_SYNC_ALWAYS, /* fdatasync() before any JWT of the batch leaves */
 	AUDIT_SYNC_BATCH,  /* fdatasync() about once per AUDIT_BATCH_INTERVAL_USEC */
 	AUDIT_SYNC_NONE,   /* write(2) only; the kernel writes back when it likes */
 } AuditSync;
@@ -15,7 +15,7 @@ typedef enum AuditSync {
 /* Which verify decisions are recorded; deprecation events always are. */
 typedef enum AuditVerify {
 	AUDIT_VERIFY_ALL,
-	AUDIT_VERIFY_FAILURES, /* invalid tokens and failed checks only */
+	AUDIT_VERIFY_FAILURES, /* invalid JWTs and failed checks only */
 	AUDIT_VERIFY_NONE,
 } AuditVerify;
 

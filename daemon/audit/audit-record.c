@@ -226,8 +226,8 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 		add_i64(l, KEY("exp", "HSMJWT_EXPIRES_AT"), r->expires_at);
 	add_span(l, KEY("jti", "HSMJWT_JTI"), r->jti);
 	add_cstr(l, KEY("policy", "HSMJWT_POLICY"), r->policy);
-	if (r->token) {
-		audit_sha256_hex(r->token, r->token_len, fp);
+	if (r->jwt) {
+		audit_sha256_hex(r->jwt, r->jwt_len, fp);
 		if (!fp[0]) {
 			l->error = -EIO;
 			return;

@@ -148,8 +148,8 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 	if (a->journal) {
 		*ret_sink = "the journal";
 		r = audit_journal_send(&a->journal_sink, l, seq, rec);
-		/* The file has the record, but its token will not leave: say so on recovery. */
-		if (r < 0 && rec->token)
+		/* The file has the record, but its JWT will not leave: say so on recovery. */
+		if (r < 0 && rec->jwt)
 			note_withheld(a, seq, seq);
 		if (r < 0)
 			return r;
@@ -294,7 +294,7 @@ int audit_sync(Audit *a)
 		if (r >= 0)
 			r = audit_file_check(&a->file, a->sync != AUDIT_SYNC_NONE);
 		if (r < 0) {
-			/* sync = always held their tokens back; they will not leave now. */
+			/* sync = always held their JWTs back; they will not leave now. */
 			if (a->sync == AUDIT_SYNC_ALWAYS)
 				note_withheld(a, a->synced_seq + 1, a->head.seq);
 			a->batch_error = r;
@@ -337,7 +337,7 @@ int audit_flush(Audit *a)
 	int r;
 
 	/*
-	 * Records a failed write settled (their tokens withheld) wait for the
+	 * Records a failed write settled (their JWTs withheld) wait for the
 	 * trail's recovery, which writes them first.
 	 */
 	if (!a->syncer || a->pending.len == 0 || a->head.seq <= a->synced_seq)
@@ -345,7 +345,7 @@ int audit_flush(Audit *a)
 	/* Failing (a record went wrong in this iteration): fail the new ones without trying. */
 	r = a->error ? a->error : flush_pending(a);
 	if (r < 0) {
-		/* Their replies are held: none of their tokens will leave. */
+		/* Their replies are held: none of their JWTs will leave. */
 		note_withheld(a, a->synced_seq + 1, a->head.seq);
 		a->batch_error = r;
 		fail(a, r, "cannot write records to", a->path);

@@ -13,14 +13,14 @@
 /*
  * The audit trail (ARCHITECTURE.md, Invariant 3): one record per decision and per
  * lifecycle event, to a hash-chained JSON Lines file and/or the journal.
- * Records name a token only by its SHA-256 fingerprint; never the token, the
+ * Records name a JWT only by its SHA-256 fingerprint; never the JWT, the
  * access token or the PIN.
  *
  * Contract with callers:
  * - audit_record() writes the record to every sink before it returns (with
  *   sync = always the file's copy is buffered until the commit, which holds
- *   the token back anyway); < 0 means it could not, and the caller must not
- *   hand out the token. The
+ *   the JWT back anyway); < 0 means it could not, and the caller must not
+ *   hand out the JWT. The
  *   trail then stays failing (every later record is refused too) until a
  *   later call finds the sinks writable again and records a "recovered"
  *   event.
@@ -37,7 +37,7 @@
 /* sync = batch: how often the file is fdatasync'ed; also how often a failing trail is retried. */
 #define AUDIT_TICK_USEC (1000u * 1000u)
 /*
- * Every string in a record is cut to this many bytes (an issued token's
+ * Every string in a record is cut to this many bytes (an issued JWT's
  * audience and subject are within it already), so a record stays well under
  * AUDIT_LINE_MAX even if every byte is escaped as \u00XX.
  */
@@ -53,9 +53,9 @@ typedef enum AuditEvent {
 	AUDIT_LEGACY_UPGRADE,
 	/* Decisions on verify requests. */
 	AUDIT_VERIFY_VALID,
-	AUDIT_VERIFY_INVALID,	/* the token is not valid: error names the reason */
+	AUDIT_VERIFY_INVALID,	/* the JWT is not valid: error names the reason */
 	AUDIT_VERIFY_FAILED,	/* the PKCS#11 token failed: nothing decided */
-	AUDIT_DEPRECATION,	/* a valid v1 token: clients that still present them */
+	AUDIT_DEPRECATION,	/* a valid v1 JWT: clients that still present them */
 	_AUDIT_DECISION_MAX,
 	/* The daemon's life. */
 	AUDIT_START = _AUDIT_DECISION_MAX,
@@ -83,8 +83,8 @@ typedef struct AuditRecord {
 	int64_t expires_at;	/* 0: absent */
 	Span jti;		/* .p == NULL: absent */
 	const char *policy;	/* the [policy NAME] that granted it */
-	const char *token;	/* only its SHA-256 is recorded */
-	size_t token_len;
+	const char *jwt;	/* only its SHA-256 is recorded */
+	size_t jwt_len;
 	const char *error;	/* stable name of the refusal, e.g. "invalid-request" */
 	const char *rule;	/* the broken rule's stable name, e.g. "expiry-too-long" */
 	const char *message;	/* why, for people */
@@ -95,7 +95,7 @@ typedef struct AuditRecord {
 	const char *file;
 	uint64_t dropped_bytes;	/* start/reopen: a torn last line that was cut off */
 	const char *failed_since;
-	uint64_t withheld_from, withheld_to; /* recovered: records whose tokens were held back */
+	uint64_t withheld_from, withheld_to; /* recovered: records whose JWTs were held back */
 } AuditRecord;
 
 const char *audit_event_to_string(AuditEvent e);

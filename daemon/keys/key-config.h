@@ -37,10 +37,10 @@ typedef struct KeyConfig {
 	char *issuer;
 	uint64_t default_lifetime;
 	uint64_t max_lifetime;
-	int64_t not_after; /* no token may expire later; 0: no limit */
+	int64_t not_after; /* no JWT may expire later; 0: no limit */
 	unsigned bits;	   /* RSA modulus size for hsmjwtctl generate */
 	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
-	bool accept_v1;	     /* verify Mobile Services v1 tokens, flagged as deprecated */
+	bool accept_v1;	     /* verify Mobile Services v1 JWTs, flagged as deprecated */
 	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
 	unsigned seen;	   /* bit per option, to refuse repeats */
 	unsigned line;	   /* of the section in hsmjwtd.conf, for messages */

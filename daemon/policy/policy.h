@@ -11,7 +11,7 @@
 #include "ratelimit.h"
 
 /*
- * Who may have which token: [policy NAME] sections, tried in file order.
+ * Who may have which JWT: [policy NAME] sections, tried in file order.
  * The first policy whose match criteria all hold for the peer decides; if
  * none matches, the request is denied, root included. The decision needs
  * nothing but the peer and the request, so hsmjwtctl check-policy runs the
@@ -41,7 +41,7 @@ typedef struct Policy {
 	uint64_t max_lifetime; /* 0: only the key's limit */
 	bool credentials;
 	bool legacy_claims;
-	bool verify; /* may ask the daemon to verify tokens */
+	bool verify; /* may ask the daemon to verify JWTs */
 	RateSpec rate; /* cost_ns 0: not limited */
 	uint32_t burst_given;
 	unsigned seen; /* bit per scalar option, to refuse repeats */

@@ -85,7 +85,7 @@ static Hsmjwt__V1__ErrorCode error_code(ServiceError e)
 
 /*
  * time(2) reads the kernel's coarse clock, which may still show the previous
- * second for a tick after clock_gettime() has moved on; tokens date
+ * second for a tick after clock_gettime() has moved on; JWTs date
  * themselves with the precise one, as every verifier's clock does.
  */
 static time_t wall_clock_now(void)
@@ -204,7 +204,7 @@ static int handle_sign(Service *s, const Peer *peer, Pending *p, Buf *out)
 					   "expires-at must be a positive Unix time", out);
 		in->expires_at = sr->expires_at;
 	}
-	/* Credentials present with an empty token still mean "emit the claim". */
+	/* Credentials present with an empty access token still mean "emit the claim". */
 	if (sr->credentials && !in->claims.access_token.p)
 		in->claims.access_token = (Span){ "", 0 };
 
@@ -227,7 +227,7 @@ static int complete_sign(Pending *p, Buf *scratch, Buf *out)
 	if (r < 0)
 		return reply_refusal(p->id, error_code(fail.code), fail.rule, fail.message,
 				     fail.retry_after_ms, out);
-	sresp.token = (char *)sig.token;
+	sresp.token = (char *)sig.jwt;
 	sresp.kid = (char *)sig.kid;
 	sresp.expires_at = sig.expires_at;
 	sresp.key = (char *)sig.key_name;
@@ -255,7 +255,7 @@ static int handle_status(Service *s, const Request *req, Buf *out)
 	st.version = (char *)PACKAGE_VERSION;
 	st.n_keys = n;
 	st.keys = names;
-	st.tokens_issued = service_tokens_issued(s);
+	st.tokens_issued = service_jwts_issued(s);
 	resp.id = req->id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_STATUS;
 	resp.status = &st;
@@ -341,7 +341,7 @@ int request_time_out(Pending *p, unsigned timeout_sec, Buf *out)
 
 void request_abandon(Pending *p)
 {
-	/* A token made for a client that left is never delivered: say so, not "issued". */
+	/* A JWT made for a client that left is never delivered: say so, not "issued". */
 	if (p->is_sign && !p->timed_out)
 		service_sign_abandon(p->service, p->peer, &p->in, &p->sign, "client-gone",
 				     "the client closed the connection before its token was ready");

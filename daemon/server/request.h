@@ -42,7 +42,7 @@ struct Pending {
  * one switch. Either it appends exactly one Response frame (header
  * included) to out, or, for a request the token must answer, it returns
  * the Pending in *ret_pending and appends nothing yet. scratch is reused
- * between requests to hold the token text.
+ * between requests to hold the JWT text.
  */
 int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t n, Buf *scratch,
 		   Buf *out, Pending **ret_pending);
@@ -50,7 +50,7 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 int request_complete(Pending *p, Buf *scratch, Buf *out);
 /* The token did not answer in time: records it and appends an UNAVAILABLE error. */
 int request_time_out(Pending *p, unsigned timeout_sec, Buf *out);
-/* The client went away first: records that its token, if any, never left. */
+/* The client went away first: records that its JWT, if any, never left. */
 void request_abandon(Pending *p);
 /* The token call's -errno (0 when the token answered, valid or not). */
 int request_token_result(const Pending *p);
@@ -65,7 +65,7 @@ int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out);
 
 /*
  * The audit sync covering out[from..) failed: replaces every sign response
- * there with an UNAVAILABLE error carrying message (same id), so no token
+ * there with an UNAVAILABLE error carrying message (same id), so no JWT
  * leaves without its durable record; other responses stay as they are. The
  * replaced bytes are wiped.
  */

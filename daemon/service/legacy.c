@@ -182,7 +182,7 @@ static int upgrade_iss(const KeyConfig *kc, const json_t *v, Failure *f)
 
 static int upgrade_credentials(Legacy *l, SignInput *in, json_t *v, Failure *f)
 {
-	json_t *token;
+	json_t *access_token;
 	int r;
 
 	if (json_is_string(v)) {
@@ -194,12 +194,12 @@ static int upgrade_credentials(Legacy *l, SignInput *in, json_t *v, Failure *f)
 		v = l->credentials;
 		note(l, CREDENTIALS " parsed from a JSON string");
 	}
-	token = json_object_get(v, "accessToken");
-	if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(token))
+	access_token = json_object_get(v, "accessToken");
+	if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_string(access_token))
 		return failure_refuse(f, "legacy-credentials",
 				      "legacy claim set: " CREDENTIALS " must be {\"accessToken\": "
 				      "\"...\"} with nothing else, or a string holding that as JSON");
-	in->claims.access_token = span_of_string(token);
+	in->claims.access_token = span_of_string(access_token);
 	return 0;
 }
 

@@ -28,7 +28,7 @@ struct Service {
 	Config *config;	  /* gen->config */
 	Token *token;
 	Keyring *keyring; /* gen->keyring */
-	uint64_t tokens_issued;
+	uint64_t jwts_issued;
 	uint64_t sign_failures;	  /* the token refused or failed to sign */
 	int last_sign_error;	  /* -errno of the latest failure, 0 once signing works again */
 	Buf payload; /* scratch, reused by every request */
@@ -49,6 +49,6 @@ void generation_unref(Generation *g);
 
 /* Fills *f (code and message); returns -EINVAL. */
 int refuse(Failure *f, ServiceError code, const char *fmt, ...) _printf_(3, 4);
-/* The audit record could not be written: the reply says so, no token leaves. */
+/* The audit record could not be written: the reply says so, no JWT leaves. */
 void audit_failed(Failure *fail, int r);
 void record_failure(AuditRecord *rec, const Failure *fail);

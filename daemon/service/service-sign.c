@@ -193,7 +193,7 @@ static int build_payload(Service *s, const LoadedKey *key, SignInput *in, time_t
 	bool zumo = key->config->profile == PROFILE_ZUMO_V2;
 	int r;
 
-	/* The standard profile always dates and names its tokens; zumo-v2 only on request. */
+	/* The standard profile always dates and names its JWTs; zumo-v2 only on request. */
 	r = claims_add_standard(&in->claims, zumo ? key->config->add_claims
 						  : ADD_CLAIM_IAT | ADD_CLAIM_JTI, now, jti);
 	if (r < 0)
@@ -358,30 +358,30 @@ int service_sign_finish(Service *s, const Peer *peer, SignInput *in, SignWork *w
 		goto refused;
 	}
 	*ret = (Signed){
-		.token = out->data,
-		.token_len = out->len,
+		.jwt = out->data,
+		.jwt_len = out->len,
 		.kid = w->key->kid,
 		.key_name = w->key->config->name,
 		.expires_at = in->claims.exp,
 		.policy = w->policy->name,
 	};
 	/*
-	 * Fail closed: no record, no token. A v1 claim set upgraded is its own kind of
+	 * Fail closed: no record, no JWT. A v1 claim set upgraded is its own kind of
 	 * decision: operators find the clients that still send them by its event.
 	 */
 	rec = decision(peer, in, w->key);
 	rec.event = w->legacy ? AUDIT_LEGACY_UPGRADE : AUDIT_ISSUED;
 	rec.detail = w->legacy ? legacy_changes(w->legacy) : NULL;
 	rec.policy = w->policy->name;
-	rec.token = out->data;
-	rec.token_len = out->len;
+	rec.jwt = out->data;
+	rec.jwt_len = out->len;
 	r = audit_record(s->audit, &rec);
 	if (r < 0) {
 		buf_reset(out);
 		audit_failed(fail, r);
 		return -EIO;
 	}
-	s->tokens_issued++;
+	s->jwts_issued++;
 	return 0;
 refused:
 	buf_reset(out);
@@ -399,4 +399,4 @@ void service_sign_abandon(Service *s, const Peer *peer, SignInput *in, SignWork 
 	record_refusal(s, peer, in, w->key, &fail);
 }
 
-/* Verify decisions; a valid v1 token also gets a "deprecation" record operators can watch. */
+/* Verify decisions; a valid v1 JWT also gets a "deprecation" record operators can watch. */

@@ -22,8 +22,8 @@
 
 #include "service-internal.h"
 
-static int record_verify(Service *s, const Peer *peer, uint64_t request_id, const char *token,
-			 size_t n, const VerifyResult *res)
+static int record_verify(Service *s, const Peer *peer, uint64_t request_id, const char *jwt,
+			 size_t jwt_len, const VerifyResult *res)
 {
 	AuditRecord rec = {
 		.event = res->reason ? AUDIT_VERIFY_INVALID : AUDIT_VERIFY_VALID,
@@ -33,8 +33,8 @@ static int record_verify(Service *s, const Peer *peer, uint64_t request_id, cons
 		.kid = res->key ? res->key->kid : NULL,
 		.alg = res->key ? res->key->alg->name : NULL,
 		.subject = res->key ? (Span){ res->subject, strlen(res->subject) } : (Span){},
-		.token = token,
-		.token_len = n,
+		.jwt = jwt,
+		.jwt_len = jwt_len,
 		.error = res->reason ? verify_reason_to_string(res->reason) : NULL,
 		.message = res->reason ? res->detail : NULL,
 	};
@@ -51,12 +51,12 @@ static int record_verify(Service *s, const Peer *peer, uint64_t request_id, cons
 	return audit_record(s->audit, &rec);
 }
 
-/* Refused by policy or rate, or the token device failed: nothing was decided about the token. */
+/* Refused by policy or rate, or the token device failed: nothing was decided about the JWT. */
 static void record_verify_failure(Service *s, const Peer *peer, uint64_t request_id,
-				  const char *token, size_t n, Failure *fail)
+				  const char *jwt, size_t jwt_len, Failure *fail)
 {
 	AuditRecord rec = { .event = AUDIT_VERIFY_FAILED, .peer = peer,
-			    .request_id = request_id, .token = token, .token_len = n };
+			    .request_id = request_id, .jwt = jwt, .jwt_len = jwt_len };
 	int r;
 
 	record_failure(&rec, fail);
@@ -65,8 +65,8 @@ static void record_verify_failure(Service *s, const Peer *peer, uint64_t request
 		audit_failed(fail, r);
 }
 
-int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, const char *token,
-			   size_t n, const VerifyExpect *expect, time_t now, VerifyWork *w,
+int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, const char *jwt,
+			   size_t jwt_len, const VerifyExpect *expect, time_t now, VerifyWork *w,
 			   Failure *fail)
 {
 	const Policy *policy = NULL;
@@ -74,18 +74,18 @@ int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, co
 	int r;
 
 	*fail = (Failure){};
-	*w = (VerifyWork){ .token = token, .token_len = n, .expect = *expect, .now = now };
+	*w = (VerifyWork){ .jwt = jwt, .jwt_len = jwt_len, .expect = *expect, .now = now };
 	if (s->token_down) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token is unavailable; the daemon is reconnecting");
 		snprintf(fail->rule, sizeof(fail->rule), "token-unavailable");
-		record_verify_failure(s, peer, request_id, token, n, fail);
+		record_verify_failure(s, peer, request_id, jwt, jwt_len, fail);
 		return -EIO;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r = authorize_verify(s->config, s->ratelimit, peer,
 			     (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &policy, fail);
 	if (r < 0) {
-		record_verify_failure(s, peer, request_id, token, n, fail);
+		record_verify_failure(s, peer, request_id, jwt, jwt_len, fail);
 		return r;
 	}
 	w->gen = generation_ref(s->gen);
@@ -94,8 +94,8 @@ int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, co
 
 void service_verify_run(VerifyWork *w, Token *t, TokenSession session)
 {
-	w->r = verify_token(t, session, w->gen->keyring, w->token, w->token_len, &w->expect, w->now,
-			    &w->result);
+	w->r = verify_jwt(t, session, w->gen->keyring, w->jwt, w->jwt_len, &w->expect, w->now,
+			  &w->result);
 }
 
 int service_verify_finish(Service *s, const Peer *peer, uint64_t request_id, VerifyWork *w,
@@ -106,10 +106,10 @@ int service_verify_finish(Service *s, const Peer *peer, uint64_t request_id, Ver
 	*fail = (Failure){};
 	if (w->r < 0) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token failed to verify (%s)", strerror(-w->r));
-		record_verify_failure(s, peer, request_id, w->token, w->token_len, fail);
+		record_verify_failure(s, peer, request_id, w->jwt, w->jwt_len, fail);
 		return w->r;
 	}
-	r = record_verify(s, peer, request_id, w->token, w->token_len, &w->result);
+	r = record_verify(s, peer, request_id, w->jwt, w->jwt_len, &w->result);
 	if (r < 0) {
 		audit_failed(fail, r);
 		return r;

@@ -199,9 +199,9 @@ Audit *service_audit(Service *s)
 	return s->audit;
 }
 
-uint64_t service_tokens_issued(const Service *s)
+uint64_t service_jwts_issued(const Service *s)
 {
-	return s->tokens_issued;
+	return s->jwts_issued;
 }
 
 void service_describe(const Service *s, unsigned connections, char *buf, size_t size)
@@ -212,7 +212,7 @@ void service_describe(const Service *s, unsigned connections, char *buf, size_t 
 		signing += s->keyring->keys[i].can_sign;
 	snprintf(buf, size, "%zu key(s), %zu active; %" PRIu64 " token(s) issued; token %s%s%s; "
 		 "%u connection(s)%s%s",
-		 s->keyring->n_keys, signing, s->tokens_issued,
+		 s->keyring->n_keys, signing, s->jwts_issued,
 		 s->pin_refused ? "PIN refused: " : s->token_down ? "down, reconnecting: " :
 		 s->last_sign_error ? "failing: " : "OK",
 		 s->last_sign_error ? strerror(-s->last_sign_error) : "",

@@ -24,15 +24,15 @@
 typedef struct SignInput {
 	uint64_t request_id;  /* the client's, for the audit record */
 	const char *key_name; /* NULL or "": the default key */
-	ZumoClaims claims;    /* exp filled in by service_sign from the fields below */
+	ZumoClaims claims;    /* exp filled in by service_sign_prepare from the fields below */
 	uint64_t lifetime;    /* 0: not given */
 	int64_t expires_at;   /* 0: not given */
 	Span legacy_json;     /* p == NULL: not given; else a v1 claim set to upgrade */
 } SignInput;
 
 typedef struct Signed {
-	const char *token; /* points into the Buf passed to service_sign */
-	size_t token_len;
+	const char *jwt; /* points into the Buf passed to service_sign_finish */
+	size_t jwt_len;
 	const char *kid;
 	const char *key_name;
 	int64_t expires_at;
@@ -45,7 +45,7 @@ typedef struct Legacy Legacy;
 typedef struct Policy Policy;
 
 /*
- * A sign request between its decision and its token: service_sign_prepare()
+ * A sign request between its decision and its JWT: service_sign_prepare()
  * decides and builds the signing input on the loop thread,
  * service_sign_run() signs on a worker thread (it touches nothing but the
  * work), service_sign_finish() records and completes on the loop thread.
@@ -65,8 +65,8 @@ typedef struct SignWork {
 /* The same for a verify request: the whole check runs on the worker. */
 typedef struct VerifyWork {
 	Generation *gen;
-	const char *token; /* in the caller's request, alive until finish */
-	size_t token_len;
+	const char *jwt; /* in the caller's request, alive until finish */
+	size_t jwt_len;
 	VerifyExpect expect;
 	time_t now;
 	VerifyResult result;
@@ -86,23 +86,23 @@ int service_reload(Service *s, Config *config);
 const Config *service_config(const Service *s);
 Audit *service_audit(Service *s);
 const Keyring *service_keyring(const Service *s);
-uint64_t service_tokens_issued(const Service *s);
+uint64_t service_jwts_issued(const Service *s);
 
 /*
  * Verify, in three steps like sign: prepare decides (policy, rate) and may
- * refuse with *fail (recorded); run checks the token with the keys in the
+ * refuse with *fail (recorded); run checks the JWT with the keys in the
  * token; finish records the outcome. After finish (whatever it returned),
  * w->result says valid or why not; verify_work_done() frees it.
  */
-int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, const char *token,
-			   size_t n, const VerifyExpect *expect, time_t now, VerifyWork *w,
+int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, const char *jwt,
+			   size_t jwt_len, const VerifyExpect *expect, time_t now, VerifyWork *w,
 			   Failure *fail);
 void service_verify_run(VerifyWork *w, Token *t, TokenSession session);
 int service_verify_finish(Service *s, const Peer *peer, uint64_t request_id, VerifyWork *w,
 			  Failure *fail);
 void verify_work_done(VerifyWork *w);
 
-/* One line for sd_notify STATUS=: keys, tokens issued, token health. */
+/* One line for sd_notify STATUS=: keys, JWTs issued, token health. */
 void service_describe(const Service *s, unsigned connections, char *buf, size_t size);
 
 /*
@@ -113,8 +113,8 @@ int service_sign_prepare(Service *s, const Peer *peer, SignInput *in, time_t now
 			 Failure *fail);
 void service_sign_run(SignWork *w, Token *t, TokenSession session);
 /*
- * Completes the token into out and records it (fail closed: no record, no
- * token). in must be the one given to prepare, still alive.
+ * Completes the JWT into out and records it (fail closed: no record, no
+ * JWT). in must be the one given to prepare, still alive.
  */
 int service_sign_finish(Service *s, const Peer *peer, SignInput *in, SignWork *w, Buf *out,
 			Signed *ret, Failure *fail);
@@ -135,7 +135,7 @@ bool service_token_recoverable(const Service *s);
 int service_reopen_token(Service *s);
 
 /*
- * Records a sign request refused before it reached service_sign (the
+ * Records a sign request refused before it reached service_sign_prepare (the
  * protocol layer's own checks, all "invalid request" naming rule) and fills
  * *fail with the reply to send, or UNAVAILABLE if it could not be recorded.
  */

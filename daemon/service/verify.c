@@ -59,20 +59,20 @@ static int decode_part(const char *s, size_t n, uint8_t **ret, size_t *ret_len)
 }
 
 /* Three non-empty base64url parts; anything else is malformed, never guessed at. */
-static int split(const char *token, size_t n, Parts *p, VerifyResult *res)
+static int split(const char *jwt, size_t jwt_len, Parts *p, VerifyResult *res)
 {
-	const char *d1 = memchr(token, '.', n), *d2;
+	const char *d1 = memchr(jwt, '.', jwt_len), *d2;
 	int r;
 
-	if (!d1 || !(d2 = memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token))))
+	if (!d1 || !(d2 = memchr(d1 + 1, '.', jwt_len - (size_t)(d1 + 1 - jwt))))
 		return invalid(res, VERIFY_MALFORMED, "not three dot-separated parts"), -EINVAL;
-	if (memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)))
+	if (memchr(d2 + 1, '.', jwt_len - (size_t)(d2 + 1 - jwt)))
 		return invalid(res, VERIFY_MALFORMED, "more than three parts"), -EINVAL;
-	if (d1 == token || d2 == d1 + 1 || d2 + 1 == token + n)
+	if (d1 == jwt || d2 == d1 + 1 || d2 + 1 == jwt + jwt_len)
 		return invalid(res, VERIFY_MALFORMED, "an empty part"), -EINVAL;
-	p->signing_input = token;
-	p->signing_input_len = (size_t)(d2 - token);
-	r = decode_part(token, (size_t)(d1 - token), &p->header, &p->header_len);
+	p->signing_input = jwt;
+	p->signing_input_len = (size_t)(d2 - jwt);
+	r = decode_part(jwt, (size_t)(d1 - jwt), &p->header, &p->header_len);
 	if (r == -EINVAL)
 		return invalid(res, VERIFY_MALFORMED, "header is not base64url"), r;
 	if (r >= 0)
@@ -81,7 +81,8 @@ static int split(const char *token, size_t n, Parts *p, VerifyResult *res)
 		return invalid(res, VERIFY_MALFORMED, "payload is not base64url"), r;
 	if (r < 0)
 		return r;
-	r = base64url_decode(d2 + 1, n - (size_t)(d2 + 1 - token), p->sig, sizeof(p->sig), &p->sig_len);
+	r = base64url_decode(d2 + 1, jwt_len - (size_t)(d2 + 1 - jwt), p->sig, sizeof(p->sig),
+			     &p->sig_len);
 	if (r < 0)
 		return invalid(res, VERIFY_MALFORMED, "signature is not base64url of a plausible size"),
 		       -EINVAL;
@@ -228,8 +229,8 @@ static int check_claims(json_t *payload, const LoadedKey *lk, const VerifyExpect
 	return 0;
 }
 
-int verify_token(Token *t, TokenSession session, const Keyring *k, const char *token, size_t n,
-		 const VerifyExpect *expect, time_t now, VerifyResult *res)
+int verify_jwt(Token *t, TokenSession session, const Keyring *k, const char *jwt, size_t jwt_len,
+	       const VerifyExpect *expect, time_t now, VerifyResult *res)
 {
 	_cleanup_(json_decrefp) json_t *header = NULL, *payload = NULL;
 	Parts p = {};
@@ -237,9 +238,9 @@ int verify_token(Token *t, TokenSession session, const Keyring *k, const char *t
 	int r;
 
 	*res = (VerifyResult){};
-	if (n > VERIFY_TOKEN_MAX)
-		return invalid(res, VERIFY_MALFORMED, "token longer than %d bytes", VERIFY_TOKEN_MAX);
-	r = split(token, n, &p, res);
+	if (jwt_len > VERIFY_JWT_MAX)
+		return invalid(res, VERIFY_MALFORMED, "token longer than %d bytes", VERIFY_JWT_MAX);
+	r = split(jwt, jwt_len, &p, res);
 	if (r < 0)
 		goto out;
 	header = parse_object(p.header, p.header_len);

@@ -8,8 +8,8 @@
 #include "keyring.h"
 #include "token.h"
 
-/* Tokens longer than this are refused before any work (ARCHITECTURE.md, Invariant 5). */
-#define VERIFY_TOKEN_MAX 16384
+/* JWTs longer than this are refused before any work (ARCHITECTURE.md, Invariant 5). */
+#define VERIFY_JWT_MAX 16384
 
 /* Mirrors the protocol's VerifyReason numbers. */
 typedef enum VerifyReason {
@@ -42,12 +42,12 @@ typedef struct VerifyResult {
 } VerifyResult;
 
 /*
- * Checks token against the keyring: structure, kid, algorithm (from the
- * key), signature (inside the token), then claims. Returns 0 with
- * result->reason telling valid or why not; a negative -errno only when the
- * token device failed (the caller answers "unavailable").
+ * Checks the JWT jwt[0..jwt_len) against the keyring: structure, kid,
+ * algorithm (from the key), signature (inside the PKCS#11 token t), then
+ * claims. Returns 0 with result->reason telling valid or why not; a negative
+ * -errno only when the token device failed (the caller answers "unavailable").
  */
-int verify_token(Token *t, TokenSession session, const Keyring *k, const char *token, size_t n,
-		 const VerifyExpect *expect, time_t now, VerifyResult *result);
+int verify_jwt(Token *t, TokenSession session, const Keyring *k, const char *jwt, size_t jwt_len,
+	       const VerifyExpect *expect, time_t now, VerifyResult *result);
 void verify_result_done(VerifyResult *r);
 const char *verify_reason_to_string(VerifyReason r);

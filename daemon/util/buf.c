@@ -48,7 +48,7 @@ void buf_append_slow(Buf *b, const void *p, size_t n)
 	b->len += n;
 }
 
-/* By hand: snprintf costs more than the record field it formats, several per token. */
+/* By hand: snprintf costs more than the record field it formats, several per JWT. */
 static size_t format_decimal(char out[static DECIMAL_MAX], uint64_t v, bool negative)
 {
 	char tmp[DECIMAL_MAX];

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Checks the ABI of the built libhsmjwt against what the project promises:
 # the SONAME, the exported dynamic symbols and their versions exactly as listed
-# in client/libhsmjwt.abi (an accidental export or a lost symbol fails), every
+# in client/lib/libhsmjwt.abi (an accidental export or a lost symbol fails), every
 # function of hsmjwt.h exported, and the Debian symbols file in step.
 # Usage: check-abi.sh LIBRARY SOURCE_ROOT
 set -eu
@@ -25,9 +25,9 @@ fi
 
 # Everything the library defines for the dynamic linker, with its version.
 nm -D --defined-only "$lib" | awk '{ print $3 }' | LC_ALL=C sort >"$tmp/built"
-grep -v '^#' "$src/client/libhsmjwt.abi" | LC_ALL=C sort >"$tmp/promised"
+grep -v '^#' "$src/client/lib/libhsmjwt.abi" | LC_ALL=C sort >"$tmp/promised"
 if ! diff -u "$tmp/promised" "$tmp/built" >"$tmp/diff"; then
-	echo "FAIL: exported symbols differ from client/libhsmjwt.abi (- promised, + built):"
+	echo "FAIL: exported symbols differ from client/lib/libhsmjwt.abi (- promised, + built):"
 	sed -n '3,$p' "$tmp/diff"
 	fail=1
 fi
@@ -42,7 +42,7 @@ if grep '^hsmjwt__' "$tmp/built"; then
 fi
 
 # The public header declares exactly the exported functions.
-sed -n '/^[a-z]/s/^[^#(]*[ *]\(hsmjwt_[a-z0-9_]*\)(.*/\1/p' "$src/client/hsmjwt.h" | LC_ALL=C sort -u >"$tmp/header"
+sed -n '/^[a-z]/s/^[^#(]*[ *]\(hsmjwt_[a-z0-9_]*\)(.*/\1/p' "$src/client/lib/hsmjwt.h" | LC_ALL=C sort -u >"$tmp/header"
 sed -n 's/@@.*//p' "$tmp/built" | LC_ALL=C sort -u >"$tmp/names"
 if ! diff -u "$tmp/header" "$tmp/names" >"$tmp/diff"; then
 	echo "FAIL: functions in hsmjwt.h (-) and exported (+) differ:"

@@ -46,7 +46,7 @@ for section in $(sed -n 's/^\[\([a-z]*\).*\]$/\1/p' "$src/units/hsmjwtd.conf.exa
 	grep -qE "^# \\[${section}[] ]" "$conf_page" || bad "section [$section] is not in hsmjwtd.conf.5.scd"
 done
 
-for fn in $(sed -n '/^[a-z]/s/^[^#(]*[ *]\(hsmjwt_[a-z0-9_]*\)(.*/\1/p' "$src/client/hsmjwt.h" | sort -u); do
+for fn in $(sed -n '/^[a-z]/s/^[^#(]*[ *]\(hsmjwt_[a-z0-9_]*\)(.*/\1/p' "$src/client/lib/hsmjwt.h" | sort -u); do
 	grep -qF -- "$fn(" "$src/man/libhsmjwt.3.scd" || bad "$fn of hsmjwt.h is not in libhsmjwt.3.scd"
 done
 

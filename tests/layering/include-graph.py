@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Prints the include graph between the daemon's component folders and
-fails (exit 1) on a cycle between folders or an include that points up the
-layer order of docs/ARCHITECTURE.md.
+"""Prints the include graph between the component folders (the daemon's and
+client/'s) and fails (exit 1) on a cycle between folders, an include that
+points up the layer order of docs/ARCHITECTURE.md, or a private header of
+libhsmjwt included from outside client/lib.
 
 Usage: include-graph.py [SOURCE_ROOT] [--dot]
 
@@ -17,11 +18,14 @@ import sys
 # Lowest first. A folder may include its own headers and those of folders
 # before it, never one after it (docs/ARCHITECTURE.md, "Layers").
 LAYERS = [
-    "common", "proto",
+    "common", "proto", "client/lib", "client/cli",
     "daemon/util", "daemon/jwt", "daemon/token", "daemon/keys", "daemon/policy",
     "daemon/audit", "daemon/config", "daemon/service", "daemon/server",
     "daemon", "daemon/ctl",
 ]
+# Folders whose headers are private but for these: other folders see only
+# what an installed program would see.
+PUBLIC = {"client/lib": {"hsmjwt.h"}}
 GENERATED = {"hsmjwt.pb-c.h": "proto", "hsmjwt-build.h": "common"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -58,6 +62,8 @@ def scan(root):
                 continue
             if dst == src:
                 continue
+            if dst in PUBLIC and os.path.basename(inc) not in PUBLIC[dst]:
+                problems.append(f"{os.path.relpath(p, root)}: includes \"{inc}\", private to {dst}")
             edges.setdefault((src, dst), []).append(f"{os.path.relpath(p, root)} -> {inc}")
     return edges, problems
 

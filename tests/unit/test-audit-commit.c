@@ -52,8 +52,8 @@ static int issue(Audit *a, const char *subject)
 		.peer = &peer,
 		.key = "zumo",
 		.subject = { subject, strlen(subject) },
-		.token = "header.payload.signature",
-		.token_len = 24,
+		.jwt = "header.payload.signature",
+		.jwt_len = 24,
 	});
 }
 
@@ -136,7 +136,7 @@ int main(void)
 	check_int(audit_commit(a), 0);
 	check_int(audit_flush(a), 0); /* settled: kept for the recovery, not retried */
 	check_int(file_size(path), size);
-	check(!audit_unsynced(a)); /* settled: their tokens are withheld */
+	check(!audit_unsynced(a)); /* settled: their JWTs are withheld */
 	/* Failing: later records are refused, and the file stays as it was. */
 	check(issue(a, "Custom:refused") < 0);
 	check_int(file_size(path), size);

@@ -69,8 +69,8 @@ static void record_format(void)
 	check(aud);
 	check(strchr(aud + 7, '"') - (aud + 7) == AUDIT_VALUE_MAX - 1);
 
-	/* An issued token: only its fingerprint. */
-	r = (AuditRecord){ .event = AUDIT_ISSUED, .peer = &peer, .token = "abc", .token_len = 3,
+	/* An issued JWT: only its fingerprint. */
+	r = (AuditRecord){ .event = AUDIT_ISSUED, .peer = &peer, .jwt = "abc", .jwt_len = 3,
 			   .key = "zumo", .expires_at = 99 };
 	check_int(audit_line_format(&l, 4, zeros, &r), 0);
 	check(strstr(buf_cstr(&l.json),
@@ -86,7 +86,7 @@ static void record_format(void)
 	Span big = { ctl, sizeof(ctl) - 1 };
 	r = (AuditRecord){ .event = AUDIT_LEGACY_UPGRADE, .peer = &odd, .key = ctl, .kid = ctl,
 			   .alg = ctl, .audience = big, .subject = big, .jti = big, .policy = ctl,
-			   .token = "t", .token_len = 1, .error = ctl, .rule = ctl, .message = ctl,
+			   .jwt = "t", .jwt_len = 1, .error = ctl, .rule = ctl, .message = ctl,
 			   .detail = ctl, .version = ctl, .chain = ctl, .file = ctl,
 			   .failed_since = ctl };
 	check_int(audit_line_format(&l, 5, zeros, &r), 0);
@@ -220,7 +220,7 @@ static void withhold(void)
 		off += 4 + n;
 	}
 	check_int(off, out.len);
-	/* The withheld token is gone from the buffer, the released one is still there. */
+	/* The withheld JWT is gone from the buffer, the released one is still there. */
 	check(memmem(out.data, before, "SECRET.TOKEN.TEXT", 17));
 	check(!memmem(out.data + before, out.len - before, "SECRET", 6));
 	buf_done(&out);
