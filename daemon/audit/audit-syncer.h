@@ -10,8 +10,8 @@
  * loop writes each iteration's records (one write(2)), asks for a sync, and
  * keeps reading, deciding and writing the next records while it runs; the
  * result comes back through an eventfd. One sync runs at a time; the loop
- * releases the replies it covered when the result comes (ARCHITECTURE.md, Invariant 3:
- * no token leaves before its record is durable).
+ * releases the replies it covered when the result comes (ARCHITECTURE.md,
+ * Invariant 3: no JWT leaves before its record is durable).
  *
  * The write(2)s stay on the loop, overlapping the running sync, rather than
  * moving here: that keeps them off the commit's critical path (replies wait

@@ -7,7 +7,7 @@
 
 #include "buf.h"
 
-/* Bounds on what a request may put into a token (ARCHITECTURE.md, Invariant 5). */
+/* Bounds on what a request may put into a JWT (ARCHITECTURE.md, Invariant 5). */
 #define CLAIM_AUDIENCE_MAX 1024
 #define CLAIM_USER_ID_MAX 1024
 #define CLAIM_ACCESS_TOKEN_MAX 8192
