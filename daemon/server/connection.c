@@ -303,7 +303,7 @@ static void connection_answer(InflightClient *cl, Pending *p, bool timed_out)
 	}
 }
 
-static void connection_answered(InflightClient *cl)
+static void connection_served(InflightClient *cl)
 {
 	Connection *c = connection_of(cl);
 
@@ -315,7 +315,7 @@ static void connection_answered(InflightClient *cl)
 
 static const InflightClientOps connection_ops = {
 	.answer = connection_answer,
-	.served = connection_answered,
+	.served = connection_served,
 };
 
 int connection_new(Server *s, int fd, const Peer *peer)

@@ -272,13 +272,14 @@ static void loop_done(Loop *l, int r)
 		connection_free(list_entry(n, Connection, link));
 	l->listen_source = sd_event_source_disable_unref(l->listen_source);
 	l->housekeeping = sd_event_source_disable_unref(l->housekeeping);
-	audit_gate_done(&s->gate, r < 0 ? "the event loop failed" : NULL);
 	if (l->socket_path)
 		unlink(l->socket_path);
 	free(l->socket_path);
 	if (l->listen_fd >= 0)
 		close(l->listen_fd);
 	buf_done(&s->scratch);
+	/* Last, as when main() wrote it: the stop record follows everything the loop did. */
+	audit_gate_done(&s->gate, r < 0 ? "the event loop failed" : NULL);
 }
 
 int server_run(Service *service)
