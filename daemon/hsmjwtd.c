@@ -119,10 +119,8 @@ int main(int argc, char *argv[])
 		pidfile_release(pid_file, pid_fd);
 		return EXIT_FAILURE;
 	}
-	/* A failing start record leaves the trail failing: requests are refused until it works. */
-	(void)audit_start(service_audit(service));
+	/* The server writes the audit trail's start and stop records around its loop. */
 	r = server_run(service);
-	(void)audit_stop(service_audit(service), r < 0 ? "the event loop failed" : NULL);
 	service_free(service);
 	pidfile_release(pid_file, pid_fd);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

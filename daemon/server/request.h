@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "list.h"
 #include "peer.h"
 #include "service.h"
 #include "workers.h"
@@ -12,16 +13,17 @@
 typedef struct Hsmjwt__V1__Request Hsmjwt__V1__Request;
 
 /*
- * A sign or verify request waiting for the token. The server owns it: it
- * hands p->job to the workers, keeps it in its in-flight list, and calls
- * request_complete() (or request_time_out() / request_abandon()) and
- * pending_free() on the loop thread.
+ * A sign or verify request waiting for the token. The in-flight queue
+ * (inflight.h) owns it: it hands p->job to the workers and keeps it in its
+ * queue; its client (the connection) calls request_complete() (or
+ * request_time_out() / request_abandon()) when the queue hands the answer
+ * over, and the queue calls pending_free(), all on the loop thread.
  */
 typedef struct Pending Pending;
 struct Pending {
 	Job job; /* first member: the workers see only this */
-	Pending *prev, *next; /* the server's in-flight list */
-	void *owner;	      /* the server's connection */
+	ListNode link; /* the in-flight queue or its orphans (inflight.c) */
+	struct InflightClient *client; /* who asked (inflight.c) */
 	uint64_t deadline_usec;
 	bool timed_out;
 	/* Below: request.c's. */

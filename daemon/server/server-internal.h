@@ -2,21 +2,26 @@
 #pragma once
 
 /*
- * What server.c (the loop, signals, status), connection.c (sockets, frames,
- * timeouts, the audit hold) and inflight.c (requests waiting for the token,
- * the signing threads, token recovery) share. Nothing else includes this.
+ * The server and its connections. Each concern has one owner:
+ * - server.c: the loop, signals, the listening socket, status, idle exit,
+ *   heap trim, and the list of open connections;
+ * - connection.c: one client's socket, frames, replies and timeouts;
+ * - audit-gate.c: replies held until their audit records are durable;
+ * - inflight.c (and recovery.c): requests at the token, the signing
+ *   threads, request timeouts, reopening a failed token.
+ * Nothing outside this folder includes this.
  */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-#include "audit.h"
+#include "audit-gate.h"
 #include "buf.h"
+#include "inflight.h"
+#include "list.h"
 #include "peer.h"
-#include "request.h"
 #include "service.h"
-#include "workers.h"
 
 /* Read in chunks of this size; a frame may span several reads. */
 #define READ_CHUNK (16u * 1024u)
@@ -36,66 +41,23 @@
 /* Requests one connection may have waiting for the token; then it is not read (back-pressure). */
 #define INFLIGHT_PER_CONNECTION 64u
 
-/*
- * Group commit of the audit trail (sync = always): a token may leave only
- * once its audit record is durable, and one fdatasync() should cover as many
- * records as possible. So:
- * - request handlers write their records at once (write(2), cheap) and
- *   append their replies to the connection's out buffer as before;
- * - while the audit has records no sync covered yet, the bytes appended are
- *   held back: only out[0..out_ready) is sent, and the connection is marked
- *   held;
- * - a post event source, which sd-event dispatches after the other sources
- *   that were pending in this loop iteration, marks how far each held
- *   connection's replies go (out_durable = out.len: their records are all
- *   written) and hands the sync to the audit's thread (audit_commit_start);
- * - the loop goes on meanwhile: more requests are read, decided, signed and
- *   recorded, and their replies are appended behind the mark;
- * - when the sync ends, on_audit_committed() moves each held connection's
- *   out_ready to its mark, and the post source starts the next sync for what
- *   was written since. If the sync failed, each held sign response is first
- *   replaced by an UNAVAILABLE "audit trail" error with the same id
- *   (request_withhold_tokens), all of them, marked or not, so the tokens
- *   never leave.
- * Without a sync thread (or when a lifecycle record's own sync covered
- * everything) the post source commits synchronously and releases all. With
- * sync = batch or none nothing is ever held.
- */
-
+/* What the connections share; server.c sets it up and tears it down. */
 typedef struct Server {
 	sd_event *event;
 	Service *service;
-	int listen_fd;
+	ListNode connections; /* Connection.link: all open ones, to free them at exit */
 	unsigned n_connections;
-	unsigned max_connections;
 	uint32_t max_frame;
-	Buf scratch;
-	struct Connection *connections; /* all open ones, to free them at exit */
-	Audit *audit;
-	struct Connection *held; /* connections whose replies wait for the audit commit */
-	unsigned n_held;
-	sd_event_source *listen_source;
-	uint64_t exit_idle_usec;      /* 0: never exit for idleness */
-	uint64_t last_activity_usec; /* CLOCK_MONOTONIC, from the loop's cached clock */
-	char last_status[256];
-	/* Requests waiting for the token, oldest first: they share one timeout. */
-	Workers *workers;
-	sd_event_source *workers_source, *timeout_source;
-	Pending *inflight_head, *inflight_tail;
-	Pending *orphans; /* timed out, still with a worker; linked by next */
-	uint64_t request_timeout_usec;
-	sd_event_source *recover_source; /* reopens a failed token, with backoff */
 	uint64_t read_timeout_usec, write_timeout_usec, idle_timeout_usec;
-	uint64_t recover_backoff_usec;
-	unsigned n_sessions;
-	uint64_t n_requests; /* frames answered or handed on, for trim_heap_when_quiet() */
-	uint64_t requests_at_last_tick;
-	unsigned quiet_ticks;
-	bool heap_trimmed;
+	uint64_t last_activity_usec; /* a connection opened or closed (loop's cached clock) */
+	uint64_t n_requests;	     /* frames answered or handed on, for the heap trim */
+	Buf scratch;		     /* the token text of the request being answered */
+	AuditGate gate;
+	Inflight inflight;
 } Server;
 
 typedef struct Connection {
-	struct Connection *prev, *next;
+	ListNode link; /* on Server.connections */
 	Server *server;
 	int fd;
 	sd_event_source *source;
@@ -103,43 +65,20 @@ typedef struct Connection {
 	Buf in;
 	Buf out;
 	size_t out_sent;
-	size_t out_ready; /* out[0..out_ready) may leave; the rest waits for the audit commit */
-	size_t out_durable; /* held: out[..out_durable) is covered by the running sync */
-	bool held;
-	struct Connection *held_prev, *held_next;
+	AuditHold hold;	       /* how much of out may leave (audit-gate.h) */
+	InflightClient client; /* its requests at the token (inflight.h) */
 	bool eof;    /* the peer sent all it will: answer what came, then close */
 	bool broken; /* a bad frame or a failure: flush what is queued, then close */
-	unsigned inflight; /* requests of this connection waiting for the token */
+	bool dead;   /* closed while requests were in flight: freed when they end */
 	uint64_t last_progress_usec; /* a byte read or sent (loop's cached clock) */
 	uint64_t frame_started_usec; /* an incomplete frame is buffered since; 0: none */
-	bool dead;	   /* closed while requests were in flight: freed when they end */
-	struct Connection *touched_next; /* completions to serve, see on_workers_done() */
-	bool touched;
 } Connection;
 
-/* Housekeeping ticks (seconds) without a request before the heap is trimmed. */
-#define TRIM_AFTER_QUIET_TICKS 5u
-
-#define RECOVER_FIRST_USEC (100ull * 1000ull)
-#define RECOVER_MAX_USEC (5ull * 1000000ull)
-
 /* connection.c */
+/* Takes fd and peer; on failure both are closed. */
+int connection_new(Server *s, int fd, const Peer *peer);
 Connection *connection_free(Connection *c);
-void connection_serve(Connection *c);
-int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata);
-int on_audit_commit(sd_event_source *src, void *userdata);
-void on_audit_committed(void *userdata, int r);
-void sweep_connections(Server *s, uint64_t now);
-
-/* inflight.c */
-void submit(Server *s, Connection *c, Pending *p);
-void schedule_recovery(Server *s, uint64_t delay_usec);
-int start_workers(Server *s);
-void stop_workers(Server *s);
-int on_recover(sd_event_source *src, uint64_t usec, void *userdata);
-void drop_all_pending(Server *s);
-int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void *userdata);
-int on_request_timeout(sd_event_source *src, uint64_t usec, void *userdata);
-
-/* server.c */
-void update_status(Server *s);
+/* Closes c if it broke one of its time limits (read-, write-, idle-timeout). */
+void connection_sweep(Connection *c, uint64_t now);
+/* The audit gate let c's replies go (ok < 0: it could not withhold them; c goes). */
+void connection_released(AuditHold *h, int ok);

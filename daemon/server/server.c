@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The loop: signals, the listening socket, status, idle exit and heap trim.
+ * It builds the audit gate, the in-flight queue and the list of
+ * connections (server-internal.h says who owns what) and tears them down.
+ */
 #include "server.h"
 
 #include <errno.h>
@@ -15,24 +20,49 @@
 
 #include "cleanup.h"
 #include "fd-limit.h"
-#include "frame.h"
 #include "listen.h"
 #include "log.h"
-#include "request.h"
 #include "server-internal.h"
 
 /* Status, timeouts and idle checks run on this period: no syscall on the request path. */
 #define HOUSEKEEPING_USEC (1ull * 1000000ull)
+/* Housekeeping ticks (seconds) without a request before the heap is trimmed. */
+#define TRIM_AFTER_QUIET_TICKS 5u
 
-void update_status(Server *s)
+/* server.c's own state around the Server the connections share. */
+typedef struct Loop {
+	Server server;
+	/* The listening socket. */
+	int listen_fd;
+	sd_event_source *listen_source;
+	char *socket_path; /* bound by hand: unlinked at exit */
+	unsigned max_connections;
+	/* The housekeeping timer: status, idle exit, heap trim. */
+	sd_event_source *housekeeping;
+	uint64_t exit_idle_usec; /* 0: never exit for idleness */
+	char last_status[256];
+	uint64_t requests_at_last_tick;
+	unsigned quiet_ticks;
+	bool heap_trimmed;
+} Loop;
+
+static void update_status(Loop *l)
 {
-	char status[sizeof(s->last_status)];
+	char status[sizeof(l->last_status)];
 
-	service_describe(s->service, s->n_connections, status, sizeof(status));
-	if (strcmp(status, s->last_status) == 0)
+	service_describe(l->server.service, l->server.n_connections, status, sizeof(status));
+	if (strcmp(status, l->last_status) == 0)
 		return;
-	memcpy(s->last_status, status, sizeof(status));
+	memcpy(l->last_status, status, sizeof(status));
 	(void)sd_notifyf(0, "STATUS=%s", status);
+}
+
+static void status_changed(void *userdata)
+{
+	Loop *l = userdata;
+
+	l->last_status[0] = '\0';
+	update_status(l);
 }
 
 /*
@@ -41,43 +71,41 @@ void update_status(Server *s)
  * request came for TRIM_AFTER_QUIET_TICKS housekeeping ticks, give them back,
  * once per quiet spell.
  */
-static void trim_heap_when_quiet(Server *s)
+static void trim_heap_when_quiet(Loop *l)
 {
-	if (s->n_requests != s->requests_at_last_tick) {
-		s->requests_at_last_tick = s->n_requests;
-		s->quiet_ticks = 0;
-		s->heap_trimmed = false;
-	} else if (!s->heap_trimmed && ++s->quiet_ticks >= TRIM_AFTER_QUIET_TICKS) {
+	if (l->server.n_requests != l->requests_at_last_tick) {
+		l->requests_at_last_tick = l->server.n_requests;
+		l->quiet_ticks = 0;
+		l->heap_trimmed = false;
+	} else if (!l->heap_trimmed && ++l->quiet_ticks >= TRIM_AFTER_QUIET_TICKS) {
 		(void)malloc_trim(0);
-		s->heap_trimmed = true;
+		l->heap_trimmed = true;
 	}
 }
 
 static int on_housekeeping(sd_event_source *src, uint64_t usec, void *userdata)
 {
-	Server *s = userdata;
-	uint64_t next = usec + HOUSEKEEPING_USEC;
+	Loop *l = userdata;
+	Server *s = &l->server;
+	uint64_t next = usec + HOUSEKEEPING_USEC, now = usec;
 
-	update_status(s);
-	trim_heap_when_quiet(s);
+	update_status(l);
+	trim_heap_when_quiet(l);
 	/* usec is when this timer was due; connections carry the loop's later clock. */
-	{
-		uint64_t now = usec;
-
-		(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
-		sweep_connections(s, now);
-	}
-	if (s->exit_idle_usec && s->n_connections == 0) {
-		uint64_t idle_until = s->last_activity_usec + s->exit_idle_usec;
+	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+	list_for_each_safe(n, tmp, &s->connections)
+		connection_sweep(list_entry(n, Connection, link), now);
+	if (l->exit_idle_usec && s->n_connections == 0) {
+		uint64_t idle_until = s->last_activity_usec + l->exit_idle_usec;
 		if (usec >= idle_until) {
 			/*
 			 * Connections arriving from now on wait in the socket, which systemd
 			 * holds; it starts us again for them, so none is lost.
 			 */
 			log_info("Idle for %" PRIu64 " s, exiting; socket activation restarts on demand",
-				 s->exit_idle_usec / 1000000);
+				 l->exit_idle_usec / 1000000);
 			(void)sd_notify(0, "STOPPING=1\nSTATUS=Exiting: idle");
-			sd_event_source_set_enabled(s->listen_source, SD_EVENT_OFF);
+			sd_event_source_set_enabled(l->listen_source, SD_EVENT_OFF);
 			return sd_event_exit(sd_event_source_get_event(src), 0);
 		}
 		if (idle_until < next)
@@ -97,7 +125,8 @@ static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si,
 
 static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
-	Server *s = userdata;
+	Loop *l = userdata;
+	Service *service = l->server.service;
 	_cleanup_free_ char *error = NULL, *path = NULL;
 	Config *config = NULL;
 	int r;
@@ -105,36 +134,67 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
 	(void)src, (void)si;
 	(void)sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
 	/* SIGHUP is also what log rotation sends: the chain continues into the new file. */
-	(void)audit_reopen(s->audit);
-	path = strdup(service_config(s->service)->path);
+	(void)audit_reopen(l->server.gate.audit);
+	path = strdup(service_config(service)->path);
 	r = path ? config_load(path, &config, &error) : -ENOMEM;
 	if (r < 0) {
 		log_error("Reload refused, the previous configuration stays in force: %s",
 			  error ? error : strerror(-r));
-		(void)audit_reload(s->audit, "refused: the configuration is invalid");
+		(void)audit_reload(l->server.gate.audit, "refused: the configuration is invalid");
 	} else
-		(void)service_reload(s->service, config);
-	schedule_recovery(s, 0);
-	s->last_status[0] = '\0';
-	update_status(s);
+		(void)service_reload(service, config);
+	recovery_schedule(&l->server.inflight.recovery, 0);
+	status_changed(l);
 	(void)sd_notify(0, "READY=1");
 	return 0;
 }
 
-int server_run(Service *service)
+static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
-	const Config *cfg = service_config(service);
-	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
-	sd_event_source *listen_src = NULL, *housekeeping = NULL;
-	Server s = {
-		.service = service,
-		.listen_fd = -EBADF,
-		.max_connections = cfg->max_connections,
-		.max_frame = cfg->max_frame,
-		.audit = service_audit(service),
-	};
-	_cleanup_free_ char *socket_path = NULL;
-	bool bound = false;
+	Loop *l = userdata;
+	_cleanup_close_ int cfd = -EBADF;
+	Peer peer;
+	int r;
+
+	(void)src, (void)revents;
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warning_errno(errno, "accept4() failed: %m");
+		return 0;
+	}
+	/* Identity before any byte is read: later requests cannot change who asked. */
+	r = peer_from_socket(cfd, &peer);
+	if (r < 0) {
+		log_warning_errno(r, "SO_PEERCRED failed, dropping connection: %m");
+		return 0;
+	}
+	if (l->server.n_connections >= l->max_connections) {
+		log_warning("Refusing connection of pid %d uid %u: %u connections open "
+			    "([server] max-connections)", (int)peer.pid, (unsigned)peer.uid,
+			    l->server.n_connections);
+		peer_done(&peer);
+		return 0;
+	}
+	(void)connection_new(&l->server, TAKE_FD(cfd), &peer);
+	return 0;
+}
+
+/* With one client and none of its requests at the token a sync thread overlaps nothing. */
+static bool loop_busy(AuditGate *g)
+{
+	Server *s = list_entry(g, Server, gate);
+
+	return inflight_busy(&s->inflight) || s->n_connections > 1;
+}
+
+static const AuditGateOps gate_ops = {
+	.busy = loop_busy,
+	.released = connection_released,
+};
+
+static int loop_signals(sd_event *e, Loop *l)
+{
 	sigset_t mask;
 	int r;
 
@@ -144,104 +204,135 @@ int server_run(Service *service)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "sigprocmask(): %m");
-
-	r = sd_event_default(&e);
-	if (r < 0)
-		return log_error_errno(r, "Cannot create event loop: %m");
-	s.event = e;
 	r = sd_event_add_signal(e, NULL, SIGTERM, on_terminate, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);
 	if (r >= 0)
-		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, &s);
+		r = sd_event_add_signal(e, NULL, SIGHUP, on_reload, l);
 	if (r < 0)
 		return log_error_errno(r, "Cannot watch signals: %m");
 	/* WatchdogSec= in the unit: pings come from the loop, so a stuck loop gets noticed. */
 	r = sd_event_set_watchdog(e, true);
 	if (r < 0)
 		return log_error_errno(r, "Cannot set up the watchdog: %m");
-	r = sd_event_add_post(e, NULL, on_audit_commit, &s);
-	if (r >= 0)
-		r = audit_attach_event(s.audit, e, on_audit_committed, &s);
-	if (r < 0)
-		return log_error_errno(r, "Cannot set up the audit trail's event sources: %m");
+	return 0;
+}
 
-	/* Each connection holds its socket and the peer's pidfd. */
-	fd_limit_ensure(2u * s.max_connections + 64u);
-
-	s.request_timeout_usec = cfg->request_timeout * 1000000ull;
-	s.read_timeout_usec = cfg->read_timeout * 1000000ull;
-	s.write_timeout_usec = cfg->write_timeout * 1000000ull;
-	s.idle_timeout_usec = cfg->idle_timeout * 1000000ull;
-	s.n_sessions = cfg->sessions;
-	s.recover_backoff_usec = RECOVER_FIRST_USEC;
-	r = start_workers(&s);
-	if (r < 0)
-		goto out;
-	r = sd_event_add_time(e, &s.timeout_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
-			      on_request_timeout, &s);
-	if (r >= 0)
-		r = sd_event_add_time(e, &s.recover_source, CLOCK_MONOTONIC, UINT64_MAX, 0,
-				      on_recover, &s);
-	if (r < 0) {
-		log_error_errno(r, "Cannot arm the request timers: %m");
-		goto out;
-	}
-	(void)sd_event_source_set_enabled(s.timeout_source, SD_EVENT_OFF);
-	(void)sd_event_source_set_enabled(s.recover_source, SD_EVENT_OFF);
-	log_info("%u signing thread(s), each with its own session; request timeout %" PRIu64 " s",
-		 workers_count(s.workers), cfg->request_timeout);
+static int loop_listen(Loop *l, const Config *cfg)
+{
+	bool bound = false;
+	int r;
 
 	/* The Config may be replaced by a reload; keep what must outlive it. */
-	socket_path = strdup(cfg->socket_path);
-	if (!socket_path)
+	l->socket_path = strdup(cfg->socket_path);
+	if (!l->socket_path)
 		return -ENOMEM;
-	r = listen_socket_open(socket_path, &s.listen_fd, &bound);
+	r = listen_socket_open(l->socket_path, &l->listen_fd, &bound);
 	if (r < 0)
 		return r;
-	r = sd_event_add_io(e, &listen_src, s.listen_fd, EPOLLIN, on_accept, &s);
-	if (r < 0) {
-		log_error_errno(r, "Cannot watch the listening socket: %m");
-		goto out;
+	if (!bound) {
+		free(l->socket_path);
+		l->socket_path = NULL;
 	}
-
-	s.listen_source = listen_src;
+	r = sd_event_add_io(l->server.event, &l->listen_source, l->listen_fd, EPOLLIN, on_accept, l);
+	if (r < 0)
+		return log_error_errno(r, "Cannot watch the listening socket: %m");
 	if (cfg->exit_idle && bound)
 		log_notice("exit-idle ignored: the socket was not passed by systemd, so nobody would "
 			   "restart the daemon");
 	else
-		s.exit_idle_usec = cfg->exit_idle * 1000000ull;
-	(void)sd_event_now(e, CLOCK_MONOTONIC, &s.last_activity_usec);
-	r = sd_event_add_time_relative(e, &housekeeping, CLOCK_MONOTONIC,
-				       s.exit_idle_usec && s.exit_idle_usec < HOUSEKEEPING_USEC ?
-					       s.exit_idle_usec : HOUSEKEEPING_USEC,
-				       0, on_housekeeping, &s);
+		l->exit_idle_usec = cfg->exit_idle * 1000000ull;
+	return 0;
+}
+
+static int loop_housekeeping(Loop *l)
+{
+	sd_event *e = l->server.event;
+	int r;
+
+	(void)sd_event_now(e, CLOCK_MONOTONIC, &l->server.last_activity_usec);
+	r = sd_event_add_time_relative(e, &l->housekeeping, CLOCK_MONOTONIC,
+				       l->exit_idle_usec && l->exit_idle_usec < HOUSEKEEPING_USEC ?
+					       l->exit_idle_usec : HOUSEKEEPING_USEC,
+				       0, on_housekeeping, l);
+	if (r < 0)
+		return log_error_errno(r, "Cannot arm the housekeeping timer: %m");
+	(void)sd_event_source_set_enabled(l->housekeeping, SD_EVENT_ON);
+	return 0;
+}
+
+/* Every exit of server_run() comes here: threads first, then what they worked on. */
+static void loop_done(Loop *l, int r)
+{
+	Server *s = &l->server;
+	ListNode *n;
+
+	inflight_done(&s->inflight);
+	while ((n = list_first(&s->connections)))
+		connection_free(list_entry(n, Connection, link));
+	l->listen_source = sd_event_source_disable_unref(l->listen_source);
+	l->housekeeping = sd_event_source_disable_unref(l->housekeeping);
+	if (l->socket_path)
+		unlink(l->socket_path);
+	free(l->socket_path);
+	if (l->listen_fd >= 0)
+		close(l->listen_fd);
+	buf_done(&s->scratch);
+	/* Last, as when main() wrote it: the stop record follows everything the loop did. */
+	audit_gate_done(&s->gate, r < 0 ? "the event loop failed" : NULL);
+}
+
+int server_run(Service *service)
+{
+	const Config *cfg = service_config(service);
+	_cleanup_(sd_event_unrefp) sd_event *e = NULL;
+	Loop l = {
+		.server = {
+			.service = service,
+			.max_frame = cfg->max_frame,
+			.read_timeout_usec = cfg->read_timeout * 1000000ull,
+			.write_timeout_usec = cfg->write_timeout * 1000000ull,
+			.idle_timeout_usec = cfg->idle_timeout * 1000000ull,
+		},
+		.listen_fd = -EBADF,
+		.max_connections = cfg->max_connections,
+	};
+	Server *s = &l.server;
+	int r;
+
+	list_init(&s->connections);
+	r = sd_event_default(&e);
 	if (r < 0) {
-		log_error_errno(r, "Cannot arm the housekeeping timer: %m");
+		log_error_errno(r, "Cannot create event loop: %m");
 		goto out;
 	}
-	(void)sd_event_source_set_enabled(housekeeping, SD_EVENT_ON);
-	service_describe(service, 0, s.last_status, sizeof(s.last_status));
-	(void)sd_notifyf(0, "READY=1\nSTATUS=%s", s.last_status);
+	s->event = e;
+	r = audit_gate_init(&s->gate, e, service_audit(service), &gate_ops);
+	if (r >= 0)
+		r = loop_signals(e, &l);
+	if (r < 0)
+		goto out;
+	/* Each connection holds its socket and the peer's pidfd. */
+	fd_limit_ensure(2u * l.max_connections + 64u);
+	/* Listen first: a daemon that cannot listen starts no thread and opens no session. */
+	r = loop_listen(&l, cfg);
+	if (r >= 0)
+		r = inflight_init(&s->inflight, e, service, cfg->sessions,
+				  cfg->request_timeout * 1000000ull);
+	if (r >= 0)
+		r = inflight_start(&s->inflight);
+	if (r >= 0)
+		r = loop_housekeeping(&l);
+	if (r < 0)
+		goto out;
+	s->inflight.recovery.recovered = status_changed;
+	s->inflight.recovery.userdata = &l;
+	service_describe(service, 0, l.last_status, sizeof(l.last_status));
+	(void)sd_notifyf(0, "READY=1\nSTATUS=%s", l.last_status);
 	r = sd_event_loop(e);
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
 out:
-	/* Threads first (each finishes its current call), then what they worked on. */
-	stop_workers(&s);
-	drop_all_pending(&s);
-	sd_event_source_disable_unref(s.timeout_source);
-	sd_event_source_disable_unref(s.recover_source);
-	while (s.connections)
-		connection_free(s.connections);
-	sd_event_source_disable_unref(listen_src);
-	audit_detach_event(s.audit);
-	sd_event_source_disable_unref(housekeeping);
-	if (bound)
-		unlink(socket_path);
-	if (s.listen_fd >= 0)
-		close(s.listen_fd);
-	buf_done(&s.scratch);
+	loop_done(&l, r);
 	return r < 0 ? r : 0;
 }
-

@@ -84,6 +84,7 @@ Service *service_free(Service *s);
 int service_reload(Service *s, Config *config);
 
 const Config *service_config(const Service *s);
+/* The service records into it; the server's audit gate runs its start, commits and stop. */
 Audit *service_audit(Service *s);
 const Keyring *service_keyring(const Service *s);
 uint64_t service_jwts_issued(const Service *s);
@@ -126,6 +127,11 @@ void sign_work_done(SignWork *w);
 /* The token this service signs with; replaced when the token is reopened. */
 Token *service_token(Service *s);
 
+/*
+ * The token's health, which requests are answered from (a down token fails
+ * them fast). Only the server's token recovery (server/recovery.c) changes
+ * it: it reports a failure here and, once the threads let go, reopens.
+ */
 /* A token call failed as a device does (gone, session lost, no answer in time). */
 void service_token_failed(Service *s, int error);
 bool service_token_down(const Service *s);
