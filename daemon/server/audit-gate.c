@@ -52,7 +52,7 @@ static void release(AuditGate *g, AuditHold *h, int commit, size_t upto)
 		snprintf(msg, sizeof(msg),
 			 "audit trail could not make the record durable (%s); token withheld",
 			 audit_strerror(commit));
-		if (request_withhold_tokens(h->out, h->out_ready, msg) < 0) {
+		if (request_withhold_jwts(h->out, h->out_ready, msg) < 0) {
 			/* Cannot even say why: drop what was held, and its owner. */
 			held_remove(g, h);
 			g->ops->released(h, -ENOMEM);

@@ -22,7 +22,7 @@
  *   post source starts the next sync for what was written since. If the
  *   sync failed, each held sign response is first replaced by an
  *   UNAVAILABLE "audit trail" error with the same id
- *   (request_withhold_tokens), all of them, marked or not, so the tokens
+ *   (request_withhold_jwts), all of them, marked or not, so the JWTs
  *   never leave.
  * Without a sync thread (or when a lifecycle record's own sync covered
  * everything) the post source commits synchronously and releases all. With

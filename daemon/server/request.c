@@ -415,7 +415,7 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	return 0;
 }
 
-int request_withhold_tokens(Buf *out, size_t from, const char *message)
+int request_withhold_jwts(Buf *out, size_t from, const char *message)
 {
 	_cleanup_(buf_done) Buf held = {};
 	size_t off = 0;

@@ -71,4 +71,4 @@ int request_reply_too_large(uint32_t announced, uint32_t max, Buf *out);
  * leaves without its durable record; other responses stay as they are. The
  * replaced bytes are wiped.
  */
-int request_withhold_tokens(Buf *out, size_t from, const char *message);
+int request_withhold_jwts(Buf *out, size_t from, const char *message);

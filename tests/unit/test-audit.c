@@ -198,7 +198,7 @@ static void withhold(void)
 	before = out.len;
 	append_response(&out, &b);
 	append_response(&out, &c);
-	check_int(request_withhold_tokens(&out, before, "audit trail: no"), 0);
+	check_int(request_withhold_jwts(&out, before, "audit trail: no"), 0);
 
 	const uint8_t *p = (const uint8_t *)out.data;
 	uint64_t want_ids[] = { 1, 2, 3 };
