@@ -39,7 +39,7 @@ static char mock_control_path[sizeof(mock_dir) + 16];
 	"credentials = yes\nextra-claims = *\nlegacy-claims = yes\n"
 
 /* Replaces the fault spec (mock-faults.h); "" clears it. */
-static void mock_control(const char *spec)
+static inline void mock_control(const char *spec)
 {
 	char tmp[sizeof(mock_control_path) + 8];
 	FILE *f;
@@ -53,7 +53,7 @@ static void mock_control(const char *spec)
 }
 
 /* Sets up the directory, the PIN file and the control file; returns the module, or exits 77. */
-static const char *mock_setup(void)
+static inline const char *mock_setup(void)
 {
 	const char *module = getenv("HSMJWT_MOCK_MODULE");
 	char pin[sizeof(mock_dir) + 8];
@@ -76,7 +76,7 @@ static const char *mock_setup(void)
 	return module;
 }
 
-static void mock_teardown(void)
+static inline void mock_teardown(void)
 {
 	char p[sizeof(mock_dir) + 32];
 
@@ -89,7 +89,7 @@ static void mock_teardown(void)
 }
 
 /* A Service on the mock token with keys (MOCK_CONFIG_KEYS or more); < 0 as service_new(). */
-static int mock_service_new(const char *module, const char *keys, Service **ret)
+static inline int mock_service_new(const char *module, const char *keys, Service **ret)
 {
 	char *text = NULL, *err = NULL;
 	Config *c = NULL;
@@ -112,7 +112,7 @@ static int mock_service_new(const char *module, const char *keys, Service **ret)
 }
 
 /* What the server does with a token call's result (daemon/server/inflight.c, device_failure()). */
-static bool mock_device_failure(int r)
+static inline bool mock_device_failure(int r)
 {
 	return r == -ENODEV || r == -ENOTCONN || r == -EIO || r == -ETIMEDOUT;
 }
@@ -123,7 +123,7 @@ static bool mock_device_failure(int r)
  * the one response, decoded, or NULL if request_handle() failed. *ret_token_result
  * gets the token call's -errno (0 when the request did not reach the token).
  */
-static Hsmjwt__V1__Response *mock_roundtrip(Service *s, const uint8_t *payload, size_t n,
+static inline Hsmjwt__V1__Response *mock_roundtrip(Service *s, const uint8_t *payload, size_t n,
 					    int *ret_token_result)
 {
 	static const Peer root = { .pid = 1, .uid = 0, .gid = 0, .pidfd = -EBADF };
@@ -164,7 +164,7 @@ static Hsmjwt__V1__Response *mock_roundtrip(Service *s, const uint8_t *payload, 
 	return resp;
 }
 
-static uint8_t *mock_pack(const Hsmjwt__V1__Request *req, size_t *ret_n)
+static inline uint8_t *mock_pack(const Hsmjwt__V1__Request *req, size_t *ret_n)
 {
 	size_t n = hsmjwt__v1__request__get_packed_size(req);
 	uint8_t *p = malloc(n ? n : 1);

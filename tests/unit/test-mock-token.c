@@ -254,6 +254,8 @@ static void test_nss_style_at_load(void)
 	/* issue: module error codes -- a valid token is not recognised: */
 	check_int(r->body_case, HSMJWT__V1__RESPONSE__BODY_VERIFY);
 	check(!r->verify->valid);
+	/* ...and is called forged: the key "cannot verify", so none matches. */
+	check_int(r->verify->reason, HSMJWT__V1__VERIFY_REASON__VERIFY_REASON_BAD_SIGNATURE);
 	check(!service_token_down(s));
 	hsmjwt__v1__response__free_unpacked(r, NULL);
 	free(token);
