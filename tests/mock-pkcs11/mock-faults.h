@@ -18,7 +18,8 @@
  * Values are CKR_ / CKM_ names or numbers. The spec comes from
  * $HSMJWT_MOCK_PKCS11, or from the file $HSMJWT_MOCK_PKCS11_CONTROL names,
  * which is read again whenever it changes (replace it by rename()). Call
- * counts start again at every (re)load.
+ * counts start again at every change of the spec, not at C_Initialize: a
+ * reopened token goes on counting.
  */
 
 #include <stdbool.h>

@@ -62,6 +62,7 @@ static Object objects[OBJECTS_MAX];
 static CK_OBJECT_HANDLE next_copy = COPY_FIRST_HANDLE;
 static uint8_t hmac_key[32];
 static MockFaults faults;
+static bool faults_loaded;
 static struct stat control_st;
 static unsigned long sign_calls;
 
@@ -242,8 +243,11 @@ static CK_RV mock_initialize(CK_VOID_PTR args)
 	pthread_mutex_lock(&lock);
 	if (initialized)
 		LEAVE(CKR_CRYPTOKI_ALREADY_INITIALIZED);
-	faults_load(getenv("HSMJWT_MOCK_PKCS11"));
-	control_st = (struct stat){};
+	/* The spec and its counts outlive C_Finalize, as a device's troubles do. */
+	if (!faults_loaded) {
+		faults_load(getenv("HSMJWT_MOCK_PKCS11"));
+		faults_loaded = true;
+	}
 	faults_refresh();
 	if (faults.init_rv)
 		LEAVE(faults.init_rv);
