@@ -99,6 +99,39 @@ def test_sign_hang_past_request_timeout():
         env.stop()
 
 
+def keys_latency(env):
+    """Seconds a KEYS request (no token call) takes on a new connection."""
+    t0 = time.monotonic()
+    s = h.connect(env.sock)
+    h.send_frame(s, h.field(1, 0, 9) + h.field(4, 2, b""))
+    resp = h.recv_frame(s)
+    s.close()
+    assert resp and h.error_of(resp) is None, resp
+    return time.monotonic() - t0
+
+
+def test_reopen_probe_runs_on_the_loop():
+    # Every C_Sign takes 2.5 s; request-timeout is 1 s. The timeout marks the token
+    # failed; once the stuck call returns (2.5 s) the daemon reopens the token, and
+    # the reopen's probe signature (keyring_load) runs on the event loop thread:
+    # issue: for those 2.5 s the loop serves nobody, not even a request that needs
+    # no token, and no request-timeout bounds it.
+    with MockEnv(server_extra="request-timeout = 1\n") as env:
+        env.start()
+        idle = keys_latency(env)
+        env.faults("sign-sleep-ms=2500@1+")
+        t0 = time.monotonic()
+        r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:stuck")
+        assert r.returncode == 6, r
+        time.sleep(max(0, t0 + 3.0 - time.monotonic()))  # within the reopen's probe
+        during = keys_latency(env)
+        env.faults("")
+        env.wait_log("mock) reopened")
+        assert during > 1.0, (idle, during)  # issue: the loop waits for the token
+        print(f"     KEYS request: {idle * 1000:.1f} ms idle, {during:.2f} s during the reopen")
+        env.stop()
+
+
 def orphaned(sessions):
     """Two sign requests, and the client closes before the slow token answers: the
     audit events of the two, in request order."""
@@ -186,5 +219,5 @@ def test_device_removed_then_back():
 
 if __name__ == "__main__":
     h.run([test_sign_and_verify_on_mock, test_sign_hang_past_request_timeout,
-           test_orphaned_requests, test_nss_style_verify_error_bounces_the_token,
+           test_reopen_probe_runs_on_the_loop, test_orphaned_requests, test_nss_style_verify_error_bounces_the_token,
            test_device_removed_then_back])
