@@ -77,12 +77,6 @@ static void serve_touched(ListNode *round)
 		list_entry(n, InflightClient, touched)->ops->served(list_entry(n, InflightClient, touched));
 }
 
-/* The token call failed as a device would (not a refused request): the token needs a look. */
-static bool device_failure(int r)
-{
-	return r == -ENODEV || r == -ENOTCONN || r == -EIO || r == -ETIMEDOUT;
-}
-
 static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	Inflight *q = userdata;
@@ -103,7 +97,7 @@ static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void 
 			pending_free(p);
 			continue;
 		}
-		if (device_failure(request_token_result(p)))
+		if (token_error_is_device_failure(request_token_result(p)))
 			recovery_token_failed(&q->recovery, request_token_result(p));
 		cl->ops->answer(cl, p, false);
 		pending_free(p);

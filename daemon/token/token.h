@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -155,3 +156,13 @@ void token_destroy_session_object(Token *t, TokenObject o);
  */
 int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[static 32],
 			  bool replace);
+
+/*
+ * A token call's -errno that says the device failed (gone, session lost, an
+ * error of the device's own, no answer in time), as opposed to a refused
+ * request: the token needs a look (ARCHITECTURE.md, Invariant 6).
+ */
+static inline bool token_error_is_device_failure(int r)
+{
+	return r == -ENODEV || r == -ENOTCONN || r == -EIO || r == -ETIMEDOUT;
+}

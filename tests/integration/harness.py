@@ -85,7 +85,8 @@ ROOT_POLICY = (("harness-root", {"uid": "0", "keys": "*", "audiences": "*", "use
 class Env:
     def __init__(self, keys=(("zumo", {"max-lifetime": "400d"}),), module=None, extra_env=None,
                  token_uri="pkcs11:token=hsmjwt", server_extra="", policies=ROOT_POLICY,
-                 audit=None):
+                 audit=None, init_token=True):
+        # init_token=False: the module needs no SoftHSM token (tests/mock-pkcs11).
         self.dir = tempfile.mkdtemp(prefix="hsmjwt-it-")
         self.sock = os.path.join(self.dir, "hsmjwtd.sock")
         self.conf = os.path.join(self.dir, "hsmjwtd.conf")
@@ -105,9 +106,10 @@ class Env:
             self.daemon_env.update(extra_env)
         self.env = dict(os.environ, **self.daemon_env)
         self.env.pop("HSMJWT_SOCKET", None)
-        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "hsmjwt",
-                        "--pin", PIN, "--so-pin", "5678"], env=self.env, check=True,
-                       stdout=subprocess.DEVNULL)
+        if init_token:
+            subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "hsmjwt",
+                            "--pin", PIN, "--so-pin", "5678"], env=self.env, check=True,
+                           stdout=subprocess.DEVNULL)
         pin = os.path.join(self.dir, "pin")
         with open(os.open(pin, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
             f.write(PIN + "\n")
