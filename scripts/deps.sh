@@ -8,6 +8,7 @@ HSMJWT_DEBS=(
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
 	scdoc bash-completion
 	p11-kit-modules
+	protobuf-compiler python3-protobuf python3-venv
 )
 
 # Only for building and checking the packages (tests/packaging/run.sh).
@@ -36,6 +37,24 @@ install_missing_debs() {
 		return 1
 	fi
 	rm -f "$log"
+}
+
+# The Node.js client needs node (18 or later) and npm: Debian's nodejs and npm
+# unless a node is on PATH already (e.g. NodeSource's, which carries its own npm).
+install_node() {
+	command -v node >/dev/null && command -v npm >/dev/null && return 0
+	install_missing_debs nodejs npm
+}
+
+# Builds client/node from its lockfile (npm ci runs the build: protoc and tsc).
+# Skipped, with a note, when it is already built from the same sources.
+build_node_client() {
+	local dir=client/node stamp=client/node/dist/.built-from
+	local sum
+	sum=$(cat proto/hsmjwt.proto "$dir"/package-lock.json "$dir"/src/*.ts "$dir"/scripts/* | sha256sum)
+	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	echo "$sum" >"$stamp"
 }
 
 build_tree() {
