@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "name-table.h"
 
 static const char *const sync_names[] = {
 	[AUDIT_SYNC_ALWAYS] = "always",
@@ -15,15 +16,17 @@ static const char *const sync_names[] = {
 
 const char *audit_sync_to_string(AuditSync s)
 {
-	return (size_t)s < ELEMENTSOF(sync_names) ? sync_names[s] : NULL;
+	return name_table_get(sync_names, ELEMENTSOF(sync_names), (size_t)s);
 }
 
 int audit_sync_from_string(const char *s, AuditSync *ret)
 {
-	for (size_t i = 0; i < ELEMENTSOF(sync_names); i++)
-		if (strcmp(s, sync_names[i]) == 0)
-			return *ret = (AuditSync)i, 0;
-	return -EINVAL;
+	int i = name_table_find(sync_names, ELEMENTSOF(sync_names), s);
+
+	if (i < 0)
+		return i;
+	*ret = (AuditSync)i;
+	return 0;
 }
 
 void audit_config_defaults(AuditConfig *a)

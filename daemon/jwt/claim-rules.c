@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "name-table.h"
 
 static const char *const profile_names[] = {
 	[PROFILE_ZUMO_V2] = "zumo-v2",
@@ -13,15 +14,17 @@ static const char *const profile_names[] = {
 
 const char *profile_to_string(Profile p)
 {
-	return (size_t)p < ELEMENTSOF(profile_names) ? profile_names[p] : NULL;
+	return name_table_get(profile_names, ELEMENTSOF(profile_names), (size_t)p);
 }
 
 int profile_from_string(const char *s, Profile *ret)
 {
-	for (size_t i = 0; i < ELEMENTSOF(profile_names); i++)
-		if (strcmp(profile_names[i], s) == 0)
-			return *ret = (Profile)i, 0;
-	return -EINVAL;
+	int i = name_table_find(profile_names, ELEMENTSOF(profile_names), s);
+
+	if (i < 0)
+		return i;
+	*ret = (Profile)i;
+	return 0;
 }
 
 void claim_limits_init(ClaimLimits *l)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "name-table.h"
 
 static const char *const state_names[] = {
 	[KEY_STATE_ACTIVE] = "active",
@@ -14,13 +15,15 @@ static const char *const state_names[] = {
 
 const char *key_state_to_string(KeyState st)
 {
-	return (size_t)st < ELEMENTSOF(state_names) ? state_names[st] : NULL;
+	return name_table_get(state_names, ELEMENTSOF(state_names), (size_t)st);
 }
 
 int key_state_from_string(const char *s, KeyState *ret)
 {
-	for (size_t i = 0; i < ELEMENTSOF(state_names); i++)
-		if (strcmp(state_names[i], s) == 0)
-			return *ret = (KeyState)i, 0;
-	return -EINVAL;
+	int i = name_table_find(state_names, ELEMENTSOF(state_names), s);
+
+	if (i < 0)
+		return i;
+	*ret = (KeyState)i;
+	return 0;
 }
