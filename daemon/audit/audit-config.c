@@ -14,20 +14,7 @@ static const char *const sync_names[] = {
 	[AUDIT_SYNC_NONE] = "none",
 };
 
-const char *audit_sync_to_string(AuditSync s)
-{
-	return name_table_get(sync_names, ELEMENTSOF(sync_names), (size_t)s);
-}
-
-int audit_sync_from_string(const char *s, AuditSync *ret)
-{
-	int i = name_table_find(sync_names, ELEMENTSOF(sync_names), s);
-
-	if (i < 0)
-		return i;
-	*ret = (AuditSync)i;
-	return 0;
-}
+NAME_TABLE_FUNCTIONS(audit_sync, AuditSync, sync_names)
 
 void audit_config_defaults(AuditConfig *a)
 {

@@ -12,20 +12,7 @@ static const char *const profile_names[] = {
 	[PROFILE_STANDARD] = "standard",
 };
 
-const char *profile_to_string(Profile p)
-{
-	return name_table_get(profile_names, ELEMENTSOF(profile_names), (size_t)p);
-}
-
-int profile_from_string(const char *s, Profile *ret)
-{
-	int i = name_table_find(profile_names, ELEMENTSOF(profile_names), s);
-
-	if (i < 0)
-		return i;
-	*ret = (Profile)i;
-	return 0;
-}
+NAME_TABLE_FUNCTIONS(profile, Profile, profile_names)
 
 void claim_limits_init(ClaimLimits *l)
 {

@@ -13,17 +13,4 @@ static const char *const state_names[] = {
 	[KEY_STATE_RETIRED] = "retired",
 };
 
-const char *key_state_to_string(KeyState st)
-{
-	return name_table_get(state_names, ELEMENTSOF(state_names), (size_t)st);
-}
-
-int key_state_from_string(const char *s, KeyState *ret)
-{
-	int i = name_table_find(state_names, ELEMENTSOF(state_names), s);
-
-	if (i < 0)
-		return i;
-	*ret = (KeyState)i;
-	return 0;
-}
+NAME_TABLE_FUNCTIONS(key_state, KeyState, state_names)

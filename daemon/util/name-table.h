@@ -22,3 +22,19 @@ static inline int name_table_find(const char *const *names, size_t n, const char
 			return (int)i;
 	return -EINVAL;
 }
+
+/* Defines NAME_to_string(TYPE) and NAME_from_string(const char *, TYPE *) over table. */
+#define NAME_TABLE_FUNCTIONS(name, type, table)                                       \
+	const char *name##_to_string(type v)                                          \
+	{                                                                             \
+		return name_table_get(table, sizeof(table) / sizeof((table)[0]), (size_t)v); \
+	}                                                                             \
+	int name##_from_string(const char *s, type *ret)                              \
+	{                                                                             \
+		int i = name_table_find(table, sizeof(table) / sizeof((table)[0]), s);   \
+                                                                                      \
+		if (i < 0)                                                            \
+			return i;                                                     \
+		*ret = (type)i;                                                       \
+		return 0;                                                             \
+	}
