@@ -13,7 +13,7 @@ HSMJWT_DEBS=(
 
 # Only for building and checking the packages (tests/packaging/run.sh).
 HSMJWT_PACKAGING_DEBS=(
-	debhelper dpkg-dev fakeroot lintian rpm
+	debhelper dpkg-dev fakeroot lintian rpm dh-python
 )
 
 # Installs the packages named as arguments, or HSMJWT_DEBS, that are missing.

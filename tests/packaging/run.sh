@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/deps.sh
 
-packages=(hsmjwtd hsmjwt-client libhsmjwt1 libhsmjwt-dev)
+packages=(hsmjwtd hsmjwt-client libhsmjwt1 libhsmjwt-dev python3-hsmjwt)
 t0=$SECONDS
 step() { echo "== [$((SECONDS - t0))s] $*"; }
 fail() {
@@ -81,7 +81,9 @@ step "apt-get install ./*.deb"
 apt-get purge -y -qq "${packages[@]}" >/dev/null 2>&1 || true
 debs=()
 for p in "${packages[@]}"; do
-	debs+=("$work/${p}_${deb_version}_$(dpkg --print-architecture).deb")
+	deb=$work/${p}_${deb_version}_$(dpkg --print-architecture).deb
+	[ -e "$deb" ] || deb=$work/${p}_${deb_version}_all.deb # Architecture: all
+	debs+=("$deb")
 done
 if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${debs[@]}" \
 	>"$work/install.log" 2>&1; then
