@@ -90,6 +90,7 @@ def test_node_client():
             assert t.returncode == 0, t.stdout[-6000:] + t.stderr[-2000:]
             assert "# skipped 0" in t.stdout and "# fail 0" in t.stdout, t.stdout[-500:]
             assert act.starts == 4, act.starts
+            h.check_example_server(["node", "examples/server.mjs"], main.sock, cwd=NODE_DIR)
         finally:
             control.sock.close()
             act.stop()

@@ -290,8 +290,18 @@ def test_socket_resolution():
             os.environ["HSMJWT_SOCKET"] = old
 
 
+def test_example_server():
+    with h.Env() as env:
+        env.import_key()
+        env.start()
+        here = os.path.dirname(os.path.abspath(__file__))
+        example = os.path.join(here, "../../client/python/examples/server.py")
+        h.check_example_server(["/usr/bin/python3", example], env.sock,
+                               extra_env={"PYTHONPATH": os.path.dirname(hsmjwt.__path__[0])})
+
+
 if __name__ == "__main__":
     h.run([test_same_token_as_c_client, test_verify_keys_status, test_daemon_errors_mapped,
            test_scripted_codes_and_close_in_flight, test_pipelined_1000_by_id,
            test_restart_mid_run_reconnects, test_bad_arguments_refused_before_sending,
-           test_socket_resolution])
+           test_socket_resolution, test_example_server])
