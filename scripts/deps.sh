@@ -46,14 +46,14 @@ install_node() {
 	install_missing_debs nodejs npm
 }
 
-# Builds client/node from its lockfile (npm ci runs the build: protoc and tsc).
+# Builds client/node from its lockfile: npm ci, then its build (protoc and tsc).
 # Skipped, with a note, when it is already built from the same sources.
 build_node_client() {
-	local dir=client/node stamp=client/node/dist/.built-from
+	local dir=client/node stamp=client/node/node_modules/.hsmjwt-built-from
 	local sum
 	sum=$(cat proto/hsmjwt.proto "$dir"/package-lock.json "$dir"/src/*.ts "$dir"/scripts/* | sha256sum)
 	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run --silent build)
 	echo "$sum" >"$stamp"
 }
 

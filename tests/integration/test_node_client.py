@@ -5,7 +5,9 @@ daemons on fresh SoftHSM tokens (one socket-activated, so it can be restarted
 mid-run; one with a tight policy and frame limit; one on a mock token that
 fails every signature), asks the C client for the reference token, and runs
 `npm test` (node:test) with their description in $HSMJWT_TEST_ENV. The
-client must be built first (scripts/test does: npm ci, which builds)."""
+client must be built first (scripts/test does: npm ci, then npm run build).
+Then the examples' server, and the tarball npm pack makes, installed into an
+empty app."""
 
 import json
 import os
@@ -43,6 +45,29 @@ class Control:
                     self.act.proc.send_signal(h.signal.SIGTERM)
                     self.act.proc.wait(10)
                     conn.sendall(b"ok\n")
+
+
+def check_npm_pack(env):
+    """npm pack's tarball installs into an empty app, which gets a token with it."""
+    app = os.path.join(env.dir, "app")
+    os.mkdir(app)
+    r = subprocess.run(["npm", "pack", "--ignore-scripts", "--pack-destination", app],
+                       cwd=NODE_DIR, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    tgz = os.path.join(app, r.stdout.strip().splitlines()[-1])
+    with open(os.path.join(app, "package.json"), "w") as f:
+        json.dump({"name": "app", "version": "1.0.0", "type": "module", "private": True}, f)
+    r = subprocess.run(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", tgz],
+                       cwd=app, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(app, "main.mjs"), "w") as f:
+        f.write('import { Client } from "hsmjwt";\n'
+                'const c = new Client();\n'
+                'console.log((await c.sign({ audience: "Custom", userId: "Custom:app" })).token);\n')
+    r = subprocess.run(["node", "main.mjs"], cwd=app, env=dict(os.environ, HSMJWT_SOCKET=env.sock),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert h.decode_part(r.stdout.strip(), 1)["uid"] == "Custom:app", r.stdout
 
 
 def test_node_client():
@@ -91,6 +116,7 @@ def test_node_client():
             assert "# skipped 0" in t.stdout and "# fail 0" in t.stdout, t.stdout[-500:]
             assert act.starts == 4, act.starts
             h.check_example_server(["node", "examples/server.mjs"], main.sock, cwd=NODE_DIR)
+            check_npm_pack(main)
         finally:
             control.sock.close()
             act.stop()

@@ -108,7 +108,7 @@ class Connection {
     while (this.drained) await this.drained;
   }
 
-  send(id: number, data: Buffer, p: Pending): void {
+  send(id: number, data: Uint8Array, p: Pending): void {
     if (this.closed) {
       p.reject(new Lost("the connection is closed", true));
       return;
@@ -250,7 +250,7 @@ export class Client {
     else this.inFlightCount--;
   }
 
-  private async sendAndWait(id: number, data: Buffer): Promise<Response> {
+  private async sendAndWait(id: number, data: Uint8Array): Promise<Response> {
     const conn = await this.connection();
     await conn.writable();
     return new Promise<Response>((resolve, reject) => {

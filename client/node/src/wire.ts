@@ -195,7 +195,7 @@ export function statusRequest(): Request {
 }
 
 /** The request with its id, framed; ArgumentError when over the frame limit. */
-export function frame(req: Request, id: number): Buffer {
+export function frame(req: Request, id: number): Uint8Array {
   req.id = BigInt(id);
   const data = toBinary(RequestSchema, req);
   if (data.length > MAX_REQUEST_FRAME)
