@@ -44,7 +44,7 @@ class Connection {
   closed = false;
   answers = 0;
   private buf: Buffer = Buffer.alloc(0);
-  private corked = false;
+  private out: Uint8Array[] = [];
   private drained: Promise<void> | null = null;
 
   constructor(readonly socket: Socket) {
@@ -117,15 +117,15 @@ class Connection {
     p.answersAtSend = this.answers;
     this.pending.set(id, p);
     this.socket.ref();
-    // Frames written in one tick leave in one system call.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    // Frames sent in one tick leave in one write (one buffer: writev of many small ones costs more).
+    this.out.push(data);
+    if (this.out.length === 1) process.nextTick(() => this.flush());
+  }
+
+  private flush(): void {
+    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out);
+    this.out = [];
+    if (this.closed) return;
     if (!this.socket.write(data) && !this.drained) {
       this.drained = new Promise((resolve) => {
         const done = () => {

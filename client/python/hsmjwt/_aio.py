@@ -132,6 +132,11 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _expire(fut: asyncio.Future, path: str, timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(Timeout(f"no answer from {path} within {timeout} s"))
+
+
 class AsyncClient:
     """The asyncio client: every method is a coroutine, concurrent calls share
     one connection and are matched to their answers by id.
@@ -222,13 +227,14 @@ class AsyncClient:
         if not conn.can_write.is_set():
             await conn.can_write.wait()
         fut = conn.send(req_id, data)
+        # A timer on the future itself: asyncio.wait_for() would cost a task per call.
+        timer = None if self.timeout is None else conn.loop.call_later(
+            self.timeout, _expire, fut, self.socket_path, self.timeout)
         try:
-            if self.timeout is None:
-                return await fut
-            return await asyncio.wait_for(fut, self.timeout)
-        except asyncio.TimeoutError:
-            raise Timeout(f"no answer from {self.socket_path} within {self.timeout} s") from None
+            return await fut
         finally:
+            if timer is not None:
+                timer.cancel()
             conn.forget(req_id)
 
     async def _call(self, kind: str, req) -> Any:

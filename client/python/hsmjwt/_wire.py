@@ -144,7 +144,8 @@ def sign_request(audience: Optional[str] = None, user_id: Optional[str] = None, 
                  claims: Optional[Mapping[str, ClaimValue]] = None,
                  legacy_claims: Optional[Union[str, Mapping[str, Any]]] = None) -> pb.Request:
     """The Request for sign(), or ArgumentError before anything is sent."""
-    s = pb.SignRequest()
+    r = pb.Request()
+    s = r.sign
     if legacy_claims is not None:
         if audience is not None or user_id is not None or access_token is not None or claims:
             raise ArgumentError("legacy_claims carries audience, user id, credentials and "
@@ -178,8 +179,7 @@ def sign_request(audience: Optional[str] = None, user_id: Optional[str] = None, 
             raise ArgumentError(f"claims: a mapping of name to value is required, "
                                 f"not {type(claims).__name__}")
         s.extra_claims.extend(_claim(n, v) for n, v in claims.items())
-    r = pb.Request()
-    r.sign.CopyFrom(s)
+    r.sign.SetInParent()  # a sign body even when every field is at its default
     return r
 
 
