@@ -290,6 +290,36 @@ def test_socket_resolution():
             os.environ["HSMJWT_SOCKET"] = old
 
 
+def test_pip_install_from_the_source_tree():
+    """The README's install: a venv that sees Debian's modules, pip without
+    PyPI; the installed module has the generated code and gets a token."""
+    with h.Env() as env:
+        env.import_key()
+        env.start()
+        here = os.path.dirname(os.path.abspath(__file__))
+        # A copy of the tree's two parts, so the build leaves nothing in the checkout.
+        src = os.path.join(env.dir, "src")
+        h.shutil.copytree(os.path.join(here, "../../client/python"), os.path.join(src, "client/python"),
+                          ignore=h.shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        h.shutil.copytree(os.path.join(here, "../../proto"), os.path.join(src, "proto"))
+        venv = os.path.join(env.dir, "venv")
+        import subprocess
+        subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv],
+                       check=True, timeout=120)
+        r = subprocess.run([os.path.join(venv, "bin/pip"), "install", "-q", "--no-build-isolation",
+                            "--no-index", os.path.join(src, "client/python")],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = subprocess.run([os.path.join(venv, "bin/python"), "-c",
+                            "import hsmjwt, sys; print(hsmjwt.__file__); "
+                            "print(hsmjwt.Client(sys.argv[1]).sign('Custom', 'Custom:pip'))",
+                            env.sock], capture_output=True, text=True, timeout=60, cwd="/")
+        assert r.returncode == 0, r.stderr
+        path, token = r.stdout.split()
+        assert path.startswith(venv), path
+        assert h.decode_part(token, 1)["uid"] == "Custom:pip"
+
+
 def test_example_server():
     with h.Env() as env:
         env.import_key()
@@ -304,4 +334,5 @@ if __name__ == "__main__":
     h.run([test_same_token_as_c_client, test_verify_keys_status, test_daemon_errors_mapped,
            test_scripted_codes_and_close_in_flight, test_pipelined_1000_by_id,
            test_restart_mid_run_reconnects, test_bad_arguments_refused_before_sending,
-           test_socket_resolution, test_example_server])
+           test_socket_resolution, test_example_server,
+           test_pip_install_from_the_source_tree])
