@@ -276,6 +276,24 @@ def test_bad_arguments_refused_before_sending():
         h.shutil.rmtree(d, ignore_errors=True)
 
 
+def test_timeout():
+    d = h.tempfile.mkdtemp(prefix="hsmjwt-py-")
+    try:
+        path = os.path.join(d, "silent.sock")
+        silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        silent.bind(path)
+        silent.listen(4)  # connections wait in the backlog, never answered
+        t0 = time.monotonic()
+        e = refusal(lambda: hsmjwt.Client(path, timeout=0.3).status())
+        assert type(e) is hsmjwt.Timeout and isinstance(e, TimeoutError), e
+        e = refusal(lambda: asyncio.run(hsmjwt.AsyncClient(path, timeout=0.3).status()))
+        assert type(e) is hsmjwt.Timeout, e
+        assert time.monotonic() - t0 < 5
+        silent.close()
+    finally:
+        h.shutil.rmtree(d, ignore_errors=True)
+
+
 def test_socket_resolution():
     old = os.environ.get("HSMJWT_SOCKET")
     try:
@@ -334,5 +352,5 @@ if __name__ == "__main__":
     h.run([test_same_token_as_c_client, test_verify_keys_status, test_daemon_errors_mapped,
            test_scripted_codes_and_close_in_flight, test_pipelined_1000_by_id,
            test_restart_mid_run_reconnects, test_bad_arguments_refused_before_sending,
-           test_socket_resolution, test_example_server,
+           test_timeout, test_socket_resolution, test_example_server,
            test_pip_install_from_the_source_tree])

@@ -90,6 +90,17 @@ test("an unreachable socket is a ConnectionError", async () => {
   await assert.rejects(c.status(), (e) => e instanceof hsmjwt.ConnectionError && /ENOENT/.test(e.message));
 });
 
+test("no answer within timeoutMs is a TimeoutError", async () => {
+  const peer = await scriptedPeer([]); // reads, never answers
+  const c = new hsmjwt.Client({ socket: peer.path, timeoutMs: 300 });
+  const t0 = Date.now();
+  await assert.rejects(c.status(), (e) => e instanceof hsmjwt.TimeoutError && e.code === "TIMEOUT");
+  assert.ok(Date.now() - t0 < 5000);
+  assert.equal(c.inFlight, 0);
+  await c.close();
+  await peer.close();
+});
+
 test("socket resolution: argument, $HSMJWT_SOCKET, default", () => {
   const old = process.env.HSMJWT_SOCKET;
   try {

@@ -7,6 +7,7 @@ import errno
 import itertools
 import os
 import socket as _socket
+import struct
 import threading
 from typing import Any, Dict, Mapping, Optional, Union
 
@@ -113,6 +114,14 @@ class Client:
             s.close()
             raise ConnectionFailed(f"{self.socket_path}: {os.strerror(e.errno) if e.errno else e}"
                                    ) from None
+        # Blocking, with the timeout in the kernel (SO_RCVTIMEO/SO_SNDTIMEO): a
+        # Python-level timeout would cost a poll() before every send and recv.
+        s.settimeout(None)
+        if self.timeout is not None:
+            sec = int(self.timeout)
+            tv = struct.pack("ll", sec, int((self.timeout - sec) * 1e6))
+            s.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVTIMEO, tv)
+            s.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, tv)
         self._sock = s
         self._buf.clear()
 
@@ -150,8 +159,9 @@ class Client:
                     self._drop()
                     raise _Lost("the daemon closed the connection")
                 self._buf += chunk
-        except _socket.timeout:
-            # The stream is out of step now: the next call must not read this answer.
+        except (_socket.timeout, BlockingIOError):
+            # SO_RCVTIMEO/SO_SNDTIMEO passed (EAGAIN). The stream is out of step
+            # now: the next call must not read this answer.
             self._drop()
             raise Timeout(f"no answer from {self.socket_path} within {self.timeout} s") from None
         except ProtocolError:
