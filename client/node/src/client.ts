@@ -117,8 +117,13 @@ class Connection {
     p.answersAtSend = this.answers;
     this.pending.set(id, p);
     this.socket.ref();
-    // Frames sent in one tick leave in one write (one buffer: writev of many small ones costs more).
+    // Frames sent in one tick leave in one write (one buffer: writev of many small ones costs
+    // more); a request alone in flight has no one to wait for.
     this.out.push(data);
+    if (this.pending.size === 1 && this.out.length === 1) {
+      this.flush();
+      return;
+    }
     if (this.out.length === 1) process.nextTick(() => this.flush());
   }
 

@@ -112,7 +112,11 @@ class _Connection(asyncio.Protocol):
             fut.set_exception(_Lost("the connection is closed", True))
             return fut
         self.pending[req_id] = _Pending(fut, len(self.pending) == 0, self.answers)
-        # Frames written in one turn of the loop leave in one system call.
+        if len(self.pending) == 1 and not self.out:
+            # Alone in flight: no one to share a write with, so no turn of the loop to wait.
+            self.transport.write(data)
+            return fut
+        # Frames sent in one turn of the loop leave in one system call.
         if not self.out:
             self.loop.call_soon(self._flush)
         self.out.append(data)
