@@ -39,6 +39,22 @@ def test_same_token_as_c_client():
         with hsmjwt.Client(env.sock) as c:
             tok = c.sign("Facebook", "Facebook:10203040", **args)
             plain = c.sign("Custom", "Custom:42", expires_at=EXP)
+            # A forked child gets a connection of its own (another socket inode;
+            # sharing the parent's would interleave their frames); the parent's
+            # keeps working.
+            parent_conn = os.fstat(c._sock.fileno()).st_ino
+            pid = os.fork()
+            if pid == 0:
+                ok = False
+                try:
+                    ok = c.sign("Custom", "Custom:child", expires_at=EXP) == h.reference_token(
+                        h.SPEC_MASTER, EXP, "Custom", "Custom:child")
+                    ok = ok and os.fstat(c._sock.fileno()).st_ino != parent_conn
+                finally:
+                    os._exit(0 if ok else 1)
+            assert os.waitpid(pid, 0)[1] == 0
+            assert c.sign("Custom", "Custom:42", expires_at=EXP) == plain
+            assert os.fstat(c._sock.fileno()).st_ino == parent_conn
         assert tok == c_token, (tok, c_token)
         assert (tok.kid, tok.key, tok.expires_at) == ("0", "zumo", EXP)
         assert plain == h.reference_token(h.SPEC_MASTER, EXP, "Custom", "Custom:42")

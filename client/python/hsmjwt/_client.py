@@ -35,6 +35,7 @@ class Client:
         self.socket_path = w.resolve_socket(socket)
         self.timeout = timeout
         self._sock: Optional[_socket.socket] = None
+        self._pid = 0
         self._buf = bytearray()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -85,6 +86,10 @@ class Client:
         with self._lock:
             req_id = next(self._ids)
             data = w.frame(req, req_id)
+            if self._sock is not None and self._pid != os.getpid():
+                # A forked child (a pre-forking server): the connection is the
+                # parent's; closing our copy of it leaves the parent's open.
+                self._drop()
             # One transparent retry on a new connection when the old one closed
             # without an answer, as libhsmjwt does: under socket activation a
             # restarting daemon loses no connection attempt. A sign request the
@@ -123,6 +128,7 @@ class Client:
             s.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVTIMEO, tv)
             s.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, tv)
         self._sock = s
+        self._pid = os.getpid()
         self._buf.clear()
 
     def _drop(self) -> None:
