@@ -59,9 +59,12 @@ def test_same_token_as_c_client():
         assert (tok.kid, tok.key, tok.expires_at) == ("0", "zumo", EXP)
         assert plain == h.reference_token(h.SPEC_MASTER, EXP, "Custom", "Custom:42")
 
+        a = hsmjwt.AsyncClient(env.sock)
+
         async def both():
-            async with hsmjwt.AsyncClient(env.sock) as a:
-                return await a.sign("Facebook", "Facebook:10203040", **args)
+            return await a.sign("Facebook", "Facebook:10203040", **args)
+        # One client, used from two event loops one after the other.
+        assert asyncio.run(both()) == c_token
         assert asyncio.run(both()) == c_token
 
 

@@ -167,6 +167,7 @@ class AsyncClient:
         self._conn: Optional[_Connection] = None
         self._ids = itertools.count(1)
         self._slots: Optional[asyncio.Semaphore] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._connecting: Optional[asyncio.Lock] = None
 
     async def sign(self, audience: Optional[str] = None, user_id: Optional[str] = None, *,
@@ -244,7 +245,16 @@ class AsyncClient:
     async def _call(self, kind: str, req) -> Any:
         req_id = next(self._ids)
         data = w.frame(req, req_id)
-        if self._slots is None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # First use, or another event loop (asyncio.run() again): the
+            # connection and the slots belong to the loop they were made in.
+            if self._conn is not None and not self._conn.closed:
+                try:
+                    self._conn.close()
+                except RuntimeError:  # its loop is closed: the transport goes with it
+                    pass
+            self._conn, self._connecting, self._loop = None, None, loop
             self._slots = asyncio.Semaphore(self.max_in_flight)
         async with self._slots:
             try:
