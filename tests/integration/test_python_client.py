@@ -170,6 +170,9 @@ class ScriptedPeer:
                             break
                         continue
                     self.answers.pop(0)
+                    if isinstance(a, bytes):  # a frame that is no Response
+                        h.send_frame(conn, a)
+                        continue
                     resp = pb.Response(id=req.id)
                     resp.error.code, resp.error.message = a, f"scripted {a}"
                     h.send_frame(conn, resp.SerializeToString())
@@ -179,10 +182,10 @@ def test_scripted_codes_and_close_in_flight():
     d = h.tempfile.mkdtemp(prefix="hsmjwt-py-")
     try:
         path = os.path.join(d, "peer.sock")
-        peer = ScriptedPeer(path, [6, 7, 42])
+        peer = ScriptedPeer(path, [6, 7, 42, b"\xff\xff\xff"])
         c = hsmjwt.Client(path)
         for cls, code in ((hsmjwt.InternalError, "INTERNAL"), (hsmjwt.Unsupported, "UNSUPPORTED"),
-                          (hsmjwt.DaemonError, "UNKNOWN")):
+                          (hsmjwt.DaemonError, "UNKNOWN"), (hsmjwt.ProtocolError, "PROTOCOL")):
             e = refusal(lambda: c.sign("Custom", "Custom:1"))
             assert type(e) is cls and e.code == code, (e, e.code)
         c.close()

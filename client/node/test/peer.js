@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { RequestSchema, ResponseSchema } from "../dist/gen/hsmjwt_pb.js";
 
 /**
- * steps: an ErrorCode number to answer with, or "close": close the connection
+ * steps: an ErrorCode number to answer with, bytes to send as a frame, or
+ * "close": close the connection
  * once it has read closeAfter requests (on later connections: at the first).
  */
 export async function scriptedPeer(steps, { closeAfter = 1 } = {}) {
@@ -41,6 +42,12 @@ export async function scriptedPeer(steps, { closeAfter = 1 } = {}) {
           continue;
         }
         steps.shift();
+        if (step instanceof Uint8Array) { // a frame that is no Response
+          const hdr = Buffer.alloc(4);
+          hdr.writeUInt32BE(step.length);
+          sock.write(Buffer.concat([hdr, step]));
+          continue;
+        }
         const resp = toBinary(ResponseSchema, create(ResponseSchema, {
           id: req.id, body: { case: "error", value: { code: step, message: `scripted ${step}`, rule: "", retryAfterMs: 0 } },
         }));

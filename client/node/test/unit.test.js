@@ -53,7 +53,7 @@ test("every daemon error code has its class", async () => {
     [5, hsmjwt.TooLargeError, "TOO_LARGE"], [6, hsmjwt.InternalError, "INTERNAL"],
     [7, hsmjwt.UnsupportedError, "UNSUPPORTED"], [42, hsmjwt.HsmjwtError, "UNKNOWN"],
   ];
-  const peer = await scriptedPeer(expect.map(([n]) => n));
+  const peer = await scriptedPeer([...expect.map(([n]) => n), Buffer.from([0xff, 0xff, 0xff])]);
   const c = new hsmjwt.Client({ socket: peer.path });
   for (const [n, cls, code] of expect) {
     await assert.rejects(c.status(), (e) => {
@@ -63,6 +63,7 @@ test("every daemon error code has its class", async () => {
       return true;
     });
   }
+  await assert.rejects(c.status(), (e) => e instanceof hsmjwt.ProtocolError && e.code === "PROTOCOL");
   await c.close();
   await peer.close();
 });
