@@ -21,10 +21,14 @@ static void held_remove(AuditGate *g, AuditHold *h)
 
 void audit_gate_hold_or_release(AuditGate *g, AuditHold *h)
 {
+	bool jwt = h->jwt_appended;
+
+	h->jwt_appended = false;
 	/* Once held, only the commit's result releases it: a failed sync must withhold. */
 	if (audit_hold_held(h))
 		return;
-	if (!audit_unsynced(g->audit))
+	/* No JWT among the new replies: nothing in them waits for a record (Invariant 3). */
+	if (!jwt || !audit_unsynced(g->audit))
 		h->out_ready = h->out->len;
 	else if (h->out->len > h->out_ready)
 		held_add(g, h);
