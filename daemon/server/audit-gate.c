@@ -27,10 +27,15 @@ void audit_gate_hold_or_release(AuditGate *g, AuditHold *h)
 	/* Once held, only the commit's result releases it: a failed sync must withhold. */
 	if (audit_hold_held(h))
 		return;
-	/* No JWT among the new replies: nothing in them waits for a record (Invariant 3). */
-	if (!jwt || !audit_unsynced(g->audit))
+	/*
+	 * No JWT among the new replies: they wait for no sync (Invariant 3), but
+	 * their records are in the file before they leave.
+	 */
+	if (!jwt || !audit_unsynced(g->audit)) {
+		if (h->out->len > h->out_ready)
+			(void)audit_flush(g->audit);
 		h->out_ready = h->out->len;
-	else if (h->out->len > h->out_ready)
+	} else if (h->out->len > h->out_ready)
 		held_add(g, h);
 }
 
