@@ -130,24 +130,28 @@ static void help(void)
 {
 	printf("Usage: hsmjwt-bench [OPTIONS]\n"
 	       "\n"
-	       "Measures, on one fresh SoftHSM token made in a temp dir: the token's raw\n"
-	       "C_Sign limit, apps signing through p11-kit remote, and hsmjwtd under\n"
-	       "systemd-socket-activate at 1, 16 and 64 connections, not pipelined and\n"
-	       "pipelined (32 requests in flight each; also 8 at 16 connections).\n"
+	       "Measures, on one fresh SoftHSM token made in a temp dir: the device's\n"
+	       "write()+fdatasync() of a record, the token's raw C_Sign and C_Verify\n"
+	       "limits, apps signing and verifying through p11-kit remote, and hsmjwtd\n"
+	       "under systemd-socket-activate at 1, 16 and 64 connections, not pipelined\n"
+	       "and pipelined (32 requests in flight each; also 8 at 16 connections), and\n"
+	       "verifying at 1x1, 16x1 and 16x8.\n"
 	       "\n"
 	       "  --duration SECONDS   measured time per cell (default %.0f)\n"
 	       "  --warmup SECONDS     unmeasured time before each cell (default %.1f)\n"
 	       "  --repeat N           N passes over all cells, interleaved; tokens/s is the\n"
 	       "                       median over passes (default 1, at most %d)\n"
 	       "  --quick              smoke mode: a few short cells\n"
-	       "  --only LIST          raw,remote,daemon (default: all); memory: of the\n"
+	       "  --only LIST          device,raw,remote,daemon (default: all); memory: of the\n"
 	       "                       daemon's part only start-up and memory, no load\n"
 	       "  --algs LIST          HS256,ES256,RS256 (default: all)\n"
 	       "  --json               machine-readable output instead of the table\n"
 	       "  --keep               keep the temp dir (token, configs, daemon log)\n"
 	       "  --sessions N         hsmjwtd's [token] sessions (default: the daemon's)\n"
-	       "  --audit-sync MODE    hsmjwtd's [audit] sync: always, batch, none (default:\n"
-	       "                       the daemon's); the audit file is in the temp dir\n"
+	       "  --audit-sync MODES   hsmjwtd's [audit] sync: always, batch, none, or a list\n"
+	       "                       (always,batch: every hsmjwtd cell once per mode, each\n"
+	       "                       tagged; default: the daemon's); the audit file is in\n"
+	       "                       the temp dir, and so is the device's fdatasync cell\n"
 	       "  --hsmjwtd PATH       daemon to start (default: beside this program's build)\n"
 	       "  --hsmjwtctl PATH     imports the HS256 key (default: likewise)\n"
 	       "  --module PATH        SoftHSM (default %s)\n"
@@ -173,6 +177,26 @@ static char *beside_build(const char *name)
 	if (asprintf(&path, "%s/../../daemon/%s", dirname(exe), name) < 0)
 		return NULL;
 	return path;
+}
+
+/* Every item of "always,batch" is a mode [audit] sync takes. */
+static bool audit_sync_list_ok(const char *list)
+{
+	static const char *const modes[] = { "always", "batch", "none" };
+	const char *p = list;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		bool ok = false;
+
+		for (size_t i = 0; i < ELEMENTSOF(modes); i++)
+			ok = ok || (strlen(modes[i]) == n && strncmp(p, modes[i], n) == 0);
+		if (!ok)
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
 }
 
 static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
@@ -259,7 +283,17 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			env->sessions = optarg;
 			break;
 		case O_AUDIT_SYNC:
-			env->audit_sync = optarg;
+			if (strspn(optarg, "abcdefghijklmnopqrstuvwxyz,") != strlen(optarg) ||
+			    !audit_sync_list_ok(optarg)) {
+				fprintf(stderr, "hsmjwt-bench: --audit-sync takes always, batch, "
+						"none or a list of them\n");
+				return -EINVAL;
+			}
+			/* One mode: the daemon's config says it; a list: one daemon per mode. */
+			if (strchr(optarg, ','))
+				env->audit_syncs = optarg;
+			else
+				env->audit_sync = optarg;
 			break;
 		case 'h':
 			help();
@@ -313,7 +347,9 @@ static int run_pass(Run *run, const Options *o, BenchEnv *env, const Phases *ph,
 {
 	int r = 0;
 
-	if (wanted(o, "raw"))
+	if (first && wanted(o, "device"))
+		r = device_run(run, env, ph);
+	if (r >= 0 && wanted(o, "raw"))
 		r = raw_run(run, env, ph, o->quick);
 	if (r >= 0 && wanted(o, "remote"))
 		r = remote_run(run, env, ph, o->quick, o->client_module);

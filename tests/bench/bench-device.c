@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device's own limit for sync = always: how long one record-sized
+ * write() + fdatasync() takes on the file system of the audit file (the
+ * bench's temp dir). Appending grows the file, so each fdatasync() also
+ * commits the new size (on ext4 a journal commit: metadata and a second
+ * flush); writing into a region that was zero-filled and synced before
+ * changes no metadata, so fdatasync() flushes the data only. The same two
+ * again with pwritev2(RWF_DSYNC): one system call that writes and flushes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "cleanup.h"
+
+/* A typical record of an issued JWT, with its newline (the trail's lines are 400-500 bytes). */
+#define RECORD_BYTES 450u
+/* Preallocated region, reused from its start when a pass gets to its end. */
+#define PREALLOC_BYTES (16u * 1024u * 1024u)
+
+const char *const device_mode_names[_DEVICE_MAX] = {
+	[DEVICE_APPEND] = "append",
+	[DEVICE_PREALLOCATED] = "preallocated",
+	[DEVICE_APPEND_DSYNC] = "append_rwf_dsync",
+	[DEVICE_PREALLOCATED_DSYNC] = "preallocated_rwf_dsync",
+};
+
+static int zero_fill(int fd)
+{
+	static const char zeros[64 * 1024];
+
+	for (size_t off = 0; off < PREALLOC_BYTES; off += sizeof(zeros))
+		if (write(fd, zeros, sizeof(zeros)) != (ssize_t)sizeof(zeros))
+			return -EIO;
+	return fsync(fd) < 0 ? negative_errno() : 0;
+}
+
+/* One record written and flushed the way mode says; off is the preallocated offset. */
+static int write_one(int fd, DeviceMode mode, const char *rec, off_t *off)
+{
+	struct iovec iov = { .iov_base = (void *)rec, .iov_len = RECORD_BYTES };
+	bool prealloc = mode == DEVICE_PREALLOCATED || mode == DEVICE_PREALLOCATED_DSYNC;
+	ssize_t k;
+
+	if (prealloc && *off + RECORD_BYTES > PREALLOC_BYTES)
+		*off = 0;
+	if (mode == DEVICE_APPEND_DSYNC || mode == DEVICE_PREALLOCATED_DSYNC)
+		k = pwritev2(fd, &iov, 1, prealloc ? *off : -1, RWF_DSYNC);
+	else if (prealloc)
+		k = pwrite(fd, rec, RECORD_BYTES, *off);
+	else
+		k = write(fd, rec, RECORD_BYTES);
+	if (k != (ssize_t)RECORD_BYTES)
+		return k < 0 ? negative_errno() : -EIO;
+	*off += RECORD_BYTES;
+	if (mode == DEVICE_APPEND || mode == DEVICE_PREALLOCATED)
+		return fdatasync(fd) < 0 ? negative_errno() : 0;
+	return 0;
+}
+
+static int device_mode(const BenchEnv *env, DeviceMode mode, const Phases *ph, Histogram *h)
+{
+	char path[128], rec[RECORD_BYTES];
+	bool prealloc = mode == DEVICE_PREALLOCATED || mode == DEVICE_PREALLOCATED_DSYNC;
+	_cleanup_close_ int fd = -EBADF;
+	uint64_t t_measure, t_end;
+	off_t off = 0;
+	int r = 0;
+
+	memset(rec, 'x', sizeof(rec));
+	rec[sizeof(rec) - 1] = '\n';
+	snprintf(path, sizeof(path), "%s/device-%s", env->dir, device_mode_names[mode]);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (prealloc ? 0 : O_APPEND), 0600);
+	if (fd < 0)
+		return negative_errno();
+	if (prealloc)
+		r = zero_fill(fd);
+	t_measure = now_ns() + ph->warmup_ns;
+	t_end = t_measure + ph->duration_ns;
+	for (uint64_t t0 = now_ns(); r >= 0 && t0 < t_end; t0 = now_ns()) {
+		r = write_one(fd, mode, rec, &off);
+		if (t0 >= t_measure)
+			hist_add(h, now_ns() - t0);
+	}
+	(void)unlink(path);
+	return r;
+}
+
+int device_run(Run *run, const BenchEnv *env, const Phases *ph)
+{
+	for (int m = 0; m < _DEVICE_MAX; m++) {
+		int r;
+
+		fprintf(stderr, "hsmjwt-bench: device write() + fdatasync(), %s\n",
+			device_mode_names[m]);
+		r = device_mode(env, (DeviceMode)m, ph, &run->dev.lat[m]);
+		if (r < 0) {
+			fprintf(stderr, "hsmjwt-bench: %s/device-%s: %s\n", env->dir,
+				device_mode_names[m], strerror(-r));
+			return r;
+		}
+	}
+	run->dev.ran = true;
+	return 0;
+}
