@@ -32,8 +32,9 @@ void audit_gate_hold_or_release(AuditGate *g, AuditHold *h)
 	 * their records are in the file before they leave.
 	 */
 	if (!jwt || !audit_unsynced(g->audit)) {
-		if (h->out->len > h->out_ready)
-			(void)audit_flush(g->audit);
+		/* Nothing held takes a failed write's result: take it here, as on_audit_commit(). */
+		if (h->out->len > h->out_ready && audit_flush(g->audit) < 0 && g->n_held == 0)
+			(void)audit_commit(g->audit);
 		h->out_ready = h->out->len;
 	} else if (h->out->len > h->out_ready)
 		held_add(g, h);

@@ -5,6 +5,7 @@
  * files and docs/PERFORMANCE.md for how to read the output.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -122,6 +123,7 @@ typedef struct Options {
 	const char *only;
 	const char *client_module;
 	const char *against;
+	const char *json_out; /* also write --json's output there */
 	unsigned conns, depth;
 	pid_t pid;
 } Options;
@@ -146,6 +148,7 @@ static void help(void)
 	       "                       daemon's part only start-up and memory, no load\n"
 	       "  --algs LIST          HS256,ES256,RS256 (default: all)\n"
 	       "  --json               machine-readable output instead of the table\n"
+	       "  --json-out FILE      the table, and the same run's JSON into FILE\n"
 	       "  --keep               keep the temp dir (token, configs, daemon log)\n"
 	       "  --sessions N         hsmjwtd's [token] sessions (default: the daemon's)\n"
 	       "  --audit-sync MODES   hsmjwtd's [audit] sync: always, batch, none, or a list\n"
@@ -203,7 +206,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
 	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_ALGS, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
 	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
-	       O_AUDIT_SYNC };
+	       O_AUDIT_SYNC, O_JSON_OUT };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "warmup", required_argument, NULL, O_WARMUP },
@@ -212,6 +215,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "only", required_argument, NULL, O_ONLY },
 		{ "algs", required_argument, NULL, O_ALGS },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "json-out", required_argument, NULL, O_JSON_OUT },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "hsmjwtd", required_argument, NULL, O_HSMJWTD },
 		{ "hsmjwtctl", required_argument, NULL, O_HSMJWTCTL },
@@ -251,6 +255,9 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_JSON:
 			o->json = true;
+			break;
+		case O_JSON_OUT:
+			o->json_out = optarg;
 			break;
 		case O_KEEP:
 			env->keep = true;
@@ -388,6 +395,30 @@ static int run_all(Run *run, const Options *o, BenchEnv *env, const Phases *ph)
 	return r;
 }
 
+/* report_json() prints to stdout: point it at path for one report. */
+static int json_to_file(const Run *run, const char *path)
+{
+	int saved, fd;
+
+	fflush(stdout);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	saved = dup(STDOUT_FILENO);
+	if (fd < 0 || saved < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+		fprintf(stderr, "hsmjwt-bench: cannot write %s: %m\n", path);
+		if (fd >= 0)
+			close(fd);
+		if (saved >= 0)
+			close(saved);
+		return -EIO;
+	}
+	report_json(run);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	_cleanup_free_ char *hsmjwtd = beside_build("hsmjwtd");
@@ -419,6 +450,8 @@ int main(int argc, char *argv[])
 		report_json(run);
 	else
 		report_table(run);
+	if (o.json_out && json_to_file(run, o.json_out) < 0)
+		r = -EIO;
 	r = r < 0 ? 1 : verdict(run);
 	free(run);
 	return r;
