@@ -7,9 +7,13 @@
  * flush); writing into a region that was zero-filled and synced before
  * changes no metadata, so fdatasync() flushes the data only. The same two
  * again with pwritev2(RWF_DSYNC): one system call that writes and flushes.
+ * And appending into blocks reserved with fallocate(FALLOC_FL_KEEP_SIZE):
+ * no block allocation per sync, but the size (and the extent's written
+ * state) still change.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@ const char *const device_mode_names[_DEVICE_MAX] = {
 	[DEVICE_PREALLOCATED] = "preallocated",
 	[DEVICE_APPEND_DSYNC] = "append_rwf_dsync",
 	[DEVICE_PREALLOCATED_DSYNC] = "preallocated_rwf_dsync",
+	[DEVICE_APPEND_FALLOCATED] = "append_fallocated",
 };
 
 static int zero_fill(int fd)
@@ -60,7 +65,7 @@ static int write_one(int fd, DeviceMode mode, const char *rec, off_t *off)
 	if (k != (ssize_t)RECORD_BYTES)
 		return k < 0 ? negative_errno() : -EIO;
 	*off += RECORD_BYTES;
-	if (mode == DEVICE_APPEND || mode == DEVICE_PREALLOCATED)
+	if (mode == DEVICE_APPEND || mode == DEVICE_PREALLOCATED || mode == DEVICE_APPEND_FALLOCATED)
 		return fdatasync(fd) < 0 ? negative_errno() : 0;
 	return 0;
 }
@@ -81,7 +86,7 @@ int device_run(Run *run, const BenchEnv *env, const Phases *ph)
 
 	memset(rec, 'x', sizeof(rec));
 	rec[sizeof(rec) - 1] = '\n';
-	fprintf(stderr, "hsmjwt-bench: device write() + fdatasync(), 4 ways in turns\n");
+	fprintf(stderr, "hsmjwt-bench: device write() + fdatasync(), %d ways in turns\n", _DEVICE_MAX);
 	for (int m = 0; m < _DEVICE_MAX; m++) {
 		bool prealloc = m == DEVICE_PREALLOCATED || m == DEVICE_PREALLOCATED_DSYNC;
 
@@ -92,6 +97,9 @@ int device_run(Run *run, const BenchEnv *env, const Phases *ph)
 			r = negative_errno();
 		if (fd[m] >= 0 && prealloc && r >= 0)
 			r = zero_fill(fd[m]);
+		if (fd[m] >= 0 && m == DEVICE_APPEND_FALLOCATED && r >= 0 &&
+		    (fallocate(fd[m], FALLOC_FL_KEEP_SIZE, 0, PREALLOC_BYTES) < 0 || fsync(fd[m]) < 0))
+			r = negative_errno();
 	}
 	t_measure = now_ns() + ph->warmup_ns;
 	t_end = t_measure + ph->duration_ns;

@@ -127,13 +127,16 @@ typedef struct Memory {
  * The device's own limit: a record-sized write() + fdatasync() on the file
  * system of the audit file, appending (the file grows: the size is metadata
  * too) and into a preallocated, zero-filled region (data only); and the
- * same with pwritev2(RWF_DSYNC), one system call instead of two.
+ * same with pwritev2(RWF_DSYNC), one system call instead of two; and an
+ * append into blocks fallocate(FALLOC_FL_KEEP_SIZE) reserved beyond the end
+ * (the file's size still changes, readers never see the reservation).
  */
 typedef enum DeviceMode {
 	DEVICE_APPEND,
 	DEVICE_PREALLOCATED,
 	DEVICE_APPEND_DSYNC,
 	DEVICE_PREALLOCATED_DSYNC,
+	DEVICE_APPEND_FALLOCATED, /* appended into fallocate(FALLOC_FL_KEEP_SIZE) blocks */
 	_DEVICE_MAX,
 } DeviceMode;
 
