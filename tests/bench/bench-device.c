@@ -28,6 +28,9 @@
 /* Preallocated region, reused from its start when a pass gets to its end. */
 #define PREALLOC_BYTES (16u * 1024u * 1024u)
 #define SLICE_NS (50ull * 1000000u)
+/* Short runs (--quick) go on until every mode has this many samples, for at most the overtime. */
+#define DEVICE_MIN_SAMPLES 20u
+#define DEVICE_OVERTIME_NS (10ull * 1000000000u)
 
 const char *const device_mode_names[_DEVICE_MAX] = {
 	[DEVICE_APPEND] = "append",
@@ -70,8 +73,16 @@ static int write_one(int fd, DeviceMode mode, const char *rec, off_t *off)
 	return 0;
 }
 
+static bool enough(const Device *d)
+{
+	for (int m = 0; m < _DEVICE_MAX; m++)
+		if (d->lat[m].count < DEVICE_MIN_SAMPLES)
+			return false;
+	return true;
+}
+
 /*
- * The four modes take turns in slices of SLICE_NS, so that load from
+ * The modes take turns in slices of SLICE_NS, so that load from
  * elsewhere (other processes' I/O, writeback) falls on all of them alike.
  * Not one record each in turn: then every journal commit an append forces
  * carries the other files' time stamps too, and all four measure ~2 ms.
@@ -103,7 +114,7 @@ int device_run(Run *run, const BenchEnv *env, const Phases *ph)
 	}
 	t_measure = now_ns() + ph->warmup_ns;
 	t_end = t_measure + ph->duration_ns;
-	while (r >= 0 && now_ns() < t_end)
+	while (r >= 0 && (now_ns() < t_end || !enough(&run->dev)) && now_ns() < t_end + DEVICE_OVERTIME_NS)
 		for (int m = 0; m < _DEVICE_MAX && r >= 0; m++) {
 			uint64_t slice_end = now_ns() + SLICE_NS;
 
