@@ -86,6 +86,31 @@ def test_verify_replies_do_not_wait_for_a_sync():
         assert verify_trail(e.audit_file).returncode == 0
 
 
+def test_mixed_pipeline_keeps_order_and_records():
+    """Sign and verify replies on one connection: a verify answer queued behind a
+    held JWT waits for it (replies keep their order), and every JWT that
+    arrives has its record in the file."""
+    with h.Env(audit={"sync": "always"}) as e:
+        e.import_key()
+        e.start()
+        tok = e.sign("--aud", "Custom", "--uid", "Custom:m")
+        frames = []
+        for i in range(40):
+            if i % 2:
+                frames.append(verify_request(i + 1, tok))
+            else:
+                frames.append(h.sign_request(i + 1, b"Custom", f"Custom:m{i}".encode()))
+        out = h.pipeline(e.sock, frames)
+        ids = [h.parse_message(r)[1][0] for r in out]
+        assert ids == list(range(1, 41)), ids
+        jwts = [sign_token(r) for r in out[::2]]
+        assert all(jwts), out[:2]
+        fps = {r.get("sha256") for r, _ in h.read_trail(e.audit_file)}
+        assert all(hashlib.sha256(t.encode()).hexdigest() in fps for t in jwts)
+        valid = [h.parse_message(h.parse_message(r)[5][0]).get(1, [0])[0] for r in out[1::2]]
+        assert valid == [1] * 20, valid
+
+
 def test_kill_9_under_load_loses_no_issued_record():
     with h.Env(audit={"sync": "always"}) as e:
         e.import_key()
@@ -143,4 +168,5 @@ def test_kill_9_under_load_loses_no_issued_record():
 
 if __name__ == "__main__":
     h.run([test_verify_replies_do_not_wait_for_a_sync,
+           test_mixed_pipeline_keeps_order_and_records,
            test_kill_9_under_load_loses_no_issued_record])
