@@ -22,6 +22,7 @@
 struct Audit {
 	char *path; /* NULL: no file sink */
 	bool journal;
+	bool preallocate;
 	AuditSync sync;
 	AuditFile file;
 	AuditHead head;		/* the last record written */
@@ -176,6 +177,19 @@ static int flush_pending(Audit *a)
 	return 0;
 }
 
+/* [audit] preallocate: a file without its room still works, as an appended one. */
+static void preallocate(Audit *a, AuditFile *f)
+{
+	int r;
+
+	if (!a->preallocate)
+		return;
+	r = audit_file_preallocate(f);
+	if (r < 0)
+		log_warning_errno(r, "Cannot preallocate room in audit file %s, appending instead: %m",
+				  a->path);
+}
+
 static int reopen_file(Audit *a, uint64_t *ret_dropped)
 {
 	AuditFile f;
@@ -192,6 +206,7 @@ static int reopen_file(Audit *a, uint64_t *ret_dropped)
 	r = audit_file_open(a->path, &f, &h, ret_dropped);
 	if (r < 0)
 		return r;
+	preallocate(a, &f);
 	if (h.seq != 0 && (h.seq != a->head.seq || strcmp(h.hash, a->head.hash) != 0))
 		log_warning("Audit file %s ends with record %" PRIu64 ", not with the last one "
 			    "written (%" PRIu64 "); the chain continues from the latter",
@@ -492,6 +507,8 @@ int audit_new(const AuditConfig *config, Audit **ret)
 		if (a->dropped_at_open)
 			log_warning("Audit file %s ended with a torn line; cut off %" PRIu64
 				    " bytes", a->path, a->dropped_at_open);
+		a->preallocate = config->preallocate;
+		preallocate(a, &a->file);
 	}
 	a->synced_seq = a->head.seq;
 	if (a->path && a->sync == AUDIT_SYNC_ALWAYS) {

@@ -112,7 +112,17 @@ def test_mixed_pipeline_keeps_order_and_records():
 
 
 def test_kill_9_under_load_loses_no_issued_record():
-    with h.Env(audit={"sync": "always"}) as e:
+    kill_9_under_load(preallocate=False)
+
+
+def test_kill_9_under_load_preallocated():
+    """The same with [audit] preallocate: the crash leaves the records, then
+    zeros; verify explains them, the restart cuts them and continues."""
+    kill_9_under_load(preallocate=True)
+
+
+def kill_9_under_load(preallocate):
+    with h.Env(audit={"sync": "always", "preallocate": "yes" if preallocate else "no"}) as e:
         e.import_key()
         e.start()
         e.sign("--aud", "Custom", "--uid", "Custom:first")
@@ -155,11 +165,24 @@ def test_kill_9_under_load_loses_no_issued_record():
         assert not missing, missing[:3]
         v = verify_trail(e.audit_file)
         assert v.returncode == 0, v.stdout + v.stderr
+        with open(e.audit_file, "rb") as f:
+            data = f.read()
+        if preallocate:
+            # The room is there, zeros only, and verify says so.
+            assert data.endswith(b"\0") and b"\0" not in data.rstrip(b"\0"), len(data)
+            assert "bytes of preallocated room" in v.stdout, v.stdout
+        else:
+            assert b"\0" not in data
         # The restarted daemon continues the chain from what the crash left.
         e.expect_failure = False
         e.start()
         e.sign("--aud", "Custom", "--uid", "Custom:after")
+        if preallocate:
+            v = verify_trail(e.audit_file)  # into the new room, while it runs
+            assert v.returncode == 0 and "preallocated room" in v.stdout, v.stdout + v.stderr
         e.stop()
+        with open(e.audit_file, "rb") as f:
+            assert b"\0" not in f.read()  # a clean stop cuts the room
         v = verify_trail(e.audit_file)
         assert v.returncode == 0, v.stdout + v.stderr
         starts = [r for r, _ in h.read_trail(e.audit_file) if r["event"] == "start"]
@@ -169,4 +192,5 @@ def test_kill_9_under_load_loses_no_issued_record():
 if __name__ == "__main__":
     h.run([test_verify_replies_do_not_wait_for_a_sync,
            test_mixed_pipeline_keeps_order_and_records,
-           test_kill_9_under_load_loses_no_issued_record])
+           test_kill_9_under_load_loses_no_issued_record,
+           test_kill_9_under_load_preallocated])
