@@ -16,8 +16,8 @@ import time
 import harness as h
 
 
-def verify_trail(path):
-    return subprocess.run([h.HSMJWTCTL, "audit", "verify", path], capture_output=True,
+def verify_trail(*paths):
+    return subprocess.run([h.HSMJWTCTL, "audit", "verify", *paths], capture_output=True,
                           text=True, timeout=60)
 
 
@@ -189,8 +189,34 @@ def kill_9_under_load(preallocate):
         assert len(starts) == 2 and starts[1]["chain"] == "continued", starts
 
 
+def test_preallocated_rotation_leaves_plain_files():
+    """reopen-audit (SIGHUP) with preallocate: the rotated file loses its room,
+    the new one gets its own, and verify checks across both."""
+    with h.Env(audit={"sync": "always", "preallocate": "yes"}) as e:
+        e.import_key()
+        e.start()
+        e.sign("--aud", "Custom", "--uid", "Custom:r1")
+        old = e.audit_file + ".1"
+        os.rename(e.audit_file, old)
+        e.daemon.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(e.audit_file):
+            assert time.monotonic() < deadline, e.read_log()
+            e.sign("--aud", "Custom", "--uid", "Custom:r2")
+            time.sleep(0.05)
+        e.sign("--aud", "Custom", "--uid", "Custom:r3")
+        with open(old, "rb") as f:
+            assert b"\0" not in f.read()
+        with open(e.audit_file, "rb") as f:
+            assert f.read().endswith(b"\0")
+        v = verify_trail(old, e.audit_file)
+        assert v.returncode == 0, v.stdout + v.stderr
+        e.stop()
+
+
 if __name__ == "__main__":
     h.run([test_verify_replies_do_not_wait_for_a_sync,
            test_mixed_pipeline_keeps_order_and_records,
            test_kill_9_under_load_loses_no_issued_record,
-           test_kill_9_under_load_preallocated])
+           test_kill_9_under_load_preallocated,
+           test_preallocated_rotation_leaves_plain_files])
