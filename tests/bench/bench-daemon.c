@@ -187,13 +187,15 @@ static Cell *daemon_cell(Run *run, const BenchEnv *env, const BenchAlg *alg, Op 
 			 unsigned conns, unsigned depth)
 {
 	Cell *c = run_new_cell(run, GROUP_DAEMON, alg->id, conns, depth, "%shsmjwtd, %u conn%s, "
-			       "depth %u%s%s", op == OP_VERIFY ? "verify, " : "", conns,
+			       "depth %u%s%s%s", op == OP_VERIFY ? "verify, " : "", conns,
 			       conns > 1 ? "s" : "", depth, env->audit_syncs ? ", sync " : "",
-			       env->audit_syncs ? env->audit_sync : "");
+			       env->audit_syncs ? env->audit_sync : "",
+			       env->preallocate ? ", preallocated" : "");
 
 	if (!c)
 		return NULL;
 	c->op = op;
+	c->preallocate = env->preallocate;
 	snprintf(c->audit_sync, sizeof(c->audit_sync), "%s", env->audit_sync ? env->audit_sync : "");
 	return c;
 }

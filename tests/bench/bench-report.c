@@ -345,6 +345,7 @@ static void json_cell(const Cell *c, bool last)
 	if (c->group == GROUP_DAEMON) {
 		printf(", \"audit_sync\": ");
 		json_string(c->audit_sync[0] ? c->audit_sync : "always");
+		printf(", \"audit_preallocate\": %s", c->preallocate ? "true" : "false");
 	}
 	if (!c->ran) {
 		printf(", \"missing\": ");

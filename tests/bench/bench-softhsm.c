@@ -79,9 +79,9 @@ int env_write_daemon_config(const BenchEnv *env)
 		 env->module, env->token_label, env->pin_file, env->sessions ? "sessions = " : "",
 		 env->sessions ? env->sessions : "", env->sessions ? "\n" : "");
 	/* No journald here; under systemd the journal would add its own CPU on another core. */
-	snprintf(audit, sizeof(audit), "[audit]\nfile = %s/audit.jsonl\njournal = no\n%s%s%s",
+	snprintf(audit, sizeof(audit), "[audit]\nfile = %s/audit.jsonl\njournal = no\n%s%s%s%s",
 		 env->dir, env->audit_sync ? "sync = " : "", env->audit_sync ? env->audit_sync : "",
-		 env->audit_sync ? "\n" : "");
+		 env->audit_sync ? "\n" : "", env->preallocate ? "preallocate = yes\n" : "");
 	snprintf(keys, sizeof(keys),
 		 "[key zumo]\nuri = pkcs11:token=%s;object=zumo;type=secret-key\n\n"
 		 "[key es256]\nuri = pkcs11:token=%s;object=es256\nalg = ES256\n"

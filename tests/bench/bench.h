@@ -97,6 +97,7 @@ typedef struct Cell {
 	unsigned depth;	  /* requests in flight per connection (hsmjwtd) */
 	Op op;
 	char audit_sync[8]; /* hsmjwtd cells: its [audit] sync; "": the daemon's default */
+	bool preallocate;   /* hsmjwtd cells: with [audit] preallocate = yes */
 	bool ran;
 	char missing[96]; /* why it did not run */
 	uint64_t tokens;
@@ -184,6 +185,7 @@ typedef struct BenchEnv {
 	const char *sessions;	/* [token] sessions for hsmjwtd; NULL: its default */
 	const char *audit_sync; /* [audit] sync of the daemon started next; NULL: its default */
 	const char *audit_syncs; /* --audit-sync: a comma-separated list, or NULL */
+	bool preallocate;	 /* [audit] preallocate = yes */
 	bool keep;
 	bool has_key[_ALG_ID_MAX];
 } BenchEnv;

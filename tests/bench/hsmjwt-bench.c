@@ -155,6 +155,7 @@ static void help(void)
 	       "                       (always,batch: every hsmjwtd cell once per mode, each\n"
 	       "                       tagged; default: the daemon's); the audit file is in\n"
 	       "                       the temp dir, and so is the device's fdatasync cell\n"
+	       "  --preallocate        hsmjwtd's [audit] preallocate = yes (default: no)\n"
 	       "  --hsmjwtd PATH       daemon to start (default: beside this program's build)\n"
 	       "  --hsmjwtctl PATH     imports the HS256 key (default: likewise)\n"
 	       "  --module PATH        SoftHSM (default %s)\n"
@@ -206,7 +207,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
 	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_ALGS, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
 	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
-	       O_AUDIT_SYNC, O_JSON_OUT };
+	       O_AUDIT_SYNC, O_JSON_OUT, O_PREALLOCATE };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "warmup", required_argument, NULL, O_WARMUP },
@@ -216,6 +217,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "algs", required_argument, NULL, O_ALGS },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "json-out", required_argument, NULL, O_JSON_OUT },
+		{ "preallocate", no_argument, NULL, O_PREALLOCATE },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "hsmjwtd", required_argument, NULL, O_HSMJWTD },
 		{ "hsmjwtctl", required_argument, NULL, O_HSMJWTCTL },
@@ -258,6 +260,9 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_JSON_OUT:
 			o->json_out = optarg;
+			break;
+		case O_PREALLOCATE:
+			env->preallocate = true;
 			break;
 		case O_KEEP:
 			env->keep = true;
