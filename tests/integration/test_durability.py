@@ -212,6 +212,18 @@ def test_preallocated_rotation_leaves_plain_files():
         v = verify_trail(old, e.audit_file)
         assert v.returncode == 0, v.stdout + v.stderr
         e.stop()
+        # Zeros are room only at the end: a record after them, or a NUL inside a
+        # line, is a broken trail.
+        with open(old, "rb") as f:
+            lines = f.read().split(b"\n")[:-1]
+        for name, data in (("after", b"\n".join(lines[:-1]) + b"\n" + b"\0" * 100 + lines[-1] + b"\n"),
+                           ("inside", b"\n".join(lines[:-1]) + b"\n" + lines[-1][:20] + b"\0" +
+                            lines[-1][21:] + b"\n")):
+            bad = os.path.join(e.dir, f"bad-{name}.jsonl")
+            with open(bad, "wb") as f:
+                f.write(data)
+            v = verify_trail(bad)
+            assert v.returncode == 1 and "BROKEN" in v.stdout, (name, v.stdout, v.stderr)
 
 
 if __name__ == "__main__":
