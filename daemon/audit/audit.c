@@ -281,7 +281,9 @@ bool audit_unsynced(const Audit *a)
  */
 static void settle_unheld(Audit *a)
 {
-	if (a->sync == AUDIT_SYNC_ALWAYS && a->syncer && !a->error && a->head.seq > a->synced_seq)
+	/* With a JWT's record waiting the server's gate commits anyway, marking what it covers. */
+	if (a->sync == AUDIT_SYNC_ALWAYS && a->syncer && !a->error && a->head.seq > a->synced_seq &&
+	    !audit_unsynced(a))
 		(void)audit_commit_start(a);
 }
 
