@@ -124,6 +124,7 @@ typedef struct Options {
 	const char *client_module;
 	const char *against;
 	const char *json_out; /* also write --json's output there */
+	bool verify;	      /* --against: verify requests instead of sign */
 	unsigned conns, depth;
 	pid_t pid;
 } Options;
@@ -161,7 +162,8 @@ static void help(void)
 	       "  --module PATH        SoftHSM (default %s)\n"
 	       "  --client-module PATH p11-kit-client.so (default %s)\n"
 	       "  --against SOCKET     only drive a running hsmjwtd (for profiling it);\n"
-	       "                       with --conns N --depth D and, for its CPU, --pid PID\n"
+	       "                       with --conns N --depth D and, for its CPU, --pid PID;\n"
+	       "                       --verify: verify a JWT it issued instead of signing\n"
 	       "  -h, --help           show this help\n"
 	       "\n"
 	       "Exit status 0 when every cell that could run produced tokens without errors.\n"
@@ -207,7 +209,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
 	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_ALGS, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
 	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
-	       O_AUDIT_SYNC, O_JSON_OUT, O_PREALLOCATE };
+	       O_AUDIT_SYNC, O_JSON_OUT, O_PREALLOCATE, O_VERIFY };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "warmup", required_argument, NULL, O_WARMUP },
@@ -218,6 +220,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "json-out", required_argument, NULL, O_JSON_OUT },
 		{ "preallocate", no_argument, NULL, O_PREALLOCATE },
+		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "hsmjwtd", required_argument, NULL, O_HSMJWTD },
 		{ "hsmjwtctl", required_argument, NULL, O_HSMJWTCTL },
@@ -263,6 +266,9 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_PREALLOCATE:
 			env->preallocate = true;
+			break;
+		case O_VERIFY:
+			o->verify = true;
 			break;
 		case O_KEEP:
 			env->keep = true;
@@ -346,12 +352,23 @@ static int verdict(const Run *run)
 
 static int run_against(Run *run, const Options *o, const Phases *ph)
 {
+	static char jwt[JWT_MAX];
 	LoadSpec spec = { .socket = o->against, .conns = o->conns, .depth = o->depth,
-			  .phases = *ph, .daemon_pid = o->pid };
+			  .phases = *ph, .daemon_pid = o->pid, .verify_jwt = o->verify ? jwt : NULL };
 	Cell *c = run_new_cell(run, GROUP_DAEMON, ALG_ID_HS256, o->conns, o->depth,
-			       "running hsmjwtd, %u conns, depth %u", o->conns, o->depth);
+			       "running hsmjwtd, %s%u conns, depth %u", o->verify ? "verify, " : "",
+			       o->conns, o->depth);
+	int r;
 
-	return c ? load_run(&spec, c) : -ENOMEM;
+	if (!c)
+		return -ENOMEM;
+	c->op = o->verify ? OP_VERIFY : OP_SIGN;
+	if (o->verify) {
+		r = load_fetch_jwt(o->against, NULL, jwt);
+		if (r < 0)
+			return r;
+	}
+	return load_run(&spec, c);
 }
 
 /* One pass over every cell; the first also measures start-up and memory. */
