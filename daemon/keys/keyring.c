@@ -2,6 +2,7 @@
 #include "keyring.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,27 @@ static int choose_mechanism(Token *t, LoadedKey *lk)
 			   token_mechanism_name(ai->fallback_mech));
 		return 0;
 	}
-	return log_error_errno(EOPNOTSUPP, "Key %s: the token offers no %s, needed for %s",
-			       lk->config->name, token_mechanism_name(ai->mech), ai->name);
+	if (ai->fallback_mech != ai->mech)
+		return log_error_errno(EOPNOTSUPP, "Key %s: token %s offers neither %s nor %s for "
+						   "signing, one is needed for %s", lk->config->name,
+				       token_describe(t), token_mechanism_name(ai->mech),
+				       token_mechanism_name(ai->fallback_mech), ai->name);
+	return log_error_errno(EOPNOTSUPP, "Key %s: token %s offers no %s for signing, needed for %s",
+			       lk->config->name, token_describe(t), token_mechanism_name(ai->mech),
+			       ai->name);
 }
 
 static int choose_verify_mechanism(Token *t, LoadedKey *lk)
 {
 	const AlgorithmInfo *ai = lk->alg;
+
+	/* HMAC verifies by signing and comparing on the host (keyring_verify). */
+	if (ai->symmetric) {
+		if (!token_has_mechanism(t, ai->mech))
+			return -EOPNOTSUPP;
+		lk->verify_mech = ai->mech, lk->verify_host_hash = ai->host_hash;
+		return 0;
+	}
 
 	if (token_has_verify_mechanism(t, ai->mech)) {
 		lk->verify_mech = ai->mech, lk->verify_host_hash = ai->host_hash;
@@ -46,28 +61,21 @@ static int choose_verify_mechanism(Token *t, LoadedKey *lk)
 	return -EOPNOTSUPP;
 }
 
-/* Keys that cannot verify still sign; verify requests for them get a clear refusal. */
+/*
+ * Keys that cannot verify still sign; verify requests for them get a clear
+ * refusal. HMAC keys need no probe: they verify with CKA_SIGN, which signing
+ * already needs, so CKA_VERIFY and the module's C_Verify codes do not matter.
+ */
 static void load_verifier(Token *t, LoadedKey *lk, TokenObject object)
 {
-	static const uint8_t zero[SIGNATURE_MAX];
-	int r;
-
 	if (choose_verify_mechanism(t, lk) < 0) {
-		log_warning("Key %s: the token offers no mechanism to verify %s; verify requests "
-			    "naming it will fail", lk->config->name, lk->alg->name);
+		log_warning("Key %s: token %s offers no mechanism to verify %s; verify requests "
+			    "naming it will fail", lk->config->name, token_describe(t),
+			    lk->alg->name);
 		return;
 	}
 	lk->verify_object = object;
 	lk->can_verify = true;
-	if (!lk->alg->symmetric)
-		return;
-	/* An HMAC key imported before CKA_VERIFY was set cannot verify: find out now. */
-	r = keyring_verify(t, token_main_session(t), lk, "probe", 5, zero, lk->sig_len);
-	if (r == -EBADMSG)
-		return;
-	lk->can_verify = false;
-	log_warning("Key %s cannot verify (%s); run: hsmjwtctl enable-verify %s", lk->config->name,
-		    r == -EPERM ? "CKA_VERIFY is FALSE" : strerror(-r), lk->config->name);
 }
 
 static int load_public(Token *t, LoadedKey *lk, Buf *jwks, bool *first)
@@ -257,23 +265,55 @@ const LoadedKey *keyring_default(const Keyring *k)
 	return NULL;
 }
 
-static int host_hash(HostHash h, const void **input, size_t *n, uint8_t digest[static EVP_MAX_MD_SIZE])
+/* DER DigestInfo prefix for SHA-256 (RFC 8017 section 9.2, note 1). */
+static const uint8_t digest_info_sha256[19] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+						0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+						0x01, 0x05, 0x00, 0x04, 0x20 };
+#define DIGEST_MAX (sizeof(digest_info_sha256) + EVP_MAX_MD_SIZE)
+
+static int host_hash(HostHash h, const void **input, size_t *n, uint8_t digest[static DIGEST_MAX])
 {
+	size_t prefix = h == HOST_HASH_SHA256_DIGESTINFO ? sizeof(digest_info_sha256) : 0;
 	unsigned int len = 0;
 
 	if (h == HOST_HASH_NONE)
 		return 0;
-	if (!EVP_Digest(*input, *n, digest, &len, h == HOST_HASH_SHA384 ? EVP_sha384() : EVP_sha256(),
-			NULL))
+	memcpy(digest, digest_info_sha256, prefix);
+	if (!EVP_Digest(*input, *n, digest + prefix, &len,
+			h == HOST_HASH_SHA384 ? EVP_sha384() : EVP_sha256(), NULL))
 		return -EIO;
-	*input = digest, *n = len;
+	*input = digest, *n = prefix + len;
 	return 0;
+}
+
+/*
+ * HMAC: compute the MAC in the token and compare here in constant time. What
+ * C_Verify answers for a wrong MAC differs between modules (NSS softokn:
+ * CKR_DEVICE_ERROR), and the signature is the caller's choice: only C_Sign's
+ * result, which does not depend on it, may say the token failed.
+ */
+static int verify_mac(Token *t, TokenSession session, const LoadedKey *key, const void *input,
+		      size_t n, const uint8_t *sig, size_t sig_len)
+{
+	uint8_t mac[SIGNATURE_MAX];
+	size_t len = sizeof(mac);
+	int r;
+
+	r = token_sign(t, session, key->verify_object, key->verify_mech, input, n, mac, &len);
+	if (r < 0)
+		return r;
+	if (len != sig_len)
+		return log_error_errno(EIO, "Key %s: token %s returned a %zu-byte MAC, expected %zu",
+				       key->config->name, token_describe(t), len, sig_len);
+	r = CRYPTO_memcmp(mac, sig, sig_len) == 0 ? 0 : -EBADMSG;
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return r;
 }
 
 int keyring_verify(Token *t, TokenSession session, const LoadedKey *key, const void *input,
 		   size_t n, const uint8_t *sig, size_t sig_len)
 {
-	uint8_t digest[EVP_MAX_MD_SIZE];
+	uint8_t digest[DIGEST_MAX];
 	int r;
 
 	if (!key->can_verify)
@@ -281,6 +321,8 @@ int keyring_verify(Token *t, TokenSession session, const LoadedKey *key, const v
 	/* A JWS signature of the wrong length is simply invalid; the token need not see it. */
 	if (sig_len != key->sig_len)
 		return -EBADMSG;
+	if (key->alg->symmetric)
+		return verify_mac(t, session, key, input, n, sig, sig_len);
 	r = host_hash(key->verify_host_hash, &input, &n, digest);
 	if (r < 0)
 		return r;
@@ -290,7 +332,7 @@ int keyring_verify(Token *t, TokenSession session, const LoadedKey *key, const v
 int keyring_sign(Token *t, TokenSession session, const LoadedKey *key, const void *input,
 		 size_t n, uint8_t sig[static SIGNATURE_MAX], size_t *ret_len)
 {
-	uint8_t digest[EVP_MAX_MD_SIZE];
+	uint8_t digest[DIGEST_MAX];
 	size_t len = SIGNATURE_MAX;
 	int r;
 

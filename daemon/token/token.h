@@ -58,6 +58,7 @@ typedef enum TokenMechanism {
 	TOKEN_MECH_RSA_PKCS_SHA256,  /* CKM_SHA256_RSA_PKCS */
 	TOKEN_MECH_RSA_PSS_SHA256,   /* CKM_SHA256_RSA_PKCS_PSS, salt 32 */
 	TOKEN_MECH_RSA_PSS_DIGEST256, /* CKM_RSA_PKCS_PSS on a host SHA-256 digest, salt 32 */
+	TOKEN_MECH_RSA_PKCS_RAW,     /* CKM_RSA_PKCS on a host-built SHA-256 DigestInfo */
 	TOKEN_MECH_EDDSA,	     /* CKM_EDDSA, pure Ed25519 */
 	_TOKEN_MECH_MAX,
 } TokenMechanism;
@@ -105,7 +106,12 @@ int token_sign(Token *t, TokenSession session, TokenObject key, TokenMechanism m
 /*
  * Verifies sig over data inside the token (C_VerifyInit/C_Verify): 0 when it
  * verifies, -EBADMSG when it does not, -EPERM when the key may not verify
- * (CKA_VERIFY is FALSE), another -errno when the token failed.
+ * (CKA_VERIFY is FALSE), a device-failure -errno (token_error_is_device_failure)
+ * only for the return values that say the token or session is gone. Any other
+ * error of C_Verify is logged and read as "does not verify": modules answer a
+ * bad signature with codes of their own (NSS: CKR_DEVICE_ERROR), and a forged
+ * JWT must never make the daemon reopen the token. HMAC keys are not verified
+ * here at all (keyring_verify signs and compares on the host).
  */
 int token_verify(Token *t, TokenSession session, TokenObject key, TokenMechanism mech,
 		 const void *data, size_t n, const uint8_t *sig, size_t sig_len);
