@@ -2,6 +2,8 @@
 #include "keyring.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -78,7 +80,40 @@ static void load_verifier(Token *t, LoadedKey *lk, TokenObject object)
 	lk->can_verify = true;
 }
 
-static int load_public(Token *t, LoadedKey *lk, Buf *jwks, bool *first)
+/* Why a key cannot be used, kept for status, hsmjwtctl list and the refusal; logged once. */
+static int key_unusable(LoadedKey *lk, int r, const char *fmt, ...) _printf_(3, 4);
+static int key_unusable(LoadedKey *lk, int r, const char *fmt, ...)
+{
+	char why[KEY_ERROR_MAX];
+	va_list ap;
+
+	if (lk->error)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	lk->error = strdup(why);
+	if (!lk->error)
+		return -ENOMEM;
+	log_error("Key %s cannot be used: %s", lk->config->name, why);
+	return r;
+}
+
+static const char *find_error(int r)
+{
+	switch (r) {
+	case -ENOENT:
+		return "no object on the token matches its uri";
+	case -ENOTUNIQ:
+		return "several objects on the token match its uri; add id=";
+	case -EINVAL:
+		return "its uri is not valid for this token";
+	default:
+		return strerror(-r);
+	}
+}
+
+static int load_public(Token *t, LoadedKey *lk, Buf *jwk)
 {
 	TokenPublicKey pub = {};
 	TokenObject object;
@@ -87,30 +122,59 @@ static int load_public(Token *t, LoadedKey *lk, Buf *jwks, bool *first)
 
 	r = token_find_key(t, lk->config->uri, TOKEN_CLASS_PUBLIC_KEY, &object);
 	if (r < 0)
-		return r;
+		return key_unusable(lk, r, "public key: %s", find_error(r));
 	r = token_read_public_key(t, object, lk->alg->key_type, &pub);
 	if (r < 0)
-		return log_error_errno(r, "Key %s: cannot read its public half", lk->config->name);
+		return key_unusable(lk, r, "cannot read its public key (%s)", strerror(-r));
 	lk->verify_object = object;
 	if (lk->alg->key_type == TOKEN_KEY_RSA) {
 		lk->sig_len = pub.n_len;
 		if (pub.n_len < RSA_BITS_MIN / 8 || pub.n_len > SIGNATURE_MAX)
-			r = log_error_errno(EINVAL, "Key %s: RSA modulus of %zu bits is outside %u..%u",
-					    lk->config->name, pub.n_len * 8, RSA_BITS_MIN, RSA_BITS_MAX);
+			r = key_unusable(lk, -EINVAL, "RSA modulus of %zu bits is outside %u..%u",
+					 pub.n_len * 8, RSA_BITS_MIN, RSA_BITS_MAX);
 	}
 	if (r >= 0 && !lk->kid) {
 		r = jwk_thumbprint(&pub, thumb);
 		if (r >= 0 && !(lk->kid = strdup(thumb)))
 			r = -ENOMEM;
 	}
-	if (r >= 0) {
-		if (!*first)
-			buf_append_char(jwks, ',');
-		*first = false;
-		r = jwk_append(jwks, &pub, lk->kid, lk->alg->name);
-	}
+	if (r >= 0)
+		r = jwk_append(jwk, &pub, lk->kid, lk->alg->name);
 	token_public_key_done(&pub);
 	return r;
+}
+
+/*
+ * The secret or private object must be at least as strong as the key
+ * templates make it (ARCHITECTURE.md, Invariant 1): tpm2_ptool imports HMAC
+ * keys with CKA_EXTRACTABLE=TRUE. Such a key is refused unless its section
+ * says allow-extractable = yes; then it is loaded, flagged and recorded.
+ */
+static int check_object(Token *t, LoadedKey *lk, TokenObject object)
+{
+	TokenKeyFlags f;
+	const char *weak;
+	int r;
+
+	r = token_key_flags(t, object, &f);
+	if (r < 0)
+		return key_unusable(lk, r, "cannot read its attributes (%s)", strerror(-r));
+	if (lk->alg->symmetric && !f.hmac_type)
+		return key_unusable(lk, -EINVAL, "CKA_KEY_TYPE is neither CKK_GENERIC_SECRET nor "
+						 "CKK_SHA256_HMAC");
+	if (!f.sign)
+		return key_unusable(lk, -EPERM, "CKA_SIGN is FALSE");
+	weak = token_key_weakness(&f);
+	if (weak && !lk->config->allow_extractable)
+		return key_unusable(lk, -EPERM, "%s, so the key could leave the token; refused "
+						"(allow-extractable = yes in its [key] section "
+						"accepts it)", weak);
+	if (weak && !lk->weak) {
+		lk->weak = true;
+		log_warning("Key %s: %s; loaded because of allow-extractable = yes", lk->config->name,
+			    weak);
+	}
+	return 0;
 }
 
 static int load_signer(Token *t, LoadedKey *lk)
@@ -123,10 +187,15 @@ static int load_signer(Token *t, LoadedKey *lk)
 	r = token_find_key(t, lk->config->uri,
 			   lk->alg->symmetric ? TOKEN_CLASS_SECRET_KEY : TOKEN_CLASS_PRIVATE_KEY, &object);
 	if (r < 0)
+		return key_unusable(lk, r, "%s: %s", lk->alg->symmetric ? "secret key" : "private key",
+				    find_error(r));
+	r = check_object(t, lk, object);
+	if (r < 0)
 		return r;
 	r = choose_mechanism(t, lk);
 	if (r < 0)
-		return r;
+		return key_unusable(lk, r, "the token offers no mechanism to sign %s (see the log)",
+				    lk->alg->name);
 	/* SoftHSM signs about 3x faster with a session object; the copy stays sensitive. */
 	if (token_copy_to_session(t, object, &copy) >= 0) {
 		object = copy;
@@ -136,27 +205,23 @@ static int load_signer(Token *t, LoadedKey *lk)
 			   lk->config->name);
 	lk->object = object;
 	lk->can_sign = true;
-	/* Probe once now, so a key that cannot sign fails the start, not a request. */
+	/* Probe once now, so a key that cannot sign is reported at load, not by a request. */
 	r = keyring_sign(t, token_main_session(t), lk, "probe", 5, sig, &len);
-	if (r < 0)
-		return log_error_errno(r, "Key %s (%s) cannot sign %s", lk->config->name,
-				       lk->config->uri, lk->alg->name);
+	if (r < 0) {
+		lk->can_sign = false;
+		return key_unusable(lk, r, "a test signature with %s failed (%s)",
+				    token_mechanism_name(lk->mech), strerror(-r));
+	}
 	return 0;
 }
 
-static int load_key(Token *t, const KeyConfig *kc, unsigned flags, LoadedKey *lk, Buf *jwks,
-		    bool *first)
+static int load_key(Token *t, const KeyConfig *kc, unsigned flags, LoadedKey *lk, Buf *jwk)
 {
 	_cleanup_(buf_done) Buf header = {};
 	int r;
 
-	lk->config = kc;
-	lk->alg = algorithm_info(kc->alg);
-	lk->sig_len = lk->alg->sig_len;
-	if (kc->kid && !(lk->kid = strdup(kc->kid)))
-		return -ENOMEM;
 	if (!lk->alg->symmetric) {
-		r = load_public(t, lk, jwks, first);
+		r = load_public(t, lk, jwk);
 		if (r < 0)
 			return r;
 	}
@@ -172,16 +237,34 @@ static int load_key(Token *t, const KeyConfig *kc, unsigned flags, LoadedKey *lk
 			if (lk->can_sign)
 				verify_with = lk->object; /* the session copy: faster on SoftHSM */
 			else if ((r = token_find_key(t, kc->uri, TOKEN_CLASS_SECRET_KEY, &verify_with)) < 0)
+				return key_unusable(lk, r, "secret key: %s", find_error(r));
+			else if ((r = check_object(t, lk, verify_with)) < 0)
 				return r;
 		}
 		load_verifier(t, lk, verify_with);
 	}
 	r = claims_header(&header, lk->alg->name, lk->kid);
 	if (r < 0)
-		return log_error_errno(r, "Key %s: kid is not valid UTF-8", kc->name);
+		return key_unusable(lk, r, "kid is not valid UTF-8");
 	base64url_append(&lk->header_b64, header.data, header.len);
 	buf_append_char(&lk->header_b64, '.');
 	return lk->header_b64.error;
+}
+
+/* Only a token that is gone, or no memory, fails the whole load; a key's own fault is its own. */
+static bool fatal(int r)
+{
+	return r == -ENOMEM || r == -ENODEV || r == -ENOTCONN;
+}
+
+/* A key that cannot be used signs and verifies nothing and is not in the JWKS. */
+static void disable(Token *t, LoadedKey *lk)
+{
+	if (lk->is_copy)
+		token_destroy_session_object(t, lk->object);
+	lk->is_copy = lk->can_sign = lk->can_verify = false;
+	if (!lk->kid)
+		lk->kid = strdup(lk->config->kid ? lk->config->kid : "");
 }
 
 int keyring_load(Token *t, const KeyConfig *keys, size_t n_keys, unsigned flags, Keyring **ret)
@@ -198,9 +281,33 @@ int keyring_load(Token *t, const KeyConfig *keys, size_t n_keys, unsigned flags,
 	}
 	buf_append_str(&jwks, "{\"keys\":[");
 	for (size_t i = 0; i < n_keys && r >= 0; i++) {
+		LoadedKey *lk = &k->keys[k->n_keys];
+		_cleanup_(buf_done) Buf jwk = {};
+
 		if (keys[i].state == KEY_STATE_RETIRED)
 			continue;
-		r = load_key(t, &keys[i], flags, &k->keys[k->n_keys++], &jwks, &first);
+		k->n_keys++;
+		lk->config = &keys[i];
+		lk->alg = algorithm_info(keys[i].alg);
+		lk->sig_len = lk->alg->sig_len;
+		if (keys[i].kid && !(lk->kid = strdup(keys[i].kid))) {
+			r = -ENOMEM;
+			break;
+		}
+		r = load_key(t, &keys[i], flags, lk, &jwk);
+		if (r >= 0 && (r = jwk.error) >= 0 && jwk.len > 0) {
+			if (!first)
+				buf_append_char(&jwks, ',');
+			first = false;
+			buf_append(&jwks, jwk.data, jwk.len);
+		}
+		if (r < 0 && !fatal(r)) {
+			if (!lk->error)
+				r = key_unusable(lk, r, "%s", strerror(-r));
+			disable(t, lk);
+			k->n_unusable++;
+			r = lk->kid ? 0 : -ENOMEM;
+		}
 	}
 	buf_append_str(&jwks, "]}");
 	if (r >= 0 && (r = jwks.error) >= 0 && !(k->jwks = strdup(buf_cstr(&jwks))))
@@ -241,6 +348,7 @@ Keyring *keyring_free(Keyring *k)
 		return NULL;
 	for (size_t i = 0; i < k->n_keys; i++) {
 		free(k->keys[i].kid);
+		free(k->keys[i].error);
 		buf_done(&k->keys[i].header_b64);
 	}
 	free(k->keys);

@@ -132,6 +132,20 @@ int token_generate_key_pair(Token *t, const char *key_uri, TokenKeyType type, un
 /* Reads a public key object's attributes (never CKA_VALUE) and checks its curve. */
 int token_read_public_key(Token *t, TokenObject pub, TokenKeyType expected, TokenPublicKey *ret);
 
+/*
+ * What a secret or private key object reports about itself. An attribute the
+ * module does not report counts as the weaker value (not sensitive,
+ * extractable, cannot sign).
+ */
+typedef struct TokenKeyFlags {
+	bool sensitive, extractable, sign;
+	bool hmac_type; /* CKK_GENERIC_SECRET or CKK_SHA256_HMAC */
+} TokenKeyFlags;
+
+int token_key_flags(Token *t, TokenObject o, TokenKeyFlags *ret);
+/* NULL for a key that is sensitive and not extractable, else which attribute is wrong. */
+const char *token_key_weakness(const TokenKeyFlags *f);
+
 /* Lists every key object on the token, for hsmjwtctl list. */
 typedef struct TokenKeyInfo {
 	char label[128];

@@ -14,6 +14,7 @@
  *   omit-mech=CKM_ECDSA            the mechanism is not offered (repeatable)
  *   init-rv=CKR_DEVICE_ERROR       C_Initialize fails (the token is still gone)
  *   login-rv=CKR_PIN_INCORRECT     C_Login fails
+ *   hmac-extractable=1             the HMAC key reports CKA_EXTRACTABLE=TRUE (tpm2_ptool import)
  *
  * Values are CKR_ / CKM_ names or numbers. The spec comes from
  * $HSMJWT_MOCK_PKCS11, or from the file $HSMJWT_MOCK_PKCS11_CONTROL names,
@@ -42,6 +43,7 @@ typedef struct MockFaults {
 	CK_RV copy_rv;
 	CK_RV init_rv;
 	CK_RV login_rv;
+	bool hmac_extractable; /* the HMAC key reports CKA_EXTRACTABLE=TRUE */
 	CK_MECHANISM_TYPE omit[MOCK_OMIT_MAX];
 	unsigned n_omit;
 } MockFaults;

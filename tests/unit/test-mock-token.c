@@ -334,14 +334,47 @@ static void test_es256(void)
 	free(token);
 }
 
-/* A module without CKM_ECDSA: an ES256 key fails the start, with a clear error. */
+/*
+ * A module without CKM_ECDSA: the daemon starts with the keys it can load;
+ * the ES256 key is reported with its reason and requests naming it are refused.
+ */
 static void test_mechanism_missing(void)
 {
-	Service *s = NULL;
+	_cleanup_(service_freep) Service *s = NULL;
+	const LoadedKey *es;
+	Response *r;
 
 	mock_control("omit-mech=CKM_ECDSA");
-	check_int(mock_service_new(module, MOCK_CONFIG_KEYS ES_KEY, &s), -EOPNOTSUPP);
-	check(!s);
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS ES_KEY, &s), 0);
+	es = keyring_find(service_keyring(s), "es");
+	check(es && es->error && !es->can_sign && !es->can_verify);
+	check(strstr(es->error, "no mechanism to sign ES256"));
+	check_int(service_keyring(s)->n_unusable, 1);
+	check(!strstr(service_keyring(s)->jwks, "\"kty\":\"EC\""));
+	free(sign_ok(s, "zumo", "Custom:still-works"));
+	r = sign(s, "es", "Custom:es", NULL);
+	check_int(r->body_case, HSMJWT__V1__RESPONSE__BODY_ERROR);
+	check(strcmp(r->error->rule, "key-unavailable") == 0);
+	check(strstr(r->error->message, "cannot be used"));
+	hsmjwt__v1__response__free_unpacked(r, NULL);
+	mock_control("");
+}
+
+/* An extractable key is refused unless its section allows it; allowed, it signs. */
+static void test_extractable(void)
+{
+	_cleanup_(service_freep) Service *s = NULL;
+	const LoadedKey *k;
+
+	mock_control("hmac-extractable=1");
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS, &s), 0);
+	k = keyring_find(service_keyring(s), "zumo");
+	check(k && k->error && strstr(k->error, "CKA_EXTRACTABLE is TRUE"));
+	s = service_free(s);
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS_ALLOW_EXTRACTABLE, &s), 0);
+	k = keyring_find(service_keyring(s), "zumo");
+	check(k && !k->error && k->weak && k->can_sign);
+	free(sign_ok(s, "zumo", "Custom:weak"));
 	mock_control("");
 }
 
@@ -366,6 +399,7 @@ int main(void)
 	test_copy_refused();
 	test_es256();
 	test_mechanism_missing();
+	test_extractable();
 	mock_teardown();
 	return 0;
 }
