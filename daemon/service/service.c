@@ -87,13 +87,18 @@ static void audit_key_problems(Audit *a, const Keyring *k)
 	}
 }
 
-/* A reload must not take away a key that works now: that refuses the reload instead. */
+/*
+ * A reload must not bring an unusable key (a typo in a new uri, a key not
+ * imported yet) nor break a key that works now: it is refused and the old
+ * keys stay. A key that was already unusable may stay so, so that it does not
+ * block reloads of everything else.
+ */
 static const LoadedKey *lost_key(const Keyring *old, const Keyring *new)
 {
 	for (size_t i = 0; i < new->n_keys; i++) {
 		const LoadedKey *o = keyring_find(old, new->keys[i].config->name);
 
-		if (new->keys[i].error && o && !o->error)
+		if (new->keys[i].error && (!o || !o->error))
 			return &new->keys[i];
 	}
 	return NULL;
@@ -122,7 +127,7 @@ int service_new(Config *config, Service **ret)
 	if (config->n_policies == 0)
 		log_warning("%s has no [policy NAME] section: every request will be denied",
 			    config->path);
-	r = token_open(config->module, config->token_uri, false, &s->token);
+	r = token_open(config->module, config->init_args, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
 	r = token_login(s->token, config->pin_file);
@@ -170,6 +175,7 @@ int service_reload(Service *s, Config *config)
 
 	/* The token session and login stay; changing them needs a restart. */
 	if (!same_string(c->module, s->config->module) ||
+	    !same_string(c->init_args, s->config->init_args) ||
 	    !same_string(c->token_uri, s->config->token_uri) ||
 	    !same_string(c->pin_file, s->config->pin_file))
 		log_warning("Reload: [token] settings changed; they take effect at the next restart");
@@ -185,10 +191,10 @@ int service_reload(Service *s, Config *config)
 	}
 	const LoadedKey *lost = lost_key(s->keyring, k);
 	if (lost) {
-		snprintf(detail, sizeof(detail), "refused: key %.24s would stop working", lost->config->name);
+		snprintf(detail, sizeof(detail), "refused: key %.24s cannot be used", lost->config->name);
 		(void)audit_reload(s->audit, detail);
-		log_error("Reload refused, the previous keys stay in force: key %s works now but "
-			  "would not after the reload (%s)", lost->config->name, lost->error);
+		log_error("Reload refused, the previous keys stay in force: key %s cannot be used "
+			  "(%s)", lost->config->name, lost->error);
 		keyring_release_objects(s->token, k);
 		keyring_free(k);
 		return -EINVAL;
@@ -328,7 +334,7 @@ int service_reopen_token(Service *s)
 	/* The old handles die with the old token: nothing to destroy, nothing to touch. */
 	keyring_forget_objects(s->keyring);
 	s->token = token_close(s->token);
-	r = token_open(s->config->module, s->config->token_uri, false, &t);
+	r = token_open(s->config->module, s->config->init_args, s->config->token_uri, false, &t);
 	if (r >= 0)
 		r = token_login(t, s->config->pin_file);
 	if (r == -EACCES) {

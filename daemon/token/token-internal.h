@@ -11,6 +11,8 @@
 
 struct Token {
 	CK_FUNCTION_LIST **registered; /* managed modules from p11-kit's registry, or NULL */
+	bool registered_all;	       /* registered came initialised, all of them */
+	bool one_registered;	       /* else: only module, named in the config, was initialised */
 	CK_FUNCTION_LIST *module;      /* the module holding our token */
 	bool loaded_by_path;	       /* unmanaged: we initialised it, we finalise it */
 	CK_SLOT_ID slot;

@@ -77,10 +77,10 @@ static int match_slots(Token *t, CK_FUNCTION_LIST *m, P11KitUri *uri, unsigned *
 	return 0;
 }
 
-static int load_by_path(Token *t, const char *path)
+static int load_by_path(Token *t, const char *path, const char *init_args)
 {
 	/* SoftHSM without locking callbacks crashes under two threads (ARCHITECTURE.md, Token facts). */
-	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK, .pReserved = (void *)init_args };
 	CK_RV rv;
 
 	t->module = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
@@ -91,13 +91,53 @@ static int load_by_path(Token *t, const char *path)
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		p11_kit_module_release(t->module);
 		t->module = NULL;
-		return fail_rv(rv, "C_Initialize");
+		if (rv == CKR_ARGUMENTS_BAD && !init_args)
+			return log_error_errno(EINVAL, "C_Initialize of %s failed: CKR_ARGUMENTS_BAD; "
+						       "this module may need an init string ([token] "
+						       "init-args, e.g. NSS softokn's configdir=...)",
+					       path);
+		return log_error_errno(p11_rv_to_errno(rv), "C_Initialize of %s failed: %s (%s)", path,
+				       p11_rv_name(rv), p11_kit_strerror(rv));
 	}
 	t->loaded_by_path = rv == CKR_OK;
 	return 0;
 }
 
-static int select_token(Token *t, const char *module_path, const char *token_uri)
+/* A module registered with p11-kit, by its name: only that one is initialised. */
+static int load_by_name(Token *t, const char *name)
+{
+	CK_RV rv;
+
+	t->registered = p11_kit_modules_load(NULL, 0);
+	if (!t->registered)
+		return log_error_errno(ENOENT, "Failed to load registered PKCS#11 modules: %s",
+				       p11_kit_message());
+	for (size_t i = 0; t->registered[i]; i++) {
+		_cleanup_free_ char *n = p11_kit_module_get_name(t->registered[i]);
+
+		if (n && strcmp(n, name) == 0) {
+			t->module = t->registered[i];
+			break;
+		}
+	}
+	if (!t->module)
+		return log_error_errno(ENOENT, "No PKCS#11 module named '%s' is registered with p11-kit "
+					       "(p11-kit list-modules shows them; note that p11-kit "
+					       "reads ~/.config/pkcs11/modules only for non-root users)",
+				       name);
+	/* p11-kit passes its own locking callbacks and the module file's x-init-reserved. */
+	rv = p11_kit_module_initialize(t->module);
+	if (rv != CKR_OK) {
+		t->module = NULL;
+		return log_error_errno(p11_rv_to_errno(rv), "C_Initialize of registered module %s "
+					       "failed: %s (%s)", name, p11_rv_name(rv),
+				       p11_kit_strerror(rv));
+	}
+	t->one_registered = true;
+	return 0;
+}
+
+static int select_token(Token *t, const char *module, const char *init_args, const char *token_uri)
 {
 	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
 	CK_FUNCTION_LIST *loaded;
@@ -108,8 +148,12 @@ static int select_token(Token *t, const char *module_path, const char *token_uri
 	if (r < 0)
 		return r;
 
-	if (module_path) {
-		r = load_by_path(t, module_path);
+	if (init_args && (!module || !strchr(module, '/')))
+		return log_error_errno(EINVAL, "[token] init-args needs module = PATH; a module "
+					       "registered with p11-kit takes x-init-reserved: in its "
+					       "module file instead");
+	if (module) {
+		r = strchr(module, '/') ? load_by_path(t, module, init_args) : load_by_name(t, module);
 		if (r < 0)
 			return r;
 		loaded = t->module;
@@ -120,6 +164,7 @@ static int select_token(Token *t, const char *module_path, const char *token_uri
 		if (!t->registered)
 			return log_error_errno(ENOENT, "Failed to load registered PKCS#11 modules: %s",
 					       p11_kit_message());
+		t->registered_all = true;
 		for (size_t i = 0; t->registered[i] && r >= 0; i++)
 			r = match_slots(t, t->registered[i], uri, &found);
 	}
@@ -134,7 +179,8 @@ static int select_token(Token *t, const char *module_path, const char *token_uri
 	return 0;
 }
 
-int token_open(const char *module_path, const char *token_uri, bool rw, Token **ret)
+int token_open(const char *module, const char *init_args, const char *token_uri, bool rw,
+	       Token **ret)
 {
 	Token *t;
 	CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
@@ -144,7 +190,7 @@ int token_open(const char *module_path, const char *token_uri, bool rw, Token **
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	r = select_token(t, module_path, token_uri);
+	r = select_token(t, module, init_args, token_uri);
 	if (r < 0)
 		goto fail;
 	rv = t->module->C_OpenSession(t->slot, flags, NULL, NULL, &t->session);
@@ -166,8 +212,13 @@ Token *token_close(Token *t)
 		return NULL;
 	if (t->has_session)
 		t->module->C_CloseSession(t->session);
-	if (t->registered) {
+	if (t->registered && t->registered_all) {
 		p11_kit_modules_finalize_and_release(t->registered);
+	} else if (t->registered) {
+		/* Loaded by name: only the one module was initialised, if at all. */
+		if (t->one_registered)
+			p11_kit_module_finalize(t->module);
+		p11_kit_modules_release(t->registered);
 	} else if (t->module) {
 		if (t->loaded_by_path)
 			t->module->C_Finalize(NULL);

@@ -20,11 +20,16 @@ typedef unsigned long TokenSession; /* a CK_SESSION_HANDLE */
 #define TOKEN_HMAC_SHA256_LEN 32
 
 /*
- * Loads module_path (or, when NULL, the modules registered with p11-kit),
- * initialises it for multi-threaded use and selects the one token matching
- * token_uri (RFC 7512). Opens a session, read-write when rw is set.
+ * Loads module, initialises it for multi-threaded use and selects the one
+ * token matching token_uri (RFC 7512). Opens a session, read-write when rw
+ * is set. module is a path (loaded directly; init_args, if any, go to
+ * C_Initialize as pReserved: NSS softokn needs its configdir there), or the
+ * name of a module registered with p11-kit (only that one is initialised,
+ * with the module file's x-init-reserved), or NULL: every registered module
+ * is initialised and searched.
  */
-int token_open(const char *module_path, const char *token_uri, bool rw, Token **ret);
+int token_open(const char *module, const char *init_args, const char *token_uri, bool rw,
+	       Token **ret);
 Token *token_close(Token *t);
 static inline void token_closep(Token **t)
 {
