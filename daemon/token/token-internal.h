@@ -20,6 +20,7 @@ struct Token {
 	bool has_session;
 	CK_TOKEN_INFO info;
 	char description[80];
+	char module_description[80]; /* CK_INFO: "SoftHSM (SoftHSM)" */
 };
 
 static inline void p11_kit_uri_freep(P11KitUri **u)

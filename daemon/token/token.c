@@ -69,9 +69,16 @@ static int match_slots(Token *t, CK_FUNCTION_LIST *m, P11KitUri *uri, unsigned *
 		if (!p11_kit_uri_match_token_info(uri, &info))
 			continue;
 		if ((*n_found)++ == 0) {
+			int d = (int)p11_kit_space_strlen(minfo.libraryDescription,
+							  sizeof(minfo.libraryDescription));
+			int v = (int)p11_kit_space_strlen(minfo.manufacturerID,
+							  sizeof(minfo.manufacturerID));
+
 			t->module = m;
 			t->slot = slots[i];
 			t->info = info;
+			snprintf(t->module_description, sizeof(t->module_description), "%.*s (%.*s)", d,
+				 minfo.libraryDescription, v, minfo.manufacturerID);
 		}
 	}
 	return 0;
@@ -253,6 +260,11 @@ void token_session_close(Token *t, TokenSession s)
 const char *token_describe(const Token *t)
 {
 	return t->description;
+}
+
+const char *token_module_describe(const Token *t)
+{
+	return t->module_description;
 }
 
 int token_login(Token *t, const char *pin_file)

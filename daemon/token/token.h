@@ -41,6 +41,8 @@ int token_login(Token *t, const char *pin_file);
 
 /* A label for logs: "hsmjwt (SoftHSM project)". */
 const char *token_describe(const Token *t);
+/* The module holding the token, from C_GetInfo: "Implementation of PKCS11 (SoftHSM)". */
+const char *token_module_describe(const Token *t);
 
 typedef enum TokenObjectClass {
 	TOKEN_CLASS_SECRET_KEY,
@@ -121,6 +123,7 @@ int token_sign(Token *t, TokenSession session, TokenObject key, TokenMechanism m
 int token_verify(Token *t, TokenSession session, TokenObject key, TokenMechanism mech,
 		 const void *data, size_t n, const uint8_t *sig, size_t sig_len);
 
+
 /* Sets CKA_VERIFY=TRUE on the secret key key_uri names (keys imported by older versions). */
 int token_enable_verify(Token *t, const char *key_uri);
 
@@ -151,6 +154,14 @@ int token_key_flags(Token *t, TokenObject o, TokenKeyFlags *ret);
 /* NULL for a key that is sensitive and not extractable, else which attribute is wrong. */
 const char *token_key_weakness(const TokenKeyFlags *f);
 
+/*
+ * For a key imported by a vendor's tool: sets CKA_EXTRACTABLE=FALSE and
+ * CKA_SENSITIVE=TRUE where the object says otherwise (PKCS#11 allows both,
+ * one way only) and returns the flags read back after. The module may refuse;
+ * that is logged, not an error: ret tells what the key is now.
+ */
+int token_harden_key(Token *t, TokenObject key, TokenKeyFlags *ret);
+
 /* Lists every key object on the token, for hsmjwtctl list. */
 typedef struct TokenKeyInfo {
 	char label[128];
@@ -175,9 +186,13 @@ void token_destroy_session_object(Token *t, TokenObject o);
 
 /*
  * Imports a 32-byte HMAC secret as a token object: CKA_SENSITIVE=TRUE,
- * CKA_EXTRACTABLE=FALSE, CKA_SIGN and CKA_VERIFY set, nothing else allowed.
+ * CKA_EXTRACTABLE=FALSE, CKA_SIGN and CKA_VERIFY set, nothing else allowed;
+ * CKK_GENERIC_SECRET, else CKK_SHA256_HMAC for modules that want that. The
+ * new object is read back and destroyed if it came out weaker (-EPERM).
  * Label and id come from key_uri. With replace, existing objects the URI
  * names are destroyed once the new one exists; without it, -EEXIST.
+ * -EOPNOTSUPP (logged with the module's answer) when the module takes no
+ * secret key through C_CreateObject (tpm2-pkcs11).
  */
 int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[static 32],
 			  bool replace);
