@@ -199,6 +199,20 @@ def test_nss_style_verify_error_is_a_bad_signature():
         env.stop()
 
 
+def test_sighup_with_module_threads():
+    # tpm2-pkcs11's D-Bus TCTI starts threads in C_Initialize. Started with SIGHUP
+    # unblocked, they took the reload signal with its default action: the daemon died.
+    with MockEnv() as env:
+        env.faults("init-thread=1")
+        env.start()
+        env.sign("--aud", "Custom", "--uid", "Custom:before")
+        env.reload()
+        assert env.daemon.poll() is None, env.read_log()[-2000:]
+        env.sign("--aud", "Custom", "--uid", "Custom:after")
+        env.faults("")
+        env.stop()
+
+
 def test_device_removed_then_back():
     with MockEnv() as env:
         env.start()
@@ -220,4 +234,4 @@ def test_device_removed_then_back():
 if __name__ == "__main__":
     h.run([test_sign_and_verify_on_mock, test_sign_hang_past_request_timeout,
            test_reopen_probe_runs_on_the_loop, test_orphaned_requests, test_nss_style_verify_error_is_a_bad_signature,
-           test_device_removed_then_back])
+           test_sighup_with_module_threads, test_device_removed_then_back])

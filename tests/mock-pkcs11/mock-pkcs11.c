@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "mock-crypto.h"
@@ -77,6 +78,15 @@ Session *mock_session_get(CK_SESSION_HANDLE h)
 	return h >= 1 && h <= SESSIONS_MAX && mock_sessions[h].open ? &mock_sessions[h] : NULL;
 }
 
+/* A module's own thread (tpm2-pkcs11's TCTI runs GLib's D-Bus threads): it only waits. */
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static CK_RV mock_initialize(CK_VOID_PTR args)
 {
 	(void)args;
@@ -91,6 +101,13 @@ static CK_RV mock_initialize(CK_VOID_PTR args)
 	mock_faults_refresh();
 	if (mock_faults.init_rv)
 		LEAVE(mock_faults.init_rv);
+	if (mock_faults.init_thread) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, idle_thread, NULL) != 0)
+			LEAVE(CKR_HOST_MEMORY);
+		pthread_detach(th);
+	}
 	if (mock_objects_create() < 0)
 		LEAVE(CKR_GENERAL_ERROR);
 	memset(mock_sessions, 0, sizeof(mock_sessions));
