@@ -213,6 +213,27 @@ def test_sighup_with_module_threads():
         env.stop()
 
 
+def test_extractable_key_refused_or_allowed_and_recorded():
+    # tpm2_ptool imports HMAC keys with CKA_EXTRACTABLE=TRUE. Refused by default: the
+    # daemon still starts, says why, and refuses requests for the key; with
+    # allow-extractable = yes it signs, and the trail records that it was let in.
+    with MockEnv() as env:
+        env.faults("hmac-extractable=1")
+        env.start()
+        r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:x", "--key", "zumo")
+        assert r.returncode == 3 and b"CKA_EXTRACTABLE is TRUE" in r.stderr, r
+        assert "Key zumo cannot be used: CKA_EXTRACTABLE is TRUE" in env.read_log()
+        env.stop()
+    with MockEnv(keys=(("zumo", {"max-lifetime": "400d", "allow-extractable": "yes"}),)) as env:
+        env.faults("hmac-extractable=1")
+        env.start()
+        env.sign("--aud", "Custom", "--uid", "Custom:weak")
+        env.stop()
+        changes = [r for r in env.trail() if r["event"] == "key-change"]
+        assert changes and "extractable" in changes[0]["detail"], env.trail()
+        print(f"     trail: {changes[0]['detail']!r}")
+
+
 def test_device_removed_then_back():
     with MockEnv() as env:
         env.start()
@@ -234,4 +255,5 @@ def test_device_removed_then_back():
 if __name__ == "__main__":
     h.run([test_sign_and_verify_on_mock, test_sign_hang_past_request_timeout,
            test_reopen_probe_runs_on_the_loop, test_orphaned_requests, test_nss_style_verify_error_is_a_bad_signature,
-           test_sighup_with_module_threads, test_device_removed_then_back])
+           test_sighup_with_module_threads, test_extractable_key_refused_or_allowed_and_recorded,
+           test_device_removed_then_back])
