@@ -57,6 +57,14 @@ bool token_has_verify_mechanism(Token *t, TokenMechanism m)
 	return mechanism_flags(t, m, CKF_VERIFY);
 }
 
+/* "C_Sign (CKM_ECDSA) on token hsmjwt (SoftHSM project) failed: CKR_...": what, where, why. */
+static int fail_op(Token *t, CK_RV rv, const char *call, TokenMechanism m)
+{
+	return log_error_errno(p11_rv_to_errno(rv), "%s (%s) on token %s failed: %s (%s)", call,
+			       mechanisms[m].name, t->description, p11_rv_name(rv),
+			       p11_kit_strerror(rv));
+}
+
 int token_sign(Token *t, TokenSession session, TokenObject key, TokenMechanism m,
 	       const void *data, size_t n, uint8_t *sig, size_t *inout_len)
 {
@@ -66,10 +74,10 @@ int token_sign(Token *t, TokenSession session, TokenObject key, TokenMechanism m
 
 	rv = t->module->C_SignInit(session, &mech, key);
 	if (rv != CKR_OK)
-		return fail_rv(rv, "C_SignInit");
+		return fail_op(t, rv, "C_SignInit", m);
 	rv = t->module->C_Sign(session, (CK_BYTE *)data, n, sig, &len);
 	if (rv != CKR_OK)
-		return fail_rv(rv, "C_Sign");
+		return fail_op(t, rv, "C_Sign", m);
 	*inout_len = len;
 	return 0;
 }
@@ -84,7 +92,7 @@ int token_verify(Token *t, TokenSession session, TokenObject key, TokenMechanism
 	if (rv == CKR_KEY_FUNCTION_NOT_PERMITTED)
 		return -EPERM;
 	if (rv != CKR_OK)
-		return fail_rv(rv, "C_VerifyInit");
+		return fail_op(t, rv, "C_VerifyInit", m);
 	/* C_Verify ends the operation whatever it returns. */
 	rv = t->module->C_Verify(session, (CK_BYTE *)data, n, (CK_BYTE *)sig, sig_len);
 	switch (rv) {
@@ -100,7 +108,7 @@ int token_verify(Token *t, TokenSession session, TokenObject key, TokenMechanism
 	case CKR_USER_NOT_LOGGED_IN:
 	case CKR_CRYPTOKI_NOT_INITIALIZED:
 		/* The token or our session is gone: that is the token's state, not the input's. */
-		return fail_rv(rv, "C_Verify");
+		return fail_op(t, rv, "C_Verify", m);
 	default:
 		/*
 		 * The caller chose sig: what the module makes of it says nothing sure about
