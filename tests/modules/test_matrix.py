@@ -204,6 +204,11 @@ def run_module(module):
         # A key whose object is not on the token: reported, refused, the others work.
         absent = ("absent", {"uri": env.key_uri("absent"), "alg": "RS256", "issuer": ISS})
         env.write_config(keys=keys + [absent])
+        r = env.ctl("list")
+        assert r.returncode == 1, r
+        rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()[2:2 + len(keys) + 1]}
+        assert "UNAVAILABLE: public key: no object" in rows["absent"], r.stdout
+        assert all(rows[n].rstrip().endswith(" ok") for n, _ in keys), r.stdout
         env.start()
         unavailable, signing = status(env)
         assert len(unavailable) == 1 and unavailable[0].startswith("absent: "), unavailable
