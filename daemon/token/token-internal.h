@@ -35,6 +35,8 @@ static inline void p11_kit_uri_freep(P11KitUri **u)
 			p11_kit_strerror(rv))
 
 int token_parse_uri(const char *s, P11KitUriType type, P11KitUri **ret);
+/* Loads and initialises the module (token.h, token_open) and picks the one token token_uri names. */
+int token_select(Token *t, const char *module, const char *init_args, const char *token_uri);
 int token_find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *found,
 		       CK_ULONG max, CK_ULONG *ret_n);
 /* Parses a key URI, checks it names this token and an object; attrs point into *ret_uri. */
