@@ -87,9 +87,13 @@ static void *idle_thread(void *arg)
 	return NULL;
 }
 
+/* The init string a module like NSS softokn wants in pReserved; the mock wants this one. */
+#define MOCK_INIT_STRING "hsmjwt-mock-init"
+
 static CK_RV mock_initialize(CK_VOID_PTR args)
 {
-	(void)args;
+	CK_C_INITIALIZE_ARGS *a = args;
+
 	pthread_mutex_lock(&mock_lock);
 	if (mock_initialized)
 		LEAVE(CKR_CRYPTOKI_ALREADY_INITIALIZED);
@@ -101,6 +105,9 @@ static CK_RV mock_initialize(CK_VOID_PTR args)
 	mock_faults_refresh();
 	if (mock_faults.init_rv)
 		LEAVE(mock_faults.init_rv);
+	if (mock_faults.init_string &&
+	    (!a || !a->pReserved || strcmp(a->pReserved, MOCK_INIT_STRING) != 0))
+		LEAVE(CKR_ARGUMENTS_BAD); /* as NSS softokn without its configdir */
 	if (mock_faults.init_thread) {
 		pthread_t th;
 

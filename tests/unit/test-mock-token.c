@@ -378,6 +378,25 @@ static void test_extractable(void)
 	mock_control("");
 }
 
+/* [token] init-args reaches C_Initialize's pReserved (NSS softokn by path needs it). */
+static void test_init_args(void)
+{
+	_cleanup_(service_freep) Service *s = NULL;
+	Token *t = NULL;
+
+	mock_control("init-string=1");
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS, &s), -EINVAL);
+	check(!s);
+	check_int(mock_service_new(module, "init-args = hsmjwt-mock-init\n" MOCK_CONFIG_KEYS, &s), 0);
+	free(sign_ok(s, "zumo", "Custom:init-args"));
+	s = service_free(s);
+	mock_control("");
+	/* Only a module loaded by path takes it; p11-kit's registry has x-init-reserved. */
+	check_int(token_open("some-registered-module", "x", "pkcs11:token=hsmjwt", false, &t), -EINVAL);
+	check_int(token_open(NULL, "x", "pkcs11:token=hsmjwt", false, &t), -EINVAL);
+	check(!t);
+}
+
 int main(void)
 {
 	_cleanup_(service_freep) Service *s = NULL;
@@ -400,6 +419,7 @@ int main(void)
 	test_es256();
 	test_mechanism_missing();
 	test_extractable();
+	test_init_args();
 	mock_teardown();
 	return 0;
 }
