@@ -206,7 +206,9 @@ def run_module(module):
         env.write_config(keys=keys + [absent])
         r = env.ctl("list")
         assert r.returncode == 1, r
-        rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()[2:2 + len(keys) + 1]}
+        configured = r.stdout.split("Key objects on token")[0].splitlines()
+        rows = {ln.split()[0]: ln for ln in configured if ln.startswith("  ") and ln.split()}
+        assert "absent" in rows, r.stdout + r.stderr
         assert "UNAVAILABLE: public key: no object" in rows["absent"], r.stdout
         assert all(rows[n].rstrip().endswith(" ok") for n, _ in keys), r.stdout
         env.start()
@@ -251,8 +253,8 @@ def main():
             print(f"skip {module}: {e}")
             results.append({"module": module, "skipped": str(e)})
             continue
-        except AssertionError as e:
-            print(f"FAIL {module}: {e}")
+        except (AssertionError, KeyError, OSError, subprocess.SubprocessError) as e:
+            print(f"FAIL {module}: {type(e).__name__}: {e}")
             results.append({"module": module, "failed": str(e)[:500]})
             failed += 1
             continue
