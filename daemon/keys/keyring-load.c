@@ -305,10 +305,11 @@ int keyring_load(Token *t, const KeyConfig *keys, size_t n_keys, unsigned flags,
 		}
 		if (r < 0 && !fatal(r)) {
 			if (!lk->error)
-				r = key_unusable(lk, r, "%s", strerror(-r));
+				(void)key_unusable(lk, r, "%s", strerror(-r));
 			disable(t, lk);
 			k->n_unusable++;
-			r = lk->kid ? 0 : -ENOMEM;
+			/* Without its reason or kid the key could not be reported: out of memory. */
+			r = lk->error && lk->kid ? 0 : -ENOMEM;
 		}
 	}
 	buf_append_str(&jwks, "]}");
