@@ -88,10 +88,13 @@ class ModuleEnv(h.Env):
         return f"{self.token_uri};object={name}"
 
     def cleanup(self, failing=False):
+        # The daemon first, then what the module needs (swtpm, the bus, tpm2-abrmd, the
+        # p11-kit server), by the pids setup.sh wrote into the directory h.Env removes.
         try:
-            super().cleanup(failing)
+            self.stop()
         finally:
             subprocess.run([SETUP, "stop", self.mdir], capture_output=True, timeout=60)
+            super().cleanup(failing)
 
 
 def derived_key():
