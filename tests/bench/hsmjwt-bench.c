@@ -125,6 +125,7 @@ typedef struct Options {
 	const char *against;
 	const char *json_out; /* also write --json's output there */
 	bool verify;	      /* --against: verify requests instead of sign */
+	const char *key;      /* --against: the [key NAME] to sign with */
 	unsigned conns, depth;
 	pid_t pid;
 } Options;
@@ -162,7 +163,8 @@ static void help(void)
 	       "  --module PATH        SoftHSM (default %s)\n"
 	       "  --client-module PATH p11-kit-client.so (default %s)\n"
 	       "  --against SOCKET     only drive a running hsmjwtd (for profiling it);\n"
-	       "                       with --conns N --depth D and, for its CPU, --pid PID;\n"
+	       "                       with --conns N --depth D, --key NAME (default: the\n"
+	       "                       daemon's default key) and, for its CPU, --pid PID;\n"
 	       "                       --verify: verify a JWT it issued instead of signing\n"
 	       "  -h, --help           show this help\n"
 	       "\n"
@@ -208,7 +210,7 @@ static bool audit_sync_list_ok(const char *list)
 static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
 	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_ALGS, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
-	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
+	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_KEY, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
 	       O_AUDIT_SYNC, O_JSON_OUT, O_PREALLOCATE, O_VERIFY };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
@@ -227,6 +229,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "module", required_argument, NULL, O_MODULE },
 		{ "client-module", required_argument, NULL, O_CLIENT },
 		{ "against", required_argument, NULL, O_AGAINST },
+		{ "key", required_argument, NULL, O_KEY },
 		{ "conns", required_argument, NULL, O_CONNS },
 		{ "depth", required_argument, NULL, O_DEPTH },
 		{ "pid", required_argument, NULL, O_PID },
@@ -287,6 +290,9 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_AGAINST:
 			o->against = optarg;
+			break;
+		case O_KEY:
+			o->key = optarg;
 			break;
 		case O_CONNS:
 			o->conns = (unsigned)strtoul(optarg, NULL, 10);
@@ -353,8 +359,9 @@ static int verdict(const Run *run)
 static int run_against(Run *run, const Options *o, const Phases *ph)
 {
 	static char jwt[JWT_MAX];
-	LoadSpec spec = { .socket = o->against, .conns = o->conns, .depth = o->depth,
-			  .phases = *ph, .daemon_pid = o->pid, .verify_jwt = o->verify ? jwt : NULL };
+	LoadSpec spec = { .socket = o->against, .key = o->key, .conns = o->conns,
+			  .depth = o->depth, .phases = *ph, .daemon_pid = o->pid,
+			  .verify_jwt = o->verify ? jwt : NULL };
 	Cell *c = run_new_cell(run, GROUP_DAEMON, ALG_ID_HS256, o->conns, o->depth,
 			       "running hsmjwtd, %s%u conns, depth %u", o->verify ? "verify, " : "",
 			       o->conns, o->depth);
@@ -364,7 +371,7 @@ static int run_against(Run *run, const Options *o, const Phases *ph)
 		return -ENOMEM;
 	c->op = o->verify ? OP_VERIFY : OP_SIGN;
 	if (o->verify) {
-		r = load_fetch_jwt(o->against, NULL, jwt);
+		r = load_fetch_jwt(o->against, o->key, jwt);
 		if (r < 0)
 			return r;
 	}
