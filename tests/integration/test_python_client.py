@@ -71,7 +71,8 @@ def test_same_token_as_c_client():
 def test_verify_keys_status():
     with h.Env(keys=(("zumo", {"max-lifetime": "400d"}),
                      ("ec", {"alg": "ES256", "profile": "standard", "kid": "ec1",
-                             "issuer": "https://issuer.example"}))) as env:
+                             "issuer": "https://issuer.example"}),
+                     ("gone", {"kid": "g"}))) as env:  # not on the token
         env.import_key()
         assert env.ctl("generate", "ec").returncode == 0
         env.start()
@@ -87,6 +88,7 @@ def test_verify_keys_status():
             assert [k["kid"] for k in jwks["keys"]] == ["ec1"], jwks
             st = c.status()
             assert st.tokens_issued == 1 and set(st.keys) == {"zumo", "ec"}, st
+            assert [k.split(":")[0] for k in st.unavailable_keys] == ["gone"], st
 
 
 def refusal(fn):

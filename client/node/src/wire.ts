@@ -76,8 +76,11 @@ export interface Verification {
 
 export interface Status {
   version: string;
+  /** The keys loaded and able to sign. */
   keys: string[];
   tokensIssued: number;
+  /** Configured keys that could not be loaded, each "NAME: why". */
+  unavailableKeys: string[];
 }
 
 export interface Jwks {
@@ -257,6 +260,9 @@ export function result(kind: Kind, resp: Response): unknown {
     case "keys":
       return parseJson("a JWKS", b.value.jwks) as Jwks;
     case "status":
-      return { version: b.value.version, keys: [...b.value.keys], tokensIssued: Number(b.value.tokensIssued) } satisfies Status;
+      return {
+        version: b.value.version, keys: [...b.value.keys], tokensIssued: Number(b.value.tokensIssued),
+        unavailableKeys: [...b.value.unavailableKeys],
+      } satisfies Status;
   }
 }

@@ -59,6 +59,7 @@ test("verify, keys and status", { skip }, async () => {
   assert.deepEqual((await c.keys()).keys.map((k) => k.kid), ["ec1"]);
   const st = await c.status();
   assert.ok(st.tokensIssued >= 1 && st.keys.includes("zumo"), JSON.stringify(st));
+  assert.deepEqual(st.unavailableKeys, []);
   await c.close();
 });
 

@@ -89,8 +89,11 @@ class Verification:
 @dataclass(frozen=True)
 class Status:
     version: str
+    #: The keys loaded and able to sign.
     keys: List[str]
     tokens_issued: int
+    #: Configured keys that could not be loaded, each "NAME: why".
+    unavailable_keys: List[str] = field(default_factory=list)
 
 
 def _text(name: str, value: Any, required: bool = True) -> str:
@@ -273,4 +276,5 @@ def result(kind: str, resp: pb.Response):
         except ValueError:
             raise ProtocolError("a JWKS that is not JSON") from None
     st = resp.status
-    return Status(version=st.version, keys=list(st.keys), tokens_issued=st.tokens_issued)
+    return Status(version=st.version, keys=list(st.keys), tokens_issued=st.tokens_issued,
+                  unavailable_keys=list(st.unavailable_keys))
