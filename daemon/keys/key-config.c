@@ -12,6 +12,16 @@ static const char *const state_names[] = {
 	[KEY_STATE_RETIRED] = "retired",
 };
 
+static const char *const kid_format_names[] = {
+	[KID_FORMAT_THUMBPRINT] = "thumbprint",
+	[KID_FORMAT_SPKI_SHA256] = "spki-sha256",
+};
+
+const char *kid_format_to_string(KidFormat f)
+{
+	return (size_t)f < ELEMENTSOF(kid_format_names) ? kid_format_names[f] : NULL;
+}
+
 const char *key_state_to_string(KeyState st)
 {
 	return (size_t)st < ELEMENTSOF(state_names) ? state_names[st] : NULL;

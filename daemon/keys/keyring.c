@@ -10,6 +10,7 @@
 #include "claims.h"
 #include "cleanup.h"
 #include "jwk.h"
+#include "spki.h"
 #include "log.h"
 
 static int choose_mechanism(Token *t, LoadedKey *lk)
@@ -89,6 +90,13 @@ static int load_public(Token *t, LoadedKey *lk, Buf *jwks, bool *first)
 		if (pub.n_len < RSA_BITS_MIN / 8 || pub.n_len > SIGNATURE_MAX)
 			r = log_error_errno(EINVAL, "Key %s: RSA modulus of %zu bits is outside %u..%u",
 					    lk->config->name, pub.n_len * 8, RSA_BITS_MIN, RSA_BITS_MAX);
+	}
+	if (r >= 0)
+		r = spki_der(&pub, &lk->spki, &lk->spki_len);
+	if (r >= 0 && !lk->kid && lk->config->kid_format == KID_FORMAT_SPKI_SHA256) {
+		r = spki_kid(lk->spki, lk->spki_len, thumb);
+		if (r >= 0 && !(lk->kid = strdup(thumb)))
+			r = -ENOMEM;
 	}
 	if (r >= 0 && !lk->kid) {
 		r = jwk_thumbprint(&pub, thumb);
@@ -233,6 +241,7 @@ Keyring *keyring_free(Keyring *k)
 		return NULL;
 	for (size_t i = 0; i < k->n_keys; i++) {
 		free(k->keys[i].kid);
+		OPENSSL_free(k->keys[i].spki);
 		buf_done(&k->keys[i].header_b64);
 	}
 	free(k->keys);
