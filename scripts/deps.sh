@@ -8,6 +8,7 @@ HSMJWT_DEBS=(
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
 	scdoc bash-completion
 	p11-kit-modules
+	libnghttp2-dev protobuf-compiler python3-grpcio python3-protobuf python3-h2
 )
 
 # Only for building and checking the packages (tests/packaging/run.sh).
