@@ -37,6 +37,13 @@
 #define PATH_MAX_LEN 128
 #define READ_CHUNK 16384
 #define SHUTDOWN_GRACE_USEC (5 * 1000000ull) /* calls in flight get this long after GOAWAY */
+/*
+ * After our last frame (GOAWAY), the write side is shut and what the client
+ * still sends is read and dropped for this long: closing at once would turn
+ * its unread bytes into a reset that can overtake the GOAWAY, and a client
+ * that sent a call just then would see "broken pipe" instead of a retry.
+ */
+#define LINGER_USEC (1000000ull)
 
 typedef struct Conn Conn;
 
@@ -65,6 +72,7 @@ struct Conn {
 	nghttp2_session *h2;
 	sd_event_source *io, *timer;
 	bool got_settings;
+	bool lingering; /* HTTP/2 is over: draining until EOF or LINGER_USEC */
 	uint8_t *pending; /* bytes nghttp2 gave us that the socket did not take yet */
 	size_t pending_len;
 	ListNode calls;
@@ -392,6 +400,21 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
 	return 0;
 }
 
+/*
+ * A response ended the stream from our side while the client's side is
+ * still open (a deadline, an oversized message): RST_STREAM NO_ERROR tells
+ * it to stop sending (RFC 9113, 8.1), and frees the stream now.
+ */
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *userdata)
+{
+	(void)userdata;
+	if (frame->hd.type == NGHTTP2_HEADERS && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+	    nghttp2_session_get_stream_remote_close(h2, frame->hd.stream_id) == 0)
+		nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+					  NGHTTP2_NO_ERROR);
+	return 0;
+}
+
 static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code,
 			   void *userdata)
 {
@@ -493,8 +516,14 @@ static void conn_update(Conn *c)
 		events |= EPOLLIN;
 	if (c->pending_len || nghttp2_session_want_write(c->h2))
 		events |= EPOLLOUT;
-	if (!events)
-		return conn_free(c);
+	if (!events) {
+		shutdown(c->fd, SHUT_WR);
+		c->lingering = true;
+		sd_event_source_set_io_events(c->io, EPOLLIN);
+		sd_event_source_set_time_relative(c->timer, LINGER_USEC);
+		sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+		return;
+	}
 	sd_event_source_set_io_events(c->io, events);
 }
 
@@ -505,7 +534,17 @@ static void conn_update(Conn *c)
  */
 static void conn_kick(Conn *c)
 {
-	sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLOUT);
+	if (!c->lingering)
+		sd_event_source_set_io_events(c->io, EPOLLIN | EPOLLOUT);
+}
+
+static void conn_drain(Conn *c)
+{
+	uint8_t buf[READ_CHUNK];
+	ssize_t k = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+		conn_free(c);
 }
 
 static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
@@ -514,6 +553,10 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
 	uint8_t buf[READ_CHUNK];
 
 	(void)src;
+	if (c->lingering) {
+		conn_drain(c);
+		return 0;
+	}
 	if (revents & EPOLLIN) {
 		ssize_t k = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
@@ -541,6 +584,10 @@ static int on_conn_timer(sd_event_source *src, uint64_t usec, void *userdata)
 
 	(void)src;
 	(void)usec;
+	if (c->lingering) {
+		conn_free(c);
+		return 0;
+	}
 	if (!c->got_settings)
 		log_info("Connection from pid %d uid %u sent no SETTINGS in time; closing",
 			 (int)c->pid, (unsigned)c->uid);
@@ -604,6 +651,7 @@ static int conn_new(Server *s, int fd, const struct ucred *cred)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_option_set_max_send_header_block_length(opt, HEADER_LIST_MAX);
 	if (nghttp2_session_server_new2(&c->h2, cb, c, opt) != 0)
 		goto fail;
