@@ -22,6 +22,9 @@ try:
 except ImportError:
     h.skip("python3-grpcio or python3-protobuf is not installed")
 
+if not shutil.which("protoc"):
+    h.skip("protoc (protobuf-compiler) is not installed")
+
 KUBE_SIGNER = os.path.join(h.BUILD, "kube-signer/hsmjwt-kube-signer")
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 NOBODY = 65534
