@@ -14,13 +14,18 @@
 #include "buf.h"
 #include "cleanup.h"
 
-/* The public halves the token hands out carry no secret: plain OpenSSL types will do. */
-static int ec_params(OSSL_PARAM_BLD *b, const TokenPublicKey *k, const char *curve)
+#define POINT_MAX (1 + 2 * 66) /* uncompressed P-521, the largest curve */
+
+/*
+ * The public halves the token hands out carry no secret: plain OpenSSL types
+ * will do. The builder keeps a pointer to point, not a copy, until
+ * OSSL_PARAM_BLD_to_param(): point belongs to the caller.
+ */
+static int ec_params(OSSL_PARAM_BLD *b, const TokenPublicKey *k, const char *curve,
+		     uint8_t point[static POINT_MAX])
 {
 	/* Uncompressed point: 0x04 x y (SEC 1, 2.3.3). */
-	uint8_t point[1 + 2 * 66];
-
-	if (k->x_len != k->y_len || 1 + k->x_len + k->y_len > sizeof(point))
+	if (k->x_len != k->y_len || 1 + k->x_len + k->y_len > POINT_MAX)
 		return -EINVAL;
 	point[0] = 0x04;
 	memcpy(point + 1, k->x, k->x_len);
@@ -40,7 +45,7 @@ int spki_der(const TokenPublicKey *k, uint8_t **ret, size_t *ret_len)
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
-	uint8_t *der = NULL;
+	uint8_t *der = NULL, point[POINT_MAX];
 	int len, r = -ENOMEM;
 
 	if (k->type == TOKEN_KEY_ED25519) {
@@ -62,7 +67,7 @@ int spki_der(const TokenPublicKey *k, uint8_t **ret, size_t *ret_len)
 			params = OSSL_PARAM_BLD_to_param(b);
 		BN_free(n);
 		BN_free(e);
-	} else if (ec_params(b, k, k->type == TOKEN_KEY_EC_P256 ? "P-256" : "P-384") == 0) {
+	} else if (ec_params(b, k, k->type == TOKEN_KEY_EC_P256 ? "P-256" : "P-384", point) == 0) {
 		params = OSSL_PARAM_BLD_to_param(b);
 	}
 	if (!params)
