@@ -9,6 +9,7 @@ HSMJWT_DEBS=(
 	scdoc bash-completion
 	p11-kit-modules
 	libnghttp2-dev protobuf-compiler python3-grpcio python3-protobuf python3-h2
+	golang-go golang-google-grpc-dev golang-google-protobuf-dev
 )
 
 # Only for building and checking the packages (tests/packaging/run.sh).
