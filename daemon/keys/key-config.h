@@ -27,6 +27,8 @@ typedef enum KidFormat {
 } KidFormat;
 
 const char *kid_format_to_string(KidFormat f);
+/* -EINVAL for a name that is no format. */
+int kid_format_from_string(const char *s, KidFormat *ret);
 
 #define CLOCK_SKEW_DEFAULT 300u /* five minutes, as most JWT libraries allow */
 #define CLOCK_SKEW_MAX 3600u
