@@ -79,9 +79,9 @@ static void fail_from_daemon(Call *call, const Hsmjwt__V1__Error *e)
 	};
 	size_t code = (size_t)e->code;
 
-	log_notice("Stream %u: hsmjwtd refused (%s%s%s): %s", call_stream_id(call),
-		   e->rule && *e->rule ? "rule " : "code ", e->rule && *e->rule ? e->rule : "",
-		   e->rule && *e->rule ? "" : "?", e->message ? e->message : "");
+	log_notice("Stream %u: hsmjwtd refused (code %d%s%s): %s", call_stream_id(call),
+		   (int)e->code, e->rule && *e->rule ? ", rule " : "", e->rule ? e->rule : "",
+		   e->message ? e->message : "");
 	if (code < ELEMENTSOF(map) && map[code].message)
 		call_fail(call, map[code].status, map[code].message);
 	else
