@@ -292,9 +292,8 @@ int service_sign_prepare(Service *s, const Peer *peer, SignInput *in, time_t now
 
 	*fail = (Failure){};
 	*w = (SignWork){};
-	if (s->token_down || !in->payload_b64.p)
-		; /* the usual way */
-	else
+	/* A payload the client built is checked, not built (service-payload.c). */
+	if (in->payload_b64.p && !s->token_down)
 		return service_payload_prepare(s, peer, in, now, w, fail);
 	if (s->token_down) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token is unavailable; the daemon is reconnecting");
