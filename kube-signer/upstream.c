@@ -5,6 +5,11 @@
  * matched by id. Connected on first use and again after the daemon went
  * away (a restart, a socket-activated start): calls in flight then fail as
  * UNAVAILABLE and later ones try a new connection.
+ *
+ * Written on proto/ rather than libhsmjwt: the adapter needs
+ * PayloadSignRequest and KeysResponse.public_keys, which no other client
+ * needs, on a non-blocking connection driven by its own sd-event loop;
+ * putting them in libhsmjwt would freeze public ABI for one in-tree user.
  */
 #include <errno.h>
 #include <stdlib.h>
