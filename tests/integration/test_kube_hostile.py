@@ -32,7 +32,6 @@ env.allow_other_users()
 signer = k.Signer(env, "h", key="kube",
                   extra="handshake-timeout = 1\nidle-timeout = 2\nrequest-timeout = 2\n"
                         "max-streams = 50\nmax-connections = 8\nmax-message = 16384\n")
-channel = signer.channel()
 PATH = "/v1.ExternalJWTSigner/Sign"
 
 
@@ -44,14 +43,18 @@ def rss_kib():
 
 
 def still_serving():
-    """A normal client, as kube-apiserver, gets a valid token."""
+    """A normal client, as kube-apiserver, gets a valid token. On a new channel each
+    time: idle-timeout (2 s here) closes idle connections with GOAWAY, and grpcio's
+    sync channel does not read while idle, so its next call on the old connection
+    would write into a closed socket (grpc-go, kube's, reads all the time)."""
     assert signer.proc.poll() is None, "the adapter died:\n" + signer.read_log()[-2000:]
-    keys = k.check_keys(k.stub(channel, "v1", "FetchKeys")(k.M["FetchKeysRequest"](),
-                                                           timeout=30))
-    claims = k.kube_claims()
-    b64 = k.b64url(json.dumps(claims).encode())
-    resp = k.stub(channel, "v1", "Sign")(k.M["SignJWTRequest"](claims=b64), timeout=30)
-    assert k.verify_jwt(k.check_sign(resp, b64, keys), keys) == claims
+    with signer.channel() as channel:
+        keys = k.check_keys(k.stub(channel, "v1", "FetchKeys")(k.M["FetchKeysRequest"](),
+                                                               timeout=30))
+        claims = k.kube_claims()
+        b64 = k.b64url(json.dumps(claims).encode())
+        resp = k.stub(channel, "v1", "Sign")(k.M["SignJWTRequest"](claims=b64), timeout=30)
+        assert k.verify_jwt(k.check_sign(resp, b64, keys), keys) == claims
 
 
 def raw():
@@ -324,7 +327,6 @@ except SystemExit as e:
     failing = e.code != 0
     raise
 finally:
-    channel.close()
     if signer.proc.poll() is None:
         signer.proc.kill()
     env.cleanup(failing=failing)
