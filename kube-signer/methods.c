@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,6 +89,33 @@ static void fail_from_daemon(Call *call, const Hsmjwt__V1__Error *e)
 		call_fail(call, GRPC_INTERNAL, "internal error");
 }
 
+/*
+ * The header's alg, from hsmjwtd's byte-exact {"alg":"..","typ":"JWT","kid":..}:
+ * true when kube-apiserver verifies it. A key kube cannot verify (PS256,
+ * EdDSA) would have every token it signs refused later, far from the cause.
+ */
+static bool header_alg_ok(const char *b64, size_t n)
+{
+	char std[64] = "";
+	uint8_t json[48] = "";
+	size_t m = n < 40 ? n : 40; /* 30 bytes of JSON cover {"alg":"ES256" */
+
+	m -= m % 4;
+	for (size_t i = 0; i < m; i++)
+		std[i] = b64[i] == '-' ? '+' : b64[i] == '_' ? '/' : b64[i];
+	if (m < 20 || EVP_DecodeBlock(json, (const uint8_t *)std, (int)m) < 15)
+		return false;
+	for (const char *const *a = (const char *const[]){ "RS256", "ES256", "ES384", "ES512", NULL };
+	     *a; a++) {
+		char want[24];
+
+		snprintf(want, sizeof(want), "{\"alg\":\"%s\"", *a);
+		if (memcmp(json, want, strlen(want)) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* header.payload.signature: the first and the last part, and the middle checked. */
 static void reply_sign(Call *call, const char *token, const char *claims)
 {
@@ -99,6 +127,12 @@ static void reply_sign(Call *call, const char *token, const char *claims)
 	    memcmp(dot1 + 1, claims, strlen(claims)) != 0) {
 		log_error("Stream %u: hsmjwtd's JWT does not carry the claims sent", call_stream_id(call));
 		return call_fail(call, GRPC_INTERNAL, "internal error");
+	}
+	if (!header_alg_ok(token, (size_t)(dot1 - token))) {
+		log_error("Stream %u: the signing key's alg is not one kube-apiserver verifies "
+			  "(RS256, ES256, ES384, ES512); configure another [kube-signer] key",
+			  call_stream_id(call));
+		return call_fail(call, GRPC_FAILED_PRECONDITION, "signing key not usable");
 	}
 	header = strndup(token, (size_t)(dot1 - token));
 	if (!header)

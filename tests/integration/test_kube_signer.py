@@ -30,6 +30,7 @@ KEYS = [
     ("kube-es", {"alg": "ES256", "issuer": ISS, "max-lifetime": "1d",
                  "kid-format": "spki-sha256"}),
     ("kube-rs", {"alg": "RS256", "issuer": ISS, "max-lifetime": "2h"}),
+    ("kube-ed", {"alg": "EdDSA", "issuer": ISS, "max-lifetime": "1d"}),
     ("zumo", {"max-lifetime": "400d"}),
 ]
 POLICIES = (
@@ -40,14 +41,15 @@ POLICIES = (
 )
 
 env = h.Env(keys=KEYS, policies=POLICIES)
-for name, _ in KEYS[:4]:
+for name, _ in KEYS[:5]:
     r = env.ctl("generate", name)
     assert r.returncode == 0, r.stderr
 env.import_key("zumo")
 env.start()
 env.allow_other_users()
 signers = {"es": k.Signer(env, "es", key="kube-es"), "rs": k.Signer(env, "rs", key="kube-rs"),
-           "rot": k.Signer(env, "rot"), "hmac": k.Signer(env, "hmac", key="zumo")}
+           "rot": k.Signer(env, "rot"), "hmac": k.Signer(env, "hmac", key="zumo"),
+           "ed": k.Signer(env, "ed", key="kube-ed")}
 channels = {n: s.channel() for n, s in signers.items()}
 
 
@@ -124,10 +126,12 @@ def test_kid_format_spki_sha256_is_kubes_own():
 
 
 def test_fetch_keys_lists_only_what_kube_can_verify():
-    # rot-old, kube-es, kube-rs: ES256/RS256; the HMAC key has no public half; rot-new retired.
+    # rot-old, kube-es, kube-rs: ES256/RS256; the HMAC key has no public half; rot-new
+    # retired; kube-ed is EdDSA, which kube does not verify.
     resp = fetch("es")
     doc = json.loads(env.hsmjwt("keys").stdout)
-    kids = {x["kid"]: x for x in doc["keys"]}
+    kids = {x["kid"]: x for x in doc["keys"] if x["alg"] in k.KUBE_ALGS}
+    assert len(kids) == len(doc["keys"]) - 1, doc
     assert {x.key_id for x in resp.keys} == set(kids), (list(kids), resp)
 
 
@@ -161,6 +165,10 @@ def test_daemon_refusals_reach_kube_as_invalid_argument_and_are_recorded():
     code, _ = grpc_error(lambda: sign("hmac", k.kube_claims(iss=h.ZUMO_ISS)))
     assert code == grpc.StatusCode.INVALID_ARGUMENT, code
     assert audit_lines()[-1]["rule"] == "key-symmetric", audit_lines()[-1]
+    # A key kube cannot verify: refused by the adapter, not left for kube to trip over.
+    code, details = grpc_error(lambda: sign("ed", k.kube_claims()))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION, (code, details)
+    assert "alg is not one kube-apiserver verifies" in signers["ed"].read_log()
 
 
 def test_no_grant_no_payload_signing():
