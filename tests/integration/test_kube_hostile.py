@@ -289,6 +289,8 @@ def test_rst_stream_mid_call_and_a_flood_of_streams():
     still_serving()
     grown = rss_kib() - before
     # 50 streams of at most 16 KiB each, plus nghttp2's own: far under 16 MiB.
+    print(f"     adapter RSS {before} KiB before, {before + grown} KiB after "
+          f"200 resets and 1000 streams")
     assert grown < 16 * 1024, f"RSS grew by {grown} KiB"
     c.s.close()
     s.close()
