@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,17 +60,19 @@ static int decode(const Span b64, uint32_t max_payload, uint8_t **ret, size_t *r
 	return 0;
 }
 
+/* name: "sub" or "aud"; the rule broken is payload-NAME. */
 static int check_claim_string(const json_t *v, const char *name, Failure *f, Span *ret)
 {
 	const char *s = json_string_value(v);
 	size_t n = json_string_length(v);
+	char rule[16];
 
+	snprintf(rule, sizeof(rule), "payload-%s", name);
 	if (!s || n == 0)
-		return failure_refuse(f, name[0] == 's' ? "payload-sub" : "payload-aud",
-				      "\"%s\" must be a non-empty string", name);
+		return failure_refuse(f, rule, "\"%s\" must be a non-empty string", name);
+	/* The same bound as a SignRequest's user id and audience. */
 	if (n > CLAIM_USER_ID_MAX)
-		return failure_refuse(f, name[0] == 's' ? "payload-sub" : "payload-aud",
-				      "\"%s\" is %zu bytes; the limit is %d", name, n,
+		return failure_refuse(f, rule, "\"%s\" is %zu bytes; the limit is %d", name, n,
 				      CLAIM_USER_ID_MAX);
 	*ret = (Span){ s, n };
 	return 0;
