@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -116,11 +117,19 @@ class Signer:
                *h.DAEMON_WRAPPER, binary, "--config", self.conf]
         self.proc = subprocess.Popen(cmd, env=env.env, stdout=open(self.log, "ab"),
                                      stderr=subprocess.STDOUT)
+        # The file appears at bind(), a moment before listen(): wait for a connection.
         deadline = time.monotonic() + 20
-        while not os.path.exists(self.sock):
+        while True:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError("hsmjwt-kube-signer did not come up:\n" + self.read_log())
-            time.sleep(0.02)
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(self.sock)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.02)
+            finally:
+                probe.close()
         os.chmod(self.dir, 0o755)
 
     def read_log(self):
