@@ -115,8 +115,8 @@ class Signer:
             os.chmod(binary, 0o755)
         cmd = ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
                *h.DAEMON_WRAPPER, binary, "--config", self.conf]
-        self.proc = subprocess.Popen(cmd, env=env.env, stdout=open(self.log, "ab"),
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, env=self._env_for_other_user(),
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         # The file appears at bind(), a moment before listen(): wait for a connection.
         deadline = time.monotonic() + 20
         while True:
@@ -131,6 +131,23 @@ class Signer:
             finally:
                 probe.close()
         os.chmod(self.dir, 0o755)
+
+    def _env_for_other_user(self):
+        """LeakSanitizer's suppressions may sit in a checkout only root can enter
+        (a mktemp -d clone is 0700): the adapter, as another user, gets a copy."""
+        e = dict(self.env.env)
+        opts = e.get("LSAN_OPTIONS", "")
+        parts = opts.split(":")
+        for i, part in enumerate(parts):
+            if part.startswith("suppressions="):
+                copy = os.path.join(self.env.dir, "other-users", "lsan.supp")
+                if not os.path.exists(copy):
+                    shutil.copy(part.split("=", 1)[1], copy)
+                    os.chmod(copy, 0o644)
+                parts[i] = "suppressions=" + copy
+        if opts:
+            e["LSAN_OPTIONS"] = ":".join(parts)
+        return e
 
     def read_log(self):
         with open(self.log, errors="replace") as f:
