@@ -252,8 +252,8 @@ void record_failure(AuditRecord *rec, const Failure *fail)
 	rec->message = fail->message;
 }
 
-void record_refusal(Service *s, const Peer *peer, const SignInput *in,
-			   const LoadedKey *key, Failure *fail)
+void record_refusal(Service *s, const Peer *peer, const SignInput *in, const LoadedKey *key,
+		    Failure *fail)
 {
 	AuditRecord rec = decision(peer, in, key);
 	int r;
