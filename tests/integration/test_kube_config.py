@@ -64,8 +64,34 @@ def test_abstract_socket_needs_an_allow_list():
     assert r.returncode != 0 and "no [kube-signer] listen" in r.stderr, r.stderr
 
 
+def test_units_verify_clean_and_score_well():
+    import re
+    import shutil
+    if not shutil.which("systemd-analyze"):
+        h.skip("systemd-analyze is not installed")
+    units = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../units")
+    built = os.path.join(h.BUILD, "units/hsmjwt-kube-signer.service")
+    text = open(built).read()
+    # verify checks that ExecStart exists: point it at the built adapter.
+    text = re.sub(r"^ExecStart=\S+", f"ExecStart={os.path.abspath(BIN)}", text, flags=re.M)
+    open(os.path.join(tmp, "hsmjwt-kube-signer.service"), "w").write(text)
+    shutil.copy(os.path.join(units, "hsmjwt-kube-signer.socket"), tmp)
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no",
+                        os.path.join(tmp, "hsmjwt-kube-signer.socket"),
+                        os.path.join(tmp, "hsmjwt-kube-signer.service")],
+                       capture_output=True, text=True)
+    noise = [line for line in r.stderr.splitlines() if "hsmjwt" in line]
+    assert r.returncode == 0 and not noise, r.stderr
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true", built],
+                       capture_output=True, text=True)
+    m = re.search(r"Overall exposure level for hsmjwt-kube-signer.service: (\d+\.\d+)", r.stdout)
+    assert m, r.stdout[-500:] + r.stderr
+    print(f"     systemd-analyze security: exposure {m.group(1)}")
+    assert float(m.group(1)) <= 1.0, r.stdout
+
+
 try:
-    h.run([test_good_config_checks, test_every_mistake_is_named, test_missing_file_and_arguments,
+    h.run([test_units_verify_clean_and_score_well, test_good_config_checks, test_every_mistake_is_named, test_missing_file_and_arguments,
            test_abstract_socket_needs_an_allow_list])
 finally:
     h.shutil.rmtree(tmp, ignore_errors=True)
