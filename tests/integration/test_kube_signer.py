@@ -194,6 +194,17 @@ def test_no_grant_no_payload_signing():
     s.close()
 
 
+def test_check_policy_knows_payload_signing():
+    args = ("--aud", ISS, "--sub", "system:serviceaccount:a:b", "--key", "kube-es", "--payload")
+    r = env.ctl("check-policy", "--uid", str(k.NOBODY), *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = env.ctl("check-policy", "--uid", "0", *args)
+    assert r.returncode == 4 and "payload signing" in r.stdout + r.stderr, r
+    # Without --payload root is granted the same key and claims.
+    r = env.ctl("check-policy", "--uid", "0", *args[:-1])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_issued_records_name_iss_sub_aud_exp_key_kid():
     claims = k.kube_claims()
     b64, resp = sign("es", claims)
@@ -323,6 +334,7 @@ try:
            test_fetch_keys_lists_only_what_kube_can_verify,
            test_daemon_refusals_reach_kube_as_invalid_argument_and_are_recorded,
            test_no_grant_no_payload_signing,
+           test_check_policy_knows_payload_signing,
            test_issued_records_name_iss_sub_aud_exp_key_kid,
            test_unknown_method_is_unimplemented,
            test_sixteen_concurrent_streams_one_connection,
