@@ -464,13 +464,16 @@ def sh_quote(v):
     return "'" + str(v).replace("'", "'\\''") + "'"
 # ---- audit trail helpers ----
 
-def read_trail(path):
-    """The audit file's records, parsed, with their raw lines."""
+def read_trail(path, torn_ok=False):
+    """The audit file's records, parsed, with their raw lines. torn_ok: after a
+    kill -9 the last line may be a torn write (no record); it is left out."""
     # Split at "\n" only: str.splitlines() also splits at U+2028 and others, which
     # JSON leaves raw inside strings.
     with open(path, encoding="utf-8", newline="") as f:
         # A preallocated file ([audit] preallocate) has zeros after its records.
         lines = f.read().rstrip("\0").split("\n")
+    if torn_ok:
+        lines[-1] = ""
     assert lines[-1] == "", f"{path} does not end with a newline"
     return [(json.loads(line), line) for line in lines[:-1]]
 
