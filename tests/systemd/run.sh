@@ -48,11 +48,12 @@ else
 	fi
 	cp "$work"/hsmjwtd_*.deb "$work"/hsmjwt-client_*.deb "$work"/libhsmjwt1_*.deb "$work/in/"
 fi
-# The README's deployment block, as written: the first sh block after "Then configure".
+# The README's deployment block, as written: the first sh block after "Then
+# configure". HSMJWT_README=FILE takes another README (an older one, say).
 awk '/^Then configure and start it/ {f = 1} f && /^```sh$/ {b = 1; next} b && /^```$/ {exit} b' \
-	README.md >"$work/in/deploy.sh"
+	"${HSMJWT_README:-README.md}" >"$work/in/deploy.sh"
 [ -s "$work/in/deploy.sh" ] || { echo "FAIL: no deployment block in README.md"; exit 1; }
-awk '/^For log rotation/ {f = 1} f && /^```$/ {if (b) exit; b = 1; next} b' README.md >"$work/in/logrotate.conf"
+awk '/^For log rotation/ {f = 1} f && /^```$/ {if (b) exit; b = 1; next} b' "${HSMJWT_README:-README.md}" >"$work/in/logrotate.conf"
 cp tests/systemd/checks.sh "$work/in/"
 
 sd_rootfs
