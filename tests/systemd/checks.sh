@@ -252,8 +252,9 @@ check_no_journald() {
 
 # dpkg -i again while clients sign: the socket stays, no client is refused.
 check_upgrade_under_load() {
-	local sock_before sock_after i failed=0 total=0
+	local sock_before sock_after i failed=0 total=0 pid
 	sign 60 >/dev/null
+	pid=$(main_pid)
 	sock_before=$(systemctl show -p ActiveEnterTimestampMonotonic --value hsmjwtd.socket)
 	rm -f /tmp/load.*
 	for i in $(seq 1 10); do
@@ -273,6 +274,8 @@ check_upgrade_under_load() {
 	sock_after=$(systemctl show -p ActiveEnterTimestampMonotonic --value hsmjwtd.socket)
 	[ "$sock_before" = "$sock_after" ] && pass "hsmjwtd.socket not restarted by the upgrade" ||
 		fail "hsmjwtd.socket restarted by the upgrade ($sock_before -> $sock_after)"
+	[ "$(main_pid)" != "$pid" ] && [ "$(main_pid)" != 0 ] && pass "the running daemon was restarted (pid $pid -> $(main_pid))" ||
+		fail "the daemon was not restarted onto the new package (pid $pid -> $(main_pid))"
 	[ $failed = 0 ] && pass "$total requests from 10 clients during dpkg -i, none failed" ||
 		fail "$failed of $total requests failed during dpkg -i"
 }
