@@ -8,7 +8,7 @@
 # reopen-audit (also while idle-exited), exit-idle, watchdog, a stalled and a
 # missing journald, an upgrade under load, purge, systemd-analyze security.
 #
-# Usage: tests/systemd/run.sh [DEB_DIR]
+# Usage: [HSMJWT_SD_CHECKS="install deploy ..."] tests/systemd/run.sh [DEB_DIR]
 #   DEB_DIR holds hsmjwtd, hsmjwt-client and libhsmjwt1 .debs (.ci/run
 #   passes tests/packaging/run.sh's); without it they are built from the
 #   tree with DEB_BUILD_OPTIONS=nocheck (the suite ran already).
@@ -19,7 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 src=$PWD
 . tests/systemd/container.sh
+. scripts/deps.sh
 
+[ "$(id -u)" -ne 0 ] || install_missing_debs "${HSMJWT_SYSTEMD_DEBS[@]}"
 why=$(sd_can_run)
 if [ -n "$why" ]; then
 	echo "SKIP: real-systemd suite: $why"
@@ -66,6 +68,6 @@ if ! sd_exec sh -c 'cd /debs && DEBIAN_FRONTEND=noninteractive apt-get install -
 	exit 1
 fi
 rc=0
-sd_exec bash /debs/checks.sh || rc=$?
+sd_exec env ${HSMJWT_SD_CHECKS:+HSMJWT_SD_CHECKS="$HSMJWT_SD_CHECKS"} bash /debs/checks.sh || rc=$?
 echo "real-systemd suite: $([ $rc = 0 ] && echo passed || echo FAILED) in $((SECONDS - t0)) s"
 exit $rc

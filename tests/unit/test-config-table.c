@@ -31,6 +31,7 @@ static const char *valid_value(const ConfigOption *o, char *buf, size_t size)
 	} custom[] = {
 		{ "bits", "3072" }, { "add-claims", "iat" }, { "rate", "10/s" }, { "user", "0" },
 		{ "uid", "0" },	    { "group", "0" },	     { "gid", "0" },	   { "keys", "*" },
+		{ "exit-idle", "5min" },
 	};
 
 	switch (o->type) {
