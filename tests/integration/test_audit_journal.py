@@ -183,6 +183,7 @@ def test_journal_stall_one_recovered_record_no_gap():
     # A stopped journald: its queue fills, then signing must stop without any
     # request waiting on it for seconds; once it is back, one recovered record,
     # and every record in the file is in the journal too.
+    env.sign("--aud", "Custom", "--uid", "Custom:before-stall")
     n0 = len(h.read_trail(env.audit_file))
     journald.send_signal(signal.SIGSTOP)
     ok = refused = 0
