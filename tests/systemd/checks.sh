@@ -258,14 +258,14 @@ check_upgrade_under_load() {
 	sock_before=$(systemctl show -p ActiveEnterTimestampMonotonic --value hsmjwtd.socket)
 	rm -f /tmp/load.*
 	for i in $(seq 1 10); do
-		(n=0; f=0; end=$((SECONDS + 25)); while [ -e /tmp/load.run ] || [ $n = 0 ]; do
-			touch /tmp/load.run; n=$((n + 1)); sign 6$i$n >/dev/null 2>&1 || f=$((f + 1)); [ $SECONDS -lt $end ] || break
+		(n=0; f=0; end=$((SECONDS + 60)); while [ ! -e /tmp/load.stop ] && [ $SECONDS -lt $end ]; do
+			n=$((n + 1)); sign 6$i$n >/dev/null 2>&1 || f=$((f + 1))
 		done; echo "$n $f" >/tmp/load.$i) &
 	done
 	sleep 1
 	DEBIAN_FRONTEND=noninteractive dpkg -i /debs/hsmjwtd_*.deb >/tmp/dpkg.log 2>&1 || fail "dpkg -i: $(tail -n 3 /tmp/dpkg.log)"
 	sleep 1
-	rm -f /tmp/load.run
+	touch /tmp/load.stop
 	wait
 	for i in $(seq 1 10); do
 		read -r n f </tmp/load.$i
