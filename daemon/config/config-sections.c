@@ -104,6 +104,7 @@ static const ConfigOption token_options[] = {
 	STRING("module", Config, module),
 	STRING("uri", Config, token_uri),
 	STRING("pin-file", Config, pin_file),
+	STRING("owner", Config, token_owner),
 	UINT("sessions", Config, sessions, 0, CONFIG_MAX_SESSIONS, " (0: sign in the event loop)"),
 };
 _Static_assert(ELEMENTSOF(token_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");

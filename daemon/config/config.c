@@ -283,6 +283,7 @@ Config *config_free(Config *c)
 	free(c->module);
 	free(c->token_uri);
 	free(c->pin_file);
+	free(c->token_owner);
 	free(c->pid_file);
 	audit_config_done(&c->audit);
 	free(c);
