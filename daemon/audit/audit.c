@@ -108,6 +108,30 @@ static void note_withheld(Audit *a, uint64_t from, uint64_t to)
 	a->withheld_to = to;
 }
 
+/*
+ * The file refused a line the journal took already: keep it, so that it
+ * goes first when the trail recovers (as the sync thread's lines do), and
+ * withhold its JWT. Otherwise the journal would hold a record the file
+ * never gets, and the file a different record under the same seq.
+ */
+static int keep_for_file(Audit *a, const AuditLine *l, uint64_t seq, const char *hash, int r)
+{
+	size_t before = a->pending.len;
+
+	buf_append(&a->pending, l->json.data, l->json.len);
+	if (a->pending.error) {
+		a->pending.len = before;
+		a->pending.error = 0;
+		return r;
+	}
+	a->head.seq = seq;
+	memcpy(a->head.hash, hash, AUDIT_HASH_HEX);
+	if (a->sync == AUDIT_SYNC_NONE)
+		a->synced_seq = seq;
+	note_withheld(a, seq, seq);
+	return r;
+}
+
 /* Writes one record to every sink, ignoring whether the trail is failing. */
 static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 {
@@ -155,6 +179,8 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 			return l->json.error;
 		*ret_sink = a->path;
 		r = audit_file_append(&a->file, l->json.data, l->json.len);
+		if (r < 0 && a->journal)
+			r = keep_for_file(a, l, seq, hash, r);
 		l->json.len--;
 		if (r < 0)
 			return r;

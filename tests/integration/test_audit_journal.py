@@ -223,6 +223,61 @@ def test_journal_stall_one_recovered_record_no_gap():
     print(f"stall: {ok} signed before journald's queue was full, slowest request {slowest:.3f} s")
 
 
+def fill(path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"x" * 512) > 0:
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_full_disk_with_journal_both_sinks_agree():
+    # sync = none writes the file in the request: the journal takes the record
+    # first, so a full disk must not leave a record in the journal alone.
+    mnt = os.path.join(work, "small")
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], check=True)
+    try:
+        with h.Env(audit={"file": os.path.join(mnt, "audit.jsonl"), "journal": "yes",
+                          "sync": "none"}) as e:
+            e.import_key()
+            e.start()
+            e.sign("--aud", "Custom", "--uid", "Custom:disk-ok")
+            fill(os.path.join(mnt, "filler"))
+            for i in range(64):
+                r = e.hsmjwt("sign", "--aud", "Custom", "--uid", f"Custom:disk{i}")
+                if r.returncode != 0:
+                    break
+            assert r.returncode == 6 and b"No space left on device" in r.stderr, r.stderr
+            os.unlink(os.path.join(mnt, "filler"))
+            deadline = time.monotonic() + 10
+            while True:
+                r = e.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:disk-again")
+                if r.returncode == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+            assert r.returncode == 0, r.stderr
+            time.sleep(0.5)
+            trail = h.read_trail(e.audit_file)
+            in_file = {line for _, line in trail}
+            _, entries = export()
+            journal_only = [x["HSMJWT_SEQ"].decode() for x in entries
+                            if x.get("HSMJWT_RECORD", b"").decode() not in in_file
+                            and b"Custom:disk" in x.get("HSMJWT_RECORD", b"")]
+            assert not journal_only, journal_only
+            withheld = [rec for rec, _ in trail if rec.get("sub") == f"Custom:disk{i}"]
+            rec = next(rec for rec, _ in trail if rec["event"] == "recovered")
+            assert len(withheld) == 1 and rec["withheld_from"] <= withheld[0]["seq"], (withheld, rec)
+            r = subprocess.run([h.HSMJWTCTL, "audit", "verify", e.audit_file], capture_output=True,
+                               text=True)
+            assert r.returncode == 0, r.stdout
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
 def test_no_journald_at_start_names_the_option():
     stop_journald()
     os.unlink(SOCKET)
@@ -246,6 +301,7 @@ try:
     h.run([test_every_record_reaches_the_journal, test_catalog_explains_every_message_id,
            test_journal_only_trail, test_journal_down_fails_closed_then_recovers,
            test_journal_stall_one_recovered_record_no_gap,
+           test_full_disk_with_journal_both_sinks_agree,
            test_no_journald_at_start_names_the_option])
 finally:
     env.cleanup()
