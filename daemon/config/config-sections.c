@@ -102,6 +102,7 @@ _Static_assert(ELEMENTSOF(server_options) <= CONFIG_OPTIONS_MAX, "one seen bit p
 
 static const ConfigOption token_options[] = {
 	STRING("module", Config, module),
+	STRING("init-args", Config, init_args),
 	STRING("uri", Config, token_uri),
 	STRING("pin-file", Config, pin_file),
 	STRING("owner", Config, token_owner),

@@ -83,7 +83,7 @@ int ctl_open_token_rw(const Config *config, Token **ret)
 	r = become_owner(config);
 	if (r < 0)
 		return r;
-	r = token_open(config->module, config->token_uri, true, &t);
+	r = token_open(config->module, config->init_args, config->token_uri, true, &t);
 	if (r >= 0)
 		r = token_login_pin(t, pin, source);
 	if (r < 0) {

@@ -45,6 +45,9 @@ static int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure
 		key = keyring_find(s->keyring, name);
 		if (!key)
 			return failure_refuse(f, "key-unknown", "no key named '%.64s'", name);
+		if (key->error)
+			return failure_refuse(f, "key-unavailable", "key %s cannot be used: %s", name,
+					      key->error);
 		if (!key->can_sign)
 			return failure_refuse(f, "key-not-active", "key %s is %s, not active", name,
 					      key_state_to_string(key->config->state));
