@@ -59,7 +59,6 @@ fi
 awk '/^Then configure and start it/ {f = 1} f && /^```sh$/ {b = 1; next} b && /^```$/ {exit} b' \
 	"${HSMJWT_README:-README.md}" >"$work/in/deploy.sh"
 [ -s "$work/in/deploy.sh" ] || { echo "FAIL: no deployment block in README.md"; exit 1; }
-awk '/^For log rotation/ {f = 1} f && /^```$/ {if (b) exit; b = 1; next} b' "${HSMJWT_README:-README.md}" >"$work/in/logrotate.conf"
 cp tests/systemd/checks.sh "$work/in/"
 
 sd_rootfs
