@@ -222,6 +222,7 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 	add_key(l, r);
 	add_span(l, KEY("aud", "HSMJWT_AUDIENCE"), r->audience);
 	add_span(l, KEY("sub", "HSMJWT_SUBJECT"), r->subject);
+	add_span(l, KEY("iss", "HSMJWT_ISSUER"), r->issuer);
 	if (r->expires_at)
 		add_i64(l, KEY("exp", "HSMJWT_EXPIRES_AT"), r->expires_at);
 	add_span(l, KEY("jti", "HSMJWT_JTI"), r->jti);

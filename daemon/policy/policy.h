@@ -42,6 +42,7 @@ typedef struct Policy {
 	bool credentials;
 	bool legacy_claims;
 	bool verify; /* may ask the daemon to verify JWTs */
+	bool payload_signing; /* may have payloads it built signed (hsmjwt-kube-signer) */
 	RateSpec rate; /* cost_ns 0: not limited */
 	uint32_t burst_given;
 	unsigned seen; /* bit per scalar option, to refuse repeats */
@@ -58,6 +59,7 @@ typedef struct PolicyRequest {
 	const char *const *extra_claims; /* names of claims beyond the profile's */
 	size_t n_extra_claims;
 	bool legacy_claims;
+	bool payload; /* a payload the client built, signed as given */
 } PolicyRequest;
 
 /* Size of the message buffers below: enough for any denial. */
