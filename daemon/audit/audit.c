@@ -251,6 +251,27 @@ static int reopen_file(Audit *a, uint64_t *ret_dropped)
 	return 0;
 }
 
+/*
+ * Records no reply waits for (refusals, verifies) that still wait for their
+ * sync when the trail fails: settle_unheld() does not run while failing, so
+ * recovery syncs them itself, or it would wait for them forever (seen with
+ * the journal failing right after a refusal: signing never came back).
+ */
+static int settle_for_recovery(Audit *a)
+{
+	int r;
+
+	if (a->head.seq <= a->synced_seq || !a->syncer || a->syncing_to || audit_unsynced(a))
+		return 0;
+	r = flush_pending(a);
+	if (r >= 0)
+		r = audit_file_check(&a->file, true);
+	if (r < 0)
+		return r;
+	a->synced_seq = a->head.seq;
+	return 0;
+}
+
 /* Tries the sinks again; silent while they still fail. */
 static int recover(Audit *a)
 {
@@ -258,6 +279,9 @@ static int recover(Audit *a)
 	uint64_t dropped = 0;
 	int r;
 
+	r = settle_for_recovery(a);
+	if (r < 0)
+		return r;
 	/* Records waiting for a sync belong to the old file: the commit settles them first. */
 	if (a->head.seq > a->synced_seq)
 		return a->error;
