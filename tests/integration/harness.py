@@ -493,3 +493,43 @@ def pipeline(path, frames):
     out = [recv_frame(s) for _ in frames]
     s.close()
     return out
+
+
+# ---- the client examples (client/*/examples/server.*) ----
+
+def check_example_server(cmd, sock, cwd=None, extra_env=None):
+    """Runs an example server (login + API endpoint) on a free loopback port
+    against the daemon on sock: a token for alice at /login, /api/me accepts it
+    and refuses a forged one and none at all."""
+    import urllib.request
+    import urllib.error
+    env = dict(os.environ, HSMJWT_SOCKET=sock, PORT="0", **(extra_env or {}))
+    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith("listening on http://127.0.0.1:"), (line, p.stderr.read())
+        base = line.split()[-1]
+
+        def call(path, data=None, token=None):
+            req = urllib.request.Request(base + path, data=data)
+            if token:
+                req.add_header("Authorization", "Bearer " + token)
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+        st, body = call("/login", json.dumps({"user": "alice", "password": "demo"}).encode())
+        assert st == 200 and body["token"].count(".") == 2, (st, body)
+        token = body["token"]
+        assert decode_part(token, 1)["uid"] == "Custom:alice"
+        assert call("/login", json.dumps({"user": "alice", "password": "x"}).encode())[0] == 401
+        st, me = call("/api/me", token=token)
+        assert st == 200 and me["uid"] == "Custom:alice", (st, me)
+        st, bad = call("/api/me", token=token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+        assert st == 401 and "bad_signature" in bad["error"], (st, bad)
+        assert call("/api/me")[0] == 401
+    finally:
+        p.terminate()
+        p.wait(10)
