@@ -26,6 +26,12 @@ HSMJWT_PACKAGING_DEBS=(
 	debhelper dpkg-dev fakeroot lintian rpm dh-python
 )
 
+# Only for the real-systemd suite (tests/systemd/run.sh, as root): a
+# container booting systemd, its root file system, the packages' build.
+HSMJWT_SYSTEMD_DEBS=(
+	systemd-container mmdebstrap util-linux procps "${HSMJWT_PACKAGING_DEBS[@]}"
+)
+
 # Installs the packages named as arguments, or HSMJWT_DEBS, that are missing.
 install_missing_debs() {
 	local missing=() want=("$@")

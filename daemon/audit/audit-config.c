@@ -25,4 +25,6 @@ void audit_config_done(AuditConfig *a)
 {
 	free(a->file);
 	a->file = NULL;
+	free(a->head_file);
+	a->head_file = NULL;
 }

@@ -21,6 +21,7 @@ typedef enum AuditVerify {
 
 typedef struct AuditConfig {
 	char *file;   /* NULL: no file sink */
+	char *head_file; /* NULL: $STATE_DIRECTORY/audit-head, if set (audit-state.h) */
 	bool journal; /* records also go to the systemd journal */
 	AuditSync sync;
 	AuditVerify verify;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "audit-journal.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -82,27 +84,86 @@ static void encode_field(Buf *w, const char *f, size_t n)
 	buf_append_char(w, '\n');
 }
 
-static int open_socket(AuditJournal *j)
+const char *audit_journal_strerror(int r)
 {
-	struct timeval tv = { .tv_sec = AUDIT_JOURNAL_SEND_TIMEOUT_SEC };
+	switch (r) {
+	case -ENOENT:
+		return "no journald: its socket " AUDIT_JOURNAL_SOCKET " is missing";
+	case -ECONNREFUSED:
+		return "no journald listens on " AUDIT_JOURNAL_SOCKET;
+	case -ETIMEDOUT:
+		return "journald takes no records (stalled or overloaded)";
+	default:
+		return strerror(-r);
+	}
+}
+
+/*
+ * Connected, so that poll() reports room in journald's queue (an unconnected
+ * datagram socket reports only its own buffer). Non-blocking: the wait is
+ * ours, bounded, and not SO_SNDTIMEO's.
+ */
+int audit_journal_open(AuditJournal *j)
+{
+	static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AUDIT_JOURNAL_SOCKET };
 
 	if (j->fd >= 0)
 		return 0;
-	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	j->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (j->fd < 0)
 		return negative_errno();
-	(void)setsockopt(j->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(j->fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = negative_errno();
+
+		close(j->fd);
+		j->fd = -EBADF;
+		return r;
+	}
 	return 0;
 }
 
-int audit_journal_send(AuditJournal *j, AuditLine *l, uint64_t seq, const AuditRecord *rec)
+static int send_wire(AuditJournal *j, int wait_msec)
 {
-	static const struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = AUDIT_JOURNAL_SOCKET };
+	ssize_t k;
+	int r;
+
+	r = audit_journal_open(j);
+	if (r == -ENOENT)
+		return -ECONNREFUSED;
+	if (r < 0)
+		return r;
+	for (;;) {
+		k = send(j->fd, j->wire.data, j->wire.len, MSG_NOSIGNAL);
+		if (k >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			/* Refused or gone, the same to the trail: no journald takes records. */
+			r = errno == ENOENT ? -ECONNREFUSED : negative_errno();
+			/* journald restarted (or is gone): connect afresh next time. */
+			close(j->fd);
+			j->fd = -EBADF;
+			return r;
+		}
+		if (wait_msec <= 0)
+			return -ETIMEDOUT;
+		r = poll(&(struct pollfd){ .fd = j->fd, .events = POLLOUT }, 1, wait_msec);
+		if (r < 0 && errno != EINTR)
+			return negative_errno();
+		if (r == 0)
+			return -ETIMEDOUT;
+		wait_msec = 0; /* one wait in all; a second EAGAIN fails */
+	}
+}
+
+int audit_journal_send(AuditJournal *j, AuditLine *l, uint64_t seq, const AuditRecord *rec,
+		       int wait_msec)
+{
 	struct iovec iov[AUDIT_JOURNAL_FIELDS_MAX];
 	char hash[AUDIT_HASH_HEX], msg[512], prio[4];
 	size_t n;
-	ssize_t k;
-	int len, r;
+	int len;
 
 	audit_line_journal_field(l, "HSMJWT_RECORD", l->json.data, l->json.len);
 	audit_sha256_hex(l->json.data, l->json.len, hash);
@@ -123,14 +184,5 @@ int audit_journal_send(AuditJournal *j, AuditLine *l, uint64_t seq, const AuditR
 		encode_field(&j->wire, iov[i].iov_base, iov[i].iov_len);
 	if (j->wire.error)
 		return j->wire.error;
-	r = open_socket(j);
-	if (r < 0)
-		return r;
-	do
-		k = sendto(j->fd, j->wire.data, j->wire.len, MSG_NOSIGNAL, (const struct sockaddr *)&sa,
-			   sizeof(sa));
-	while (k < 0 && errno == EINTR);
-	if (k < 0)
-		return errno == EAGAIN ? -ETIMEDOUT : negative_errno();
-	return 0;
+	return send_wire(j, wait_msec);
 }

@@ -14,6 +14,7 @@
 #include "audit-file.h"
 #include "audit-journal.h"
 #include "audit-record.h"
+#include "audit-state.h"
 #include "audit-syncer.h"
 #include "cleanup.h"
 #include "hsmjwt-build.h"
@@ -21,6 +22,7 @@
 
 struct Audit {
 	char *path; /* NULL: no file sink */
+	char *state_path; /* NULL: the chain head is not kept outside the file */
 	bool journal;
 	bool preallocate;
 	AuditSync sync;
@@ -77,6 +79,9 @@ const char *audit_event_to_string(AuditEvent e)
 
 const char *audit_strerror(int r)
 {
+	/* The journal's errors are its own: the file sink never gives them. */
+	if (r == -ECONNREFUSED || r == -ETIMEDOUT)
+		return audit_journal_strerror(r);
 	return audit_file_strerror(r);
 }
 
@@ -90,9 +95,9 @@ static void fail(Audit *a, int r, const char *what, const char *sink)
 {
 	if (!a->error) {
 		log_error("Audit trail failing: %s %s: %s; refusing to sign until it works again",
-			  what, sink, audit_file_strerror(r));
+			  what, sink, audit_strerror(r));
 		(void)sd_notifyf(0, "STATUS=Audit trail failing (%s): refusing to sign",
-				 audit_file_strerror(r));
+				 audit_strerror(r));
 		audit_format_time(a->failed_since);
 	}
 	a->error = r;
@@ -103,6 +108,30 @@ static void note_withheld(Audit *a, uint64_t from, uint64_t to)
 	if (!a->withheld_from)
 		a->withheld_from = from;
 	a->withheld_to = to;
+}
+
+/*
+ * The file refused a line the journal took already: keep it, so that it
+ * goes first when the trail recovers (as the sync thread's lines do), and
+ * withhold its JWT. Otherwise the journal would hold a record the file
+ * never gets, and the file a different record under the same seq.
+ */
+static int keep_for_file(Audit *a, const AuditLine *l, uint64_t seq, const char *hash, int r)
+{
+	size_t before = a->pending.len;
+
+	buf_append(&a->pending, l->json.data, l->json.len);
+	if (a->pending.error) {
+		a->pending.len = before;
+		a->pending.error = 0;
+		return r;
+	}
+	a->head.seq = seq;
+	memcpy(a->head.hash, hash, AUDIT_HASH_HEX);
+	if (a->sync == AUDIT_SYNC_NONE)
+		a->synced_seq = seq;
+	note_withheld(a, seq, seq);
+	return r;
 }
 
 /* Writes one record to every sink, ignoring whether the trail is failing. */
@@ -122,6 +151,19 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 	audit_sha256_hex(l->json.data, l->json.len, hash);
 	if (!hash[0])
 		return -EIO;
+	/*
+	 * The journal first: a record it does not take goes nowhere, so both
+	 * sinks have it or neither does (and the caller withholds its JWT).
+	 * The other way round, a stalled journald left file records that never
+	 * reached the journal. While failing, no wait: no client waits on it.
+	 */
+	if (a->journal) {
+		*ret_sink = "the journal";
+		r = audit_journal_send(&a->journal_sink, l, seq, rec,
+				       a->error ? 0 : AUDIT_JOURNAL_WAIT_MSEC);
+		if (r < 0)
+			return r;
+	}
 	if (a->path && a->syncer) {
 		size_t before = a->pending.len;
 
@@ -139,6 +181,8 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 			return l->json.error;
 		*ret_sink = a->path;
 		r = audit_file_append(&a->file, l->json.data, l->json.len);
+		if (r < 0 && a->journal)
+			r = keep_for_file(a, l, seq, hash, r);
 		l->json.len--;
 		if (r < 0)
 			return r;
@@ -150,15 +194,6 @@ static int write_record(Audit *a, const AuditRecord *rec, const char **ret_sink)
 		a->jwt_seq = seq;
 	if (!a->path || a->sync == AUDIT_SYNC_NONE)
 		a->synced_seq = seq; /* nothing will ever wait for it */
-	if (a->journal) {
-		*ret_sink = "the journal";
-		r = audit_journal_send(&a->journal_sink, l, seq, rec);
-		/* The file has the record, but its JWT will not leave: say so on recovery. */
-		if (r < 0 && rec->jwt)
-			note_withheld(a, seq, seq);
-		if (r < 0)
-			return r;
-	}
 	return 0;
 }
 
@@ -216,6 +251,27 @@ static int reopen_file(Audit *a, uint64_t *ret_dropped)
 	return 0;
 }
 
+/*
+ * Records no reply waits for (refusals, verifies) that still wait for their
+ * sync when the trail fails: settle_unheld() does not run while failing, so
+ * recovery syncs them itself, or it would wait for them forever (seen with
+ * the journal failing right after a refusal: signing never came back).
+ */
+static int settle_for_recovery(Audit *a)
+{
+	int r;
+
+	if (a->head.seq <= a->synced_seq || !a->syncer || a->syncing_to || audit_unsynced(a))
+		return 0;
+	r = flush_pending(a);
+	if (r >= 0)
+		r = audit_file_check(&a->file, true);
+	if (r < 0)
+		return r;
+	a->synced_seq = a->head.seq;
+	return 0;
+}
+
 /* Tries the sinks again; silent while they still fail. */
 static int recover(Audit *a)
 {
@@ -223,6 +279,9 @@ static int recover(Audit *a)
 	uint64_t dropped = 0;
 	int r;
 
+	r = settle_for_recovery(a);
+	if (r < 0)
+		return r;
 	/* Records waiting for a sync belong to the old file: the commit settles them first. */
 	if (a->head.seq > a->synced_seq)
 		return a->error;
@@ -235,7 +294,7 @@ static int recover(Audit *a)
 	}
 	r = write_record(a, &(AuditRecord){
 		.event = AUDIT_RECOVERED,
-		.message = audit_file_strerror(a->error),
+		.message = audit_strerror(a->error),
 		.failed_since = a->failed_since,
 		.withheld_from = a->withheld_from,
 		.withheld_to = a->withheld_to,
@@ -292,6 +351,39 @@ int audit_error(const Audit *a)
 	return a->error;
 }
 
+/* An empty file (rotated while the daemon was not running): continue where the chain ended. */
+static void continue_from_state(Audit *a)
+{
+	AuditHead h;
+	int r;
+
+	if (!a->path || !a->state_path || a->head.seq != 0)
+		return;
+	r = audit_state_load(a->state_path, a->path, &h);
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		log_warning("Ignoring audit head file %s: %s", a->state_path,
+			    r == -EBADMSG ? "not an hsmjwtd head file" : strerror(-r));
+		return;
+	}
+	log_info("Audit file %s is empty; the chain continues after record %" PRIu64
+		 " (from %s)", a->path, h.seq, a->state_path);
+	a->head = h;
+}
+
+static void save_state(Audit *a)
+{
+	int r;
+
+	if (!a->path || !a->state_path || a->head.seq == 0)
+		return;
+	r = audit_state_save(a->state_path, a->path, &a->head, a->sync != AUDIT_SYNC_NONE);
+	if (r < 0)
+		log_warning("Cannot write audit head file %s: %s; a start on an empty audit "
+			    "file would begin a new chain", a->state_path, strerror(-r));
+}
+
 static int do_reopen(Audit *a)
 {
 	const char *sink = a->path;
@@ -311,6 +403,7 @@ static int do_reopen(Audit *a)
 	}
 	log_info("Audit file %s reopened; the chain continues at record %" PRIu64, a->path,
 		 a->head.seq);
+	save_state(a);
 	return 0;
 }
 
@@ -497,6 +590,13 @@ int audit_new(const AuditConfig *config, Audit **ret)
 	a->journal = config->journal;
 	a->line.json_only = !config->journal;
 	a->sync = config->sync;
+	if (a->journal) {
+		r = audit_journal_open(&a->journal_sink);
+		if (r < 0)
+			return log_error_errno(r, "[audit] journal = yes, but %s. Start systemd-journald, "
+					       "or set [audit] journal = no and keep the file only",
+					       audit_journal_strerror(r));
+	}
 	memcpy(a->head.hash, audit_chain_genesis, AUDIT_HASH_HEX);
 	if (config->file) {
 		a->path = strdup(config->file);
@@ -512,6 +612,10 @@ int audit_new(const AuditConfig *config, Audit **ret)
 		a->preallocate = config->preallocate;
 		preallocate(a, &a->file);
 	}
+	r = audit_state_path(config->head_file, &a->state_path);
+	if (r < 0)
+		return r;
+	continue_from_state(a);
 	a->synced_seq = a->head.seq;
 	if (a->path && a->sync == AUDIT_SYNC_ALWAYS) {
 		r = audit_syncer_new(&a->syncer);
@@ -538,6 +642,7 @@ Audit *audit_free(Audit *a)
 			commit_finished(a, r);
 	}
 	(void)audit_sync(a);
+	save_state(a);
 	audit_detach_event(a);
 	a->syncer = audit_syncer_free(a->syncer);
 	audit_file_close(&a->file);
@@ -545,6 +650,7 @@ Audit *audit_free(Audit *a)
 	buf_done(&a->pending);
 	audit_journal_done(&a->journal_sink);
 	free(a->path);
+	free(a->state_path);
 	free(a);
 	return NULL;
 }
@@ -556,6 +662,8 @@ static int lifecycle(Audit *a, const AuditRecord *rec)
 	/* Rare events: sync at once rather than wait for a request to commit them. */
 	if (r >= 0 && a->sync != AUDIT_SYNC_NONE)
 		r = audit_sync(a);
+	if (r >= 0)
+		save_state(a);
 	return r;
 }
 

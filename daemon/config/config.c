@@ -284,6 +284,7 @@ Config *config_free(Config *c)
 	free(c->init_args);
 	free(c->token_uri);
 	free(c->pin_file);
+	free(c->token_owner);
 	free(c->pid_file);
 	audit_config_done(&c->audit);
 	free(c);

@@ -50,6 +50,7 @@ typedef struct Config {
 	char *init_args; /* C_Initialize's pReserved for a module loaded by path (NSS) */
 	char *token_uri; /* RFC 7512, e.g. pkcs11:token=hsmjwt */
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
+	char *token_owner; /* NULL: none; hsmjwtctl run as root opens the token as this user */
 	KeyConfig *keys;
 	size_t n_keys;
 	char *pid_file; /* NULL: none; lets hsmjwtctl reopen-audit find the daemon */

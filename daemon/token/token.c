@@ -115,12 +115,18 @@ int token_login(Token *t, const char *pin_file)
 {
 	_cleanup_erase_free_ char *pin = NULL;
 	_cleanup_free_ char *source = NULL;
-	CK_RV rv;
 	int r;
 
 	r = pin_read(pin_file, &pin, &source);
 	if (r < 0)
 		return r;
+	return token_login_pin(t, pin, source);
+}
+
+int token_login_pin(Token *t, const char *pin, const char *source)
+{
+	CK_RV rv;
+
 	rv = t->module->C_Login(t->session, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
 		return 0;

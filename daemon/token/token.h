@@ -38,6 +38,8 @@ static inline void token_closep(Token **t)
 
 /* Logs in as the user with the PIN from pin.c's sources; the PIN is wiped at once. */
 int token_login(Token *t, const char *pin_file);
+/* The same with a PIN read already (pin_read()); source names it in errors. */
+int token_login_pin(Token *t, const char *pin, const char *source);
 
 /* A label for logs: "hsmjwt (SoftHSM project)". */
 const char *token_describe(const Token *t);

@@ -235,6 +235,38 @@ def test_rotation_continues_the_chain():
     assert r.returncode == 1, r.stdout
 
 
+def test_rotation_while_stopped_continues_the_chain():
+    # exit-idle and logrotate's "create": the daemon is not running when the file
+    # is rotated, reopen-audit must not fail (postrotate), and the next start on
+    # the empty file continues the chain from [audit] head-file.
+    with h.Env(audit={"head-file": ""}) as e:
+        head = os.path.join(e.dir, "audit-head")
+        e.header = e.header.replace("head-file = \n", f"head-file = {head}\n")
+        e.header = e.header.replace("[server]\n", f"[server]\npid-file = {e.dir}/pid\n", 1)
+        e.write_config()
+        e.import_key()
+        e.start(activate=False)
+        e.sign("--aud", "Custom", "--uid", "Custom:before")
+        assert e.stop() == 0
+        last = h.read_trail(e.audit_file)[-1]
+        with open(head) as f:
+            assert f.read() == (f"{last[0]['seq']} {hashlib.sha256(last[1].encode()).hexdigest()}"
+                                f" {e.audit_file}\n")
+        rotated = e.audit_file + ".1"
+        os.rename(e.audit_file, rotated)
+        open(e.audit_file, "w").close()
+        r = e.ctl("reopen-audit")
+        assert r.returncode == 0 and "not running" in r.stdout and "nothing to reopen" in r.stdout, r
+        e.start(activate=False)
+        e.sign("--aud", "Custom", "--uid", "Custom:after")
+        new = h.read_trail(e.audit_file)
+        assert new[0][0]["event"] == "start" and new[0][0]["chain"] == "continued", new[0]
+        assert new[0][0]["seq"] == last[0]["seq"] + 1, new[0]
+        r = verify(rotated, e.audit_file)
+        assert r.returncode == 0 and r.stdout.startswith("INTACT"), r.stdout
+        assert "continues after record" in e.read_log(), e.read_log()
+
+
 def test_reload_and_key_changes_recorded():
     keys = env.keys
     before = last_seq()
@@ -486,6 +518,7 @@ def test_sigterm_writes_stop_record():
 try:
     h.run([test_each_decision_has_one_record_matching_the_token, test_trail_holds_no_secrets,
            test_verify_finds_the_changed_line, test_rotation_continues_the_chain,
+           test_rotation_while_stopped_continues_the_chain,
            test_reload_and_key_changes_recorded, test_rate_limited_and_denied_recorded,
            test_standard_profile_records_jti_and_verify_decisions,
            test_restart_continues_the_chain, test_second_daemon_refused,

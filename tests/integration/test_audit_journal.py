@@ -166,7 +166,7 @@ def test_journal_down_fails_closed_then_recovers():
     stop_journald(signal.SIGKILL)
     r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:nojournal")
     assert r.returncode == 6 and r.stdout == b"", (r.returncode, r.stderr)
-    assert b"audit trail not writable (Connection refused)" in r.stderr, r.stderr
+    assert b"audit trail not writable (no journald listens on /run/systemd/journal/socket)" in r.stderr, r.stderr
     os.unlink(SOCKET)  # no journald at all: must not pass for success either
     r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:nojournal")
     assert r.returncode == 6 and b"audit trail not writable" in r.stderr, (r.returncode, r.stderr)
@@ -179,9 +179,130 @@ def test_journal_down_fails_closed_then_recovers():
     assert "Audit trail failing" in env.read_log()
 
 
+def test_journal_stall_one_recovered_record_no_gap():
+    # A stopped journald: its queue fills, then signing must stop without any
+    # request waiting on it for seconds; once it is back, one recovered record,
+    # and every record in the file is in the journal too.
+    env.sign("--aud", "Custom", "--uid", "Custom:before-stall")
+    n0 = len(h.read_trail(env.audit_file))
+    journald.send_signal(signal.SIGSTOP)
+    ok = refused = 0
+    slowest = 0.0
+    try:
+        for i in range(2000):
+            t = time.monotonic()
+            r = env.hsmjwt("sign", "--aud", "Custom", "--uid", f"Custom:stall{i}")
+            slowest = max(slowest, time.monotonic() - t)
+            if r.returncode == 0:
+                ok += 1
+            else:
+                assert b"journald takes no records" in r.stderr, r.stderr
+                refused += 1
+                if refused == 5:
+                    break
+        time.sleep(2)  # the trail tries again on its ticks, and must stay quiet
+    finally:
+        journald.send_signal(signal.SIGCONT)
+    assert refused == 5, (ok, refused)
+    assert slowest < 2, slowest  # the old blocking send held each request for 5 s
+    deadline = time.monotonic() + 20
+    while True:  # the trail's tick notices journald is back
+        r = env.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:after-stall")
+        if r.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert r.returncode == 0, r.stderr
+    trail = h.read_trail(env.audit_file)[n0:]
+    events = [rec["event"] for rec, _ in trail]
+    assert events.count("recovered") == 1, events
+    time.sleep(0.5)
+    _, entries = export()
+    in_journal = {e["HSMJWT_RECORD"].decode() for e in entries}
+    missing = [rec["seq"] for rec, line in trail if line not in in_journal]
+    assert not missing, missing
+    print(f"stall: {ok} signed before journald's queue was full, slowest request {slowest:.3f} s")
+
+
+def fill(path):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while os.write(fd, b"x" * 512) > 0:
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_full_disk_with_journal_both_sinks_agree():
+    # sync = none writes the file in the request: the journal takes the record
+    # first, so a full disk must not leave a record in the journal alone.
+    mnt = os.path.join(work, "small")
+    os.mkdir(mnt)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], check=True)
+    try:
+        with h.Env(audit={"file": os.path.join(mnt, "audit.jsonl"), "journal": "yes",
+                          "sync": "none"}) as e:
+            e.import_key()
+            e.start()
+            e.sign("--aud", "Custom", "--uid", "Custom:disk-ok")
+            fill(os.path.join(mnt, "filler"))
+            for i in range(64):
+                r = e.hsmjwt("sign", "--aud", "Custom", "--uid", f"Custom:disk{i}")
+                if r.returncode != 0:
+                    break
+            assert r.returncode == 6 and b"No space left on device" in r.stderr, r.stderr
+            os.unlink(os.path.join(mnt, "filler"))
+            deadline = time.monotonic() + 10
+            while True:
+                r = e.hsmjwt("sign", "--aud", "Custom", "--uid", "Custom:disk-again")
+                if r.returncode == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+            assert r.returncode == 0, r.stderr
+            time.sleep(0.5)
+            trail = h.read_trail(e.audit_file)
+            in_file = {line for _, line in trail}
+            _, entries = export()
+            journal_only = [x["HSMJWT_SEQ"].decode() for x in entries
+                            if x.get("HSMJWT_RECORD", b"").decode() not in in_file
+                            and b"Custom:disk" in x.get("HSMJWT_RECORD", b"")]
+            assert not journal_only, journal_only
+            withheld = [rec for rec, _ in trail if rec.get("sub") == f"Custom:disk{i}"]
+            rec = next(rec for rec, _ in trail if rec["event"] == "recovered")
+            assert len(withheld) == 1 and rec["withheld_from"] <= withheld[0]["seq"], (withheld, rec)
+            r = subprocess.run([h.HSMJWTCTL, "audit", "verify", e.audit_file], capture_output=True,
+                               text=True)
+            assert r.returncode == 0, r.stdout
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+
+
+def test_no_journald_at_start_names_the_option():
+    stop_journald()
+    os.unlink(SOCKET)
+    try:
+        with h.Env(audit={"journal": "yes"}) as e:
+            e.import_key()
+            e.expect_failure = True
+            try:
+                e.start(activate=False)
+                raise AssertionError("hsmjwtd started without a journald")
+            except AssertionError as x:
+                assert "did not come up" in str(x), x
+            log = e.read_log()
+            assert "[audit] journal = yes, but no journald" in log, log
+            assert not h.read_trail(e.audit_file) if os.path.exists(e.audit_file) else True
+    finally:
+        start_journald()
+
+
 try:
     h.run([test_every_record_reaches_the_journal, test_catalog_explains_every_message_id,
-           test_journal_only_trail, test_journal_down_fails_closed_then_recovers])
+           test_journal_only_trail, test_journal_down_fails_closed_then_recovers,
+           test_journal_stall_one_recovered_record_no_gap,
+           test_full_disk_with_journal_both_sinks_agree,
+           test_no_journald_at_start_names_the_option])
 finally:
     env.cleanup()
     if journald and journald.poll() is None:

@@ -98,6 +98,40 @@ def test_daemon_never_reads_key_material_under_pkcs11_spy():
         assert not re.search(r"CKA_VALUE\b", log), "CKA_VALUE in the spy log"
 
 
+def test_owner_makes_the_token_files_the_daemons():
+    # SoftHSM makes each object file 0600 for its creator: run as root,
+    # hsmjwtctl must create them as [token] owner, after reading the PIN (root's).
+    if os.geteuid() != 0:
+        h.skip("needs root to become another user")
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    with h.Env() as env:
+        tokens = os.path.join(env.dir, "tokens")
+        os.chmod(env.dir, 0o711)
+        for root, dirs, files in os.walk(tokens):
+            for n in dirs + files + [""]:
+                os.chown(os.path.join(root, n), nobody.pw_uid, nobody.pw_gid)
+        env.header = env.header.replace("[token]\n", "[token]\nowner = nobody\n", 1)
+        env.write_config()
+        os.chmod(env.conf, 0o644)
+        env.import_key()
+        owners = {}
+        for root, _, files in os.walk(tokens):
+            for n in files:
+                st = os.stat(os.path.join(root, n))
+                owners[n] = st.st_uid
+        made_by_root = [n for n, uid in owners.items() if uid != nobody.pw_uid]
+        assert owners and not made_by_root, owners
+        assert oct(os.stat(os.path.join(env.dir, "pin")).st_mode & 0o777) == "0o600"
+        env.start(activate=False)  # as root, it reads the files nobody owns
+        env.sign("--aud", "Custom", "--uid", "Custom:owner")
+        env.header = env.header.replace("owner = nobody\n", "owner = no-such-user-hsmjwt\n")
+        env.write_config()
+        r = env.ctl("import-zumo", "--replace", "zumo", stdin=h.SPEC_MASTER + "\n")
+        assert r.returncode != 0 and "[token] owner: no user no-such-user-hsmjwt" in r.stderr, r
+
+
 h.run([test_import_sets_sensitive_non_extractable,
        test_import_refuses_overwrite_and_replace_switches_key, test_import_input_checks,
-       test_wrong_pin_reported_once, test_daemon_never_reads_key_material_under_pkcs11_spy])
+       test_wrong_pin_reported_once, test_daemon_never_reads_key_material_under_pkcs11_spy,
+       test_owner_makes_the_token_files_the_daemons])

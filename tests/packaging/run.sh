@@ -11,7 +11,8 @@
 #  4. the packages install with apt, and tests/packaging/smoke.sh passes
 #     against the installed binaries;
 #  5. they are purged again, so reruns start clean (KEEP_INSTALLED=1 keeps
-#     them; KEEP_WORK=1 keeps the build directory).
+#     them; KEEP_WORK=1 keeps the build directory; HSMJWT_DEBS_OUT=DIR
+#     copies the .debs there, for tests/systemd/run.sh DIR).
 # Usage: tests/packaging/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -75,6 +76,7 @@ fi
 grep -E '^(Ok|Fail|Skipped):' "$work/build.log" | tr -s ' ' | paste -sd ' ' | sed 's/^/package test suite: /'
 echo "package build took $((SECONDS - b0))s"
 changes=("$work"/hsmjwt_*.changes)
+[ -z "${HSMJWT_DEBS_OUT:-}" ] || cp "$work"/*.deb "$HSMJWT_DEBS_OUT/"
 
 step "lintian"
 # Errors and warnings fail; info and pedantic tags are shown for the record,

@@ -31,6 +31,7 @@ static const char *valid_value(const ConfigOption *o, char *buf, size_t size)
 	} custom[] = {
 		{ "bits", "3072" }, { "add-claims", "iat" }, { "rate", "10/s" }, { "user", "0" },
 		{ "uid", "0" },	    { "group", "0" },	     { "gid", "0" },	   { "keys", "*" },
+		{ "exit-idle", "5min" },
 	};
 
 	switch (o->type) {
@@ -168,7 +169,13 @@ static void format(void)
 	expect(BASE "\n[key b]\nuri = y\nmax-lifetime = 0\n",
 	       "8: [key b] max-lifetime: '0' is not a duration from 1s to 3660d");
 	expect("[server]\nexit-idle = 2d\n" BASE,
-	       "2: [server] exit-idle: '2d' is not a duration from 0 to 1d (0: never)");
+	       "2: [server] exit-idle: '2d' is neither 0 (never) nor a duration from 5s to 1d: "
+	       "shorter idle exits trip systemd's start limit (5 starts in 10 s) and the socket "
+	       "refuses clients");
+	expect("[server]\nexit-idle = 1s\n" BASE,
+	       "2: [server] exit-idle: '1s' is neither 0 (never) nor a duration from 5s to 1d: "
+	       "shorter idle exits trip systemd's start limit (5 starts in 10 s) and the socket "
+	       "refuses clients");
 	expect("[server]\nmax-frame = 1k\n" BASE,
 	       "2: [server] max-frame: '1k' is not a number of 1024..16777216 bytes");
 	expect("[audit]\njournal = maybe\n" BASE, "2: [audit] journal: must be yes or no, not 'maybe'");
