@@ -63,8 +63,15 @@ typedef struct PolicyRequest {
 /* Size of the message buffers below: enough for any denial. */
 #define POLICY_MESSAGE_MAX 256
 
-/* The first policy matching the peer, or NULL. */
+/*
+ * The first policy matching the peer, or NULL: none matches, or the first
+ * one that might cannot be decided (policy_undecided()).
+ */
 const Policy *policy_match(const Policy *policies, size_t n, const Peer *peer);
+/* The policy that stopped policy_match() because the peer's unit or groups are unknown. */
+const Policy *policy_undecided(const Policy *policies, size_t n, const Peer *peer);
+/* Rule "identity-unknown": which attribute, for which pid, and that no later policy was tried. */
+void policy_undecided_message(const Policy *p, const Peer *peer, char *buf, size_t size);
 /* "no policy grants tokens to uid 1000 (gid 1000, unit x.service)": nothing about policies. */
 void policy_no_match_message(const Peer *peer, char *buf, size_t size);
 /* 0: the policy grants the request; -EPERM: buf names the rule that failed. */

@@ -221,6 +221,35 @@ static void first_match(void)
 	config_free(c);
 }
 
+/*
+ * A peer whose unit could not be established (it exited before accept) is
+ * not judged by a later, broader policy: the unit policy denies it. A peer
+ * known to be in no unit is not in the unit policy's unit and goes on.
+ */
+static void unknown_identity(void)
+{
+	Config *c = good(BASE "[policy sandbox]\nuid = 4002\nunit = payments-api.service\n"
+			      "keys = zumo\naudiences = Test\nuser-ids = *\n"
+			      "[policy app]\nuid = 4002\nkeys = *\naudiences = *\nuser-ids = *\n");
+	Peer gone = peer(4002, 4002, NULL), none = peer(4002, 4002, NULL),
+	     in = peer(4002, 4002, "payments-api.service");
+	PolicyRequest rq = request("zumo", "Custom", "x");
+
+	gone.unit_unknown = true;
+	gone.pid = 77;
+	expect(c, &gone, &rq,
+	       "deny: policy 'sandbox' matches on the systemd unit, which could not be established "
+	       "for pid 77 uid 4002 (did it exit before the daemon accepted?); denied, no later "
+	       "policy is tried");
+	check(policy_match(c->policies, c->n_policies, &gone) == NULL);
+	expect(c, &none, &rq, "allow app");
+	expect(c, &in, &rq, "deny: policy 'sandbox' does not grant audience 'Custom'");
+	peer_done(&gone);
+	peer_done(&none);
+	peer_done(&in);
+	config_free(c);
+}
+
 /* authorize(): no match, rate, then grants; the rate counts refused requests too. */
 static void authorizing(void)
 {
@@ -262,6 +291,7 @@ int main(void)
 	parsing();
 	decisions();
 	first_match();
+	unknown_identity();
 	authorizing();
 	unlink(path);
 	return 0;
