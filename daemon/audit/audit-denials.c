@@ -99,7 +99,7 @@ bool audit_denials_admit(AuditDenials *d, uid_t uid, uint32_t budget, const char
 
 	if (expired(w, now_ns))
 		(void)roll(d, w, now_ns); /* a failing emit leaves the trail failing: said there */
-	if (w->recorded < (budget ? budget : AUDIT_DENIAL_RECORDS_DEFAULT)) {
+	if (w->recorded < (budget ? budget : PEER_DEFAULT_DENIAL_RECORDS)) {
 		w->recorded++;
 		return true;
 	}

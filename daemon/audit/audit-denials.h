@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "audit-record.h"
+#include "peer-limits.h"
 
 /*
  * Refusals are recorded one by one up to a budget per uid and interval;
@@ -21,8 +22,6 @@
 
 /* One aggregated record per uid and interval at most. */
 #define AUDIT_DENIAL_INTERVAL_NS (5ull * 1000000000ull)
-/* Default records per uid and interval before aggregation ([server] denial-records). */
-#define AUDIT_DENIAL_RECORDS_DEFAULT 50u
 /* uids tracked at once; further uids share one "others" aggregate. */
 #define AUDIT_DENIAL_UIDS_MAX 256u
 /* Distinct reasons counted by name per aggregate; more are summed as "other". */

@@ -203,6 +203,10 @@ int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 		return -ENOMEM;
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	c->peer_limits = (PeerLimits){ .connections = PEER_DEFAULT_CONNECTIONS,
+				       .inflight = PEER_DEFAULT_INFLIGHT,
+				       .denial_records = PEER_DEFAULT_DENIAL_RECORDS };
+	c->max_queue = CONFIG_DEFAULT_MAX_QUEUE;
 	c->request_timeout = CONFIG_DEFAULT_REQUEST_TIMEOUT;
 	c->read_timeout = CONFIG_DEFAULT_READ_TIMEOUT;
 	c->write_timeout = CONFIG_DEFAULT_WRITE_TIMEOUT;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "claims.h"
+#include "peer-limits.h"
 #include "peer.h"
 #include "ratelimit.h"
 
@@ -43,6 +44,7 @@ typedef struct Policy {
 	bool legacy_claims;
 	bool verify; /* may ask the daemon to verify JWTs */
 	RateSpec rate; /* cost_ns 0: not limited */
+	PeerLimits limits; /* overrides of [server]'s per-uid limits; 0: the default */
 	uint32_t burst_given;
 	unsigned seen; /* bit per scalar option, to refuse repeats */
 	unsigned line; /* of the section in hsmjwtd.conf, for messages */

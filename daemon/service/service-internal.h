@@ -52,3 +52,5 @@ int refuse(Failure *f, ServiceError code, const char *fmt, ...) _printf_(3, 4);
 /* The audit record could not be written: the reply says so, no JWT leaves. */
 void audit_failed(Failure *fail, int r);
 void record_failure(AuditRecord *rec, const Failure *fail);
+/* audit_record(), a refusal charged to the denial budget of its peer's uid (peer-limits.h). */
+int service_record(Service *s, AuditRecord *rec);

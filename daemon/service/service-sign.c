@@ -259,7 +259,7 @@ static void record_refusal(Service *s, const Peer *peer, const SignInput *in,
 
 	rec.event = refusals[refusal_code(fail)].event;
 	record_failure(&rec, fail);
-	r = audit_record(s->audit, &rec);
+	r = service_record(s, &rec);
 	if (r < 0)
 		audit_failed(fail, r);
 }
@@ -375,7 +375,7 @@ int service_sign_finish(Service *s, const Peer *peer, SignInput *in, SignWork *w
 	rec.policy = w->policy->name;
 	rec.jwt = out->data;
 	rec.jwt_len = out->len;
-	r = audit_record(s->audit, &rec);
+	r = service_record(s, &rec);
 	if (r < 0) {
 		buf_reset(out);
 		audit_failed(fail, r);

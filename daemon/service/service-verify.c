@@ -43,12 +43,12 @@ static int record_verify(Service *s, const Peer *peer, uint64_t request_id, cons
 
 	/* A deprecation is always recorded: it is how v1 clients are found. */
 	if (which == AUDIT_VERIFY_ALL || (which == AUDIT_VERIFY_FAILURES && res->reason))
-		r = audit_record(s->audit, &rec);
+		r = service_record(s, &rec);
 	if (r < 0 || !res->deprecated_v1 || res->reason)
 		return r;
 	rec.event = AUDIT_DEPRECATION;
 	rec.detail = "v1 token verified";
-	return audit_record(s->audit, &rec);
+	return service_record(s, &rec);
 }
 
 /* Refused by policy or rate, or the token device failed: nothing was decided about the JWT. */
@@ -60,7 +60,7 @@ static void record_verify_failure(Service *s, const Peer *peer, uint64_t request
 	int r;
 
 	record_failure(&rec, fail);
-	r = audit_record(s->audit, &rec);
+	r = service_record(s, &rec);
 	if (r < 0)
 		audit_failed(fail, r);
 }

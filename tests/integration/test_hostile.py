@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Hostile neighbours (issue 16): every member of the socket's group can
+connect, so each may be a compromised service. Hostile clients run as other
+uids (setpriv) against the real daemon on a fresh SoftHSM token, and a
+granted client (root) must be served throughout. What they try: filling the
+audit trail with denials, taking every connection slot, and hiding their
+systemd unit to be judged by a broader policy."""
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import threading
+import time
+
+import harness as h
+
+if os.geteuid() != 0:
+    h.skip("needs root to run clients as other users with setpriv")
+if not h.shutil.which("setpriv"):
+    h.skip("setpriv (util-linux) is not installed")
+
+STRANGER, HOARDER, SANDBOXED = 4005, 4006, 4002
+UNIT_PREFIX = "hsmjwt-hostile-"
+POLICIES = list(h.ROOT_POLICY) + [
+    # First match decides: inside the unit only the test key, elsewhere zumo.
+    ("sandbox", {"uid": str(SANDBOXED), "unit": UNIT_PREFIX + "*.scope", "keys": "test",
+                 "audiences": "*", "user-ids": "*"}),
+    ("app", {"uid": str(SANDBOXED), "keys": "zumo", "audiences": "*", "user-ids": "*"}),
+]
+env = h.Env(keys=(("zumo", {}), ("test", {})), policies=POLICIES)
+env.import_key("zumo")
+env.import_key("test", master="the test master key")
+env.start(activate=True)
+env.hsmjwt("sign", "--aud", "x", "--uid", "y")  # first connect: the activator starts the daemon
+env.allow_other_users()
+here = os.path.dirname(os.path.abspath(__file__))
+h.shutil.copy2(os.path.join(here, "hostile_client.py"), os.path.dirname(env.peer_client))
+HOSTILE = os.path.join(os.path.dirname(env.peer_client), "hostile_client.py")
+
+
+def hostile(uid, *args, wrap=(), stdin=subprocess.DEVNULL):
+    cmd = [*wrap, "setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups",
+           "/usr/bin/python3", HOSTILE, *args]
+    return subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, env=env.other_env,
+                            text=True)
+
+
+def root_latencies(stop, out):
+    """Sign requests one after the other as root (granted) until stop is set."""
+    s = h.connect(env.sock)
+    i = 0
+    while not stop.is_set():
+        t0 = time.monotonic()
+        h.send_frame(s, h.sign_request(i, b"Custom", b"Custom:root"))
+        m = h.parse_message(h.recv_frame(s))
+        out.append((time.monotonic() - t0, 15 not in m))
+        i += 1
+    s.close()
+
+
+def unit_wrapper(name):
+    """How to start a process inside systemd unit `name`: (wrap, cgroup, skip reason)."""
+    with open("/proc/1/comm") as f:
+        if f.read().strip() == "systemd":
+            return ["systemd-run", "--quiet", "--scope", "--unit", name], None, None
+    # No systemd: a cgroup named like the scope, which is what sd_pid_get_unit() reads.
+    with open("/proc/self/cgroup") as f:
+        own = [l.split("::", 1)[1].strip() for l in f if l.startswith("0::")]
+    for mnt in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        if own and os.path.exists(os.path.join(mnt, "cgroup.procs")):
+            path = os.path.join(mnt + own[0], name)
+            try:
+                os.mkdir(path)
+            except OSError as e:
+                return None, None, f"cannot create cgroup {path}: {e}"
+            return ["sh", "-c", f'echo $$ > {path}/cgroup.procs && exec "$@"', "sh"], path, None
+    return None, None, "systemd is not PID 1 and no writable cgroup2 hierarchy was found"
+
+
+def test_unit_trick_never_reaches_a_later_policy():
+    name = f"{UNIT_PREFIX}{os.getpid()}.scope"
+    wrap, cgroup, reason = unit_wrapper(name)
+    if wrap is None:
+        print(f"SKIP test_unit_trick_never_reaches_a_later_policy: {reason}")
+        return
+    try:
+        # A live client in the unit is judged by the sandbox policy: no zumo.
+        r = env.hsmjwt_as(SANDBOXED, SANDBOXED, "sign", "--key", "zumo", "--aud", "A",
+                          "--uid", "B", wrap=wrap)
+        assert r.returncode == 4 and b"policy 'sandbox' does not grant key" in r.stderr, r
+        # 200 sockets connected by children that exit before the daemon accepts: the
+        # daemon is stopped meanwhile, so every one reaches it with its unit unknown.
+        env.daemon.send_signal(signal.SIGSTOP)
+        try:
+            p = hostile(SANDBOXED, "orphans", env.sock, "200", "zumo", wrap=wrap,
+                        stdin=subprocess.PIPE)
+            assert p.stdout.readline().strip() == "ready"
+        finally:
+            env.daemon.send_signal(signal.SIGCONT)
+        out, _ = p.communicate("go\n", timeout=60)
+        res = json.loads(out)
+        print(f"unit trick: {res}")
+        assert res["tokens"] == 0, res
+        assert sum(res["errors"].values()) == 200, res
+        assert res["errors"] == {"identity-unknown": 200}, res
+        recs = [r for r, _ in h.read_trail(env.audit_file)
+                if r.get("peer", {}).get("uid") == SANDBOXED and r.get("rule") == "identity-unknown"]
+        assert recs and all(r["event"] == "denied" for r in recs), recs[-2:]
+    finally:
+        if cgroup:
+            for _ in range(100):
+                try:
+                    os.rmdir(cgroup)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+    # Outside any unit the later policy decides, as configured.
+    r = env.hsmjwt_as(SANDBOXED, SANDBOXED, "sign", "--key", "zumo", "--aud", "A", "--uid", "B")
+    assert r.returncode == 0, r
+
+
+def test_connection_exhaustion_by_one_uid_leaves_room():
+    p = hostile(HOARDER, "hold", env.sock, "1100", stdin=subprocess.PIPE)
+    try:
+        got = json.loads(p.stdout.readline())
+        print(f"uid {HOARDER} holds {got['open']} connections")
+        assert got["open"] == 128, got  # [server] max-connections-per-uid, default 128
+        for i in range(5):
+            env.sign("--aud", "Custom", "--uid", f"Custom:{i}")
+        r = env.hsmjwt_as(SANDBOXED, SANDBOXED, "sign", "--key", "zumo", "--aud", "A",
+                          "--uid", "B")
+        assert r.returncode == 0, r
+    finally:
+        p.stdin.close()
+        p.wait(30)
+    log = env.read_log()
+    # Refusals are logged, but not one line each.
+    assert log.count("max-connections-per-uid") < 20, log[-2000:]
+
+
+def test_denial_flood_bounded_and_others_served():
+    seq0 = len(h.read_trail(env.audit_file))
+    stop, lat = threading.Event(), []
+    t = threading.Thread(target=root_latencies, args=(stop, lat))
+    t.start()
+    try:
+        flood = hostile(STRANGER, "flood", env.sock, "5", "4")
+        out, _ = flood.communicate(timeout=60)
+    finally:
+        stop.set()
+        t.join()
+    res = json.loads(out)
+    # What the flood cost the trail: every record since, but the granted peer's JWTs.
+    since = h.read_trail(env.audit_file)[seq0:]
+    grown = sum(len(line) + 1 for r, line in since if r["event"] != "issued")
+    lat.sort()
+    p99 = lat[int(len(lat) * 0.99)][0] if lat else None
+    denied = sum(res["errors"].values())
+    print(f"flood: {denied} denials in 5 s; the trail grew by {grown} bytes for them; root got "
+          f"{len(lat)} tokens meanwhile, p99 {p99 * 1000:.1f} ms")
+    assert res["tokens"] == 0 and denied == res["sent"] > 1000, res
+    assert grown <= 1024 * 1024, grown
+    assert lat and all(ok for _, ok in lat), lat[:3]
+    assert p99 <= 0.050 or h.DAEMON_WRAPPER or os.environ.get("ASAN_OPTIONS"), p99
+    # Nothing hidden: the denials recorded one by one and the aggregates add up.
+    rc = env.stop()  # the last interval's aggregate is written on the way out
+    assert rc == 0, env.read_log()[-2000:]
+    recs = [r for r, _ in h.read_trail(env.audit_file)]
+    single = [r for r in recs if r.get("peer", {}).get("uid") == STRANGER]
+    agg = [r["denials"] for r in recs if r["event"] == "denials" and r["denials"]["uid"] == STRANGER]
+    counted = sum(a["count"] for a in agg)
+    print(f"recorded one by one: {len(single)}; aggregated: {len(agg)} records, {counted} denials;"
+          f" e.g. {agg[:1]}")
+    assert len(single) + counted == denied, (len(single), counted, denied)
+    assert all(a["reasons"].startswith("no-policy:") for a in agg), agg
+    assert all(r["rule"] == "no-policy" for r in single), single[:1]
+
+
+h.run([test_unit_trick_never_reaches_a_later_policy,
+       test_connection_exhaustion_by_one_uid_leaves_room,
+       test_denial_flood_bounded_and_others_served])
+env.cleanup()
