@@ -34,6 +34,7 @@ Connection *connection_free(Connection *c)
 		buf_done(&c->out);
 		c->dead = true;
 		s->n_connections--;
+		c->slot->connections--;
 		(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->last_activity_usec);
 	}
 	/* Requests in flight point at the peer: the struct waits for them. */
@@ -41,6 +42,7 @@ Connection *connection_free(Connection *c)
 		return NULL;
 	peer_done(&c->peer);
 	list_remove(&c->link);
+	peer_table_put(&c->server->peers, c->slot);
 	free(c);
 	return NULL;
 }
@@ -318,7 +320,7 @@ static const InflightClientOps connection_ops = {
 	.served = connection_served,
 };
 
-int connection_new(Server *s, int fd, const Peer *peer)
+int connection_new(Server *s, int fd, const Peer *peer, PeerSlot *slot)
 {
 	Connection *c;
 	int r;
@@ -329,6 +331,7 @@ int connection_new(Server *s, int fd, const Peer *peer)
 
 		close(fd);
 		peer_done(&p);
+		peer_table_put(&s->peers, slot);
 		return -ENOMEM;
 	}
 	*c = (Connection){
@@ -336,11 +339,13 @@ int connection_new(Server *s, int fd, const Peer *peer)
 		.server = s,
 		.fd = fd,
 		.peer = *peer,
+		.slot = slot,
 		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
 	};
 	audit_hold_init(&c->hold, &c->out);
 	inflight_client_init(&c->client, &connection_ops);
 	s->n_connections++;
+	slot->connections++;
 	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->last_activity_usec);
 	list_push_front(&s->connections, &c->link);
 	r = sd_event_add_io(s->event, &c->source, c->fd, EPOLLIN, on_connection_io, c);

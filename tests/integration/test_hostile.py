@@ -93,19 +93,23 @@ def test_unit_trick_never_reaches_a_later_policy():
         assert r.returncode == 4 and b"policy 'sandbox' does not grant key" in r.stderr, r
         # 200 sockets connected by children that exit before the daemon accepts: the
         # daemon is stopped meanwhile, so every one reaches it with its unit unknown.
-        env.daemon.send_signal(signal.SIGSTOP)
-        try:
-            p = hostile(SANDBOXED, "orphans", env.sock, "200", "zumo", wrap=wrap,
-                        stdin=subprocess.PIPE)
-            assert p.stdout.readline().strip() == "ready"
-        finally:
-            env.daemon.send_signal(signal.SIGCONT)
-        out, _ = p.communicate("go\n", timeout=60)
-        res = json.loads(out)
-        print(f"unit trick: {res}")
-        assert res["tokens"] == 0, res
-        assert sum(res["errors"].values()) == 200, res
-        assert res["errors"] == {"identity-unknown": 200}, res
+        # In rounds of 50: one uid may hold 128 connections.
+        tokens, errors = 0, {}
+        for _ in range(4):
+            env.daemon.send_signal(signal.SIGSTOP)
+            try:
+                p = hostile(SANDBOXED, "orphans", env.sock, "50", "zumo", wrap=wrap,
+                            stdin=subprocess.PIPE)
+                assert p.stdout.readline().strip() == "ready"
+            finally:
+                env.daemon.send_signal(signal.SIGCONT)
+            out, _ = p.communicate("go\n", timeout=60)
+            res = json.loads(out)
+            tokens += res["tokens"]
+            for k, v in res["errors"].items():
+                errors[k] = errors.get(k, 0) + v
+        print(f"unit trick: {tokens} tokens, refusals {errors}")
+        assert tokens == 0 and errors == {"identity-unknown": 200}, (tokens, errors)
         recs = [r for r, _ in h.read_trail(env.audit_file)
                 if r.get("peer", {}).get("uid") == SANDBOXED and r.get("rule") == "identity-unknown"]
         assert recs and all(r["event"] == "denied" for r in recs), recs[-2:]
