@@ -20,11 +20,10 @@
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024u
 /*
  * Requests waiting for or at the token, all peers together; past it they are
- * turned away at once (rule queue-full) rather than wait. 2,048 requests are
- * ~4 MB once their unknown fields are dropped, and a few seconds of RS256 work
- * on a software token.
+ * turned away at once (rule queue-full) rather than wait. A queued request
+ * holds ~2 KB once its unknown fields are dropped: 8,192 are ~16 MB.
  */
-#define CONFIG_DEFAULT_MAX_QUEUE 2048u
+#define CONFIG_DEFAULT_MAX_QUEUE 8192u
 #define CONFIG_DEFAULT_REQUEST_TIMEOUT 10u
 #define CONFIG_DEFAULT_READ_TIMEOUT 10u
 #define CONFIG_DEFAULT_WRITE_TIMEOUT 30u

@@ -18,8 +18,12 @@ typedef struct PeerLimits {
 
 /* An eighth of the default max-connections: eight busy services fill the daemon, one cannot. */
 #define PEER_DEFAULT_CONNECTIONS 128u
-/* Two connections' worth of pipelining (64 each): past that a uid waits its turn. */
-#define PEER_DEFAULT_INFLIGHT 128u
+/*
+ * A quarter of the default max-queue: a pipelining service (64 connections
+ * x 32, the benchmark's heaviest cell) fits, and three more uids still find
+ * room when one uid fills its share.
+ */
+#define PEER_DEFAULT_INFLIGHT 2048u
 /* ~600 bytes each: at most ~30 KB per uid and 5 s before aggregation. */
 #define PEER_DEFAULT_DENIAL_RECORDS 50u
 #define PEER_LIMIT_MAX 1000000u

@@ -385,7 +385,7 @@ int server_run(Service *service)
 	r = loop_listen(&l, cfg);
 	if (r >= 0)
 		r = inflight_init(&s->inflight, e, service, cfg->sessions,
-				  cfg->request_timeout * 1000000ull);
+				  cfg->request_timeout * 1000000ull, cfg->max_queue);
 	if (r >= 0)
 		r = inflight_start(&s->inflight);
 	if (r >= 0)
