@@ -3,7 +3,9 @@
 """What a hostile local user does, run as that user (under setpriv) by
 test_hostile.py. One mode per argv[1]; results go out as one JSON line.
 
-  flood SOCK SECONDS CONNS       pipelined sign requests as fast as the daemon answers
+  flood SOCK SECONDS CONNS [KEY [PAD]]
+                                 pipelined sign requests (of key KEY, carrying PAD bytes
+                                 of unknown fields) as fast as the daemon answers
   orphans SOCK N KEY             N sockets connected by children that exit at once;
                                  "ready", then on "go" a sign request on each
   hold SOCK N                    open up to N connections, say how many, keep them
@@ -20,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
-DEPTH = 32
+DEPTH = int(os.environ.get("HOSTILE_DEPTH", "32"))
 
 
 def answers(s, n):
@@ -37,9 +39,13 @@ def answers(s, n):
     return tokens, errors
 
 
-def flood(path, seconds, conns):
+def flood(path, seconds, conns, key=None, pad=0):
     socks = [h.connect(path) for _ in range(conns)]
-    frame = h.sign_request(1, b"Custom", b"Custom:flood")
+    for s in socks:
+        s.settimeout(60)
+    frame = h.sign_request(1, b"Custom", b"Custom:flood", key=key.encode() if key else None)
+    if pad:  # a field this daemon does not know (number 999), as a newer client might send
+        frame += h.field(999, 2, b"\0" * pad)
     batch = b"".join(struct.pack(">I", len(frame)) + frame for _ in range(DEPTH))
     sel = selectors.DefaultSelector()
     for s in socks:
@@ -108,7 +114,9 @@ def hold(path, n):
 if __name__ == "__main__":
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "flood":
-        flood(path, float(sys.argv[3]), int(sys.argv[4]))
+        flood(path, float(sys.argv[3]), int(sys.argv[4]),
+              sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None,
+              int(sys.argv[6]) if len(sys.argv) > 6 else 0)
     elif mode == "orphans":
         orphans(path, int(sys.argv[3]), sys.argv[4])
     elif mode == "hold":
