@@ -153,6 +153,9 @@ static int apply_defaults(ConfigParse *p, char **ret_error)
 		if (r < 0)
 			return r;
 	}
+	r = config_keys_check_kids(c, ret_error);
+	if (r < 0)
+		return r;
 	if (!config_option_given(&config_section_token, p->seen[CONFIG_TOKEN], "sessions"))
 		c->sessions = config_default_sessions();
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
@@ -278,6 +281,7 @@ Config *config_free(Config *c)
 		free(c->keys[i].name);
 		free(c->keys[i].uri);
 		free(c->keys[i].kid);
+		free(c->keys[i].verify_set);
 		free(c->keys[i].issuer);
 	}
 	free(c->keys);

@@ -230,7 +230,7 @@ def test_rotation_continues_the_chain():
 def test_reload_and_key_changes_recorded():
     keys = env.keys
     before = last_seq()
-    env.write_config(keys=tuple(keys) + (("second", {"max-lifetime": "1d"}),))
+    env.write_config(keys=tuple(keys) + (("second", {"max-lifetime": "1d", "kid": "second"}),))
     env.import_key("second")
     env.reload()
     new = [r for r, _ in h.read_trail(env.audit_file) if r["seq"] > before]

@@ -30,7 +30,9 @@ POLICIES = list(h.ROOT_POLICY) + [
                  "audiences": "*", "user-ids": "*"}),
     ("app", {"uid": str(SANDBOXED), "keys": "zumo", "audiences": "*", "user-ids": "*"}),
 ]
-env = h.Env(keys=(("zumo", {}), ("test", {})), policies=POLICIES)
+# Both keep zumo-v2's kid "0", as a rotation does: allowed only as one verify set.
+env = h.Env(keys=(("zumo", {"verify-set": "rotation"}), ("test", {"verify-set": "rotation"})),
+            policies=POLICIES)
 env.import_key("zumo")
 env.import_key("test", master="the test master key")
 env.start(activate=True)

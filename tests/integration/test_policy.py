@@ -30,7 +30,7 @@ POLICIES = [
     ("by-group", {"gid": str(GROUP), "keys": "*", "audiences": "*", "user-ids": "*"}),
 ]
 
-env = h.Env(keys=(("zumo", {"default-lifetime": "1h"}), ("other", {})), policies=POLICIES)
+env = h.Env(keys=(("zumo", {"default-lifetime": "1h"}), ("other", {"kid": "other"})), policies=POLICIES)
 env.import_key("zumo")
 env.import_key("other", master="another master key")
 env.start(activate=True)
@@ -131,7 +131,7 @@ def test_denied_by_key():
     # ... which another policy grants.
     tok = expect_ok(sign_as(4714, "--aud", "A", "--uid", "B", "--key", "other", gid=GROUP))
     exp = h.decode_part(tok, 1)["exp"]
-    assert tok == h.reference_token("another master key", exp, "A", "B")
+    assert tok == h.reference_token("another master key", exp, "A", "B", kid="other")
 
 
 def test_group_primary_and_supplementary_credentials_not_granted():

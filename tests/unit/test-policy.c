@@ -9,7 +9,7 @@
 #include "tests.h"
 
 #define BASE "[token]\nuri = pkcs11:token=t\n[key zumo]\nuri = pkcs11:object=z\n" \
-	     "default-lifetime = 1h\n[key other]\nuri = pkcs11:object=o\n"
+	     "default-lifetime = 1h\n[key other]\nuri = pkcs11:object=o\nkid = other\n"
 #define SEC 1000000000ull
 
 static Config *good(const char *text)
@@ -98,7 +98,7 @@ static void parsing(void)
 	bad(BASE "[policy p]\nuid = 1\nkeys = *\naudiences = *\n", "which user-ids");
 	bad(BASE "[policy p]\nuid = 1\nkeys = nope\naudiences = *\nuser-ids = *\n",
 	    "grants key 'nope', but there is no [key nope]");
-	bad(BASE "[policy p]\nuid = alice\n", ":9: [policy p] uid: 'alice' is not a number");
+	bad(BASE "[policy p]\nuid = alice\n", ":10: [policy p] uid: 'alice' is not a number");
 	bad(BASE "[policy p]\nuser = no-such-user-hsmjwt\n", "no user named 'no-such-user-hsmjwt'");
 	bad(BASE "[policy p]\ngroup = no-such-group-hsmjwt\n", "no group named");
 	bad(BASE "[policy p]\nuid = 4294967295\n", "not a number");
@@ -121,7 +121,7 @@ static void parsing(void)
 	/* inih would read the tail of a long line as an option of its own: refused instead. */
 	char text[512];
 	snprintf(text, sizeof(text), BASE "[policy p]\nuid = 1\naudiences = %0190d x\nkeys = *\n", 0);
-	bad(text, ":10: line longer than 198 bytes");
+	bad(text, ":11: line longer than 198 bytes");
 }
 
 static void decisions(void)
