@@ -283,6 +283,8 @@ static int handle_verify(Service *s, const Peer *peer, Pending *p, Buf *out)
 		.audience = vr->audience,
 		.issuer = vr->issuer,
 		.user_id_pattern = vr->user_id_pattern,
+		.keys = vr->keys,
+		.n_keys = vr->n_keys,
 	};
 	Failure fail;
 	int r;

@@ -44,7 +44,8 @@ static int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure
 	} else {
 		key = keyring_find(s->keyring, name);
 		if (!key)
-			return failure_refuse(f, "key-unknown", "no key named '%.64s'", name);
+			return failure_refuse(f, "key-unknown", "no key named '%s'",
+					      failure_echo(name, (char[FAILURE_ECHO_MAX + 4]){}));
 		if (!key->can_sign)
 			return failure_refuse(f, "key-not-active", "key %s is %s, not active", name,
 					      key_state_to_string(key->config->state));

@@ -128,6 +128,30 @@ def test_unit_trick_never_reaches_a_later_policy():
     assert r.returncode == 0, r
 
 
+def verify(*args):
+    return env.hsmjwt("verify", *args)
+
+
+def test_verify_key_refuses_a_token_of_another_key_with_the_same_kid():
+    # zumo and test share kid "0" (one verify set): a test-key token is no zumo token.
+    tok = env.sign("--key", "test", "--aud", "Custom", "--uid", "Custom:1")
+    assert h.decode_part(tok, 0)["kid"] == "0"
+    r = verify("--aud", "Custom", tok)  # no --key: any key of the set, and it says which
+    assert r.returncode == 0 and b'valid: key test (kid "0")' in r.stderr, r
+    r = verify("--key", "zumo", "--aud", "Custom", tok)
+    assert r.returncode == 12 and r.stdout == b"", r  # bad signature: only zumo was tried
+    assert b"signature does not verify" in r.stderr, r
+    r = verify("--key", "zumo", "--key", "test", "--aud", "Custom", tok)
+    assert r.returncode == 0 and b"valid: key test" in r.stderr, r
+    r = verify("--key", "nosuch", tok)
+    assert r.returncode == 3 and b"no key named 'nosuch'" in r.stderr, r
+    r = verify("--key", b"zumo\xc3", tok)  # a name cut mid-UTF-8 is echoed as ASCII
+    assert r.returncode == 3 and b"no key named 'zumo?'" in r.stderr, r
+    zumo = env.sign("--key", "zumo", "--aud", "Custom", "--uid", "Custom:2")
+    r = verify("--key", "zumo", zumo)
+    assert r.returncode == 0 and b"valid: key zumo" in r.stderr, r
+
+
 def test_connection_exhaustion_by_one_uid_leaves_room():
     p = hostile(HOARDER, "hold", env.sock, "1100", stdin=subprocess.PIPE)
     try:
@@ -186,6 +210,7 @@ def test_denial_flood_bounded_and_others_served():
 
 
 h.run([test_unit_trick_never_reaches_a_later_policy,
+       test_verify_key_refuses_a_token_of_another_key_with_the_same_kid,
        test_connection_exhaustion_by_one_uid_leaves_room,
        test_denial_flood_bounded_and_others_served])
 env.cleanup()
