@@ -26,6 +26,9 @@ static int signal_pid_file(const char *path)
 	r = pidfile_read_live(path, &pid);
 	if (r == -ESRCH)
 		return log_error_errno(r, "hsmjwtd is not running (no live daemon holds %s)", path);
+	if (r == -EPERM)
+		return log_error_errno(r, "%s names a pid that does not hold its lock; not "
+				       "signalling it", path);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read pid file %s: %m", path);
 	if (kill(pid, SIGHUP) < 0)

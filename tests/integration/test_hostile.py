@@ -152,6 +152,35 @@ def test_verify_key_refuses_a_token_of_another_key_with_the_same_kid():
     assert r.returncode == 0 and b"valid: key zumo" in r.stderr, r
 
 
+def test_reopen_audit_signals_only_the_lock_holder():
+    # Whoever can write the pid file names a pid; root's reopen-audit must not signal it.
+    pidfile = os.path.join(env.dir, "hostile.pid")
+    conf = os.path.join(env.dir, "pidfile.conf")
+    with open(env.conf) as f, open(conf, "w") as out:
+        out.write(f.read().replace("[server]\n", f"[server]\npid-file = {pidfile}\n", 1))
+    victim = subprocess.Popen(["sleep", "30"])
+    holder = subprocess.Popen(["/usr/bin/python3", "-c", "import fcntl, sys\n"
+                               f"f = open({pidfile!r}, 'w')\n"
+                               "fcntl.flock(f, fcntl.LOCK_EX)\n"
+                               f"f.write('{victim.pid}\\n'); f.flush()\n"
+                               "print('locked', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        r = subprocess.run([h.HSMJWTCTL, "--config", conf, "reopen-audit"], env=env.env,
+                           capture_output=True, text=True, timeout=30)
+        print(f"reopen-audit on a pid file naming another process: {r.returncode}, "
+              f"{r.stderr.strip()}")
+        assert r.returncode != 0 and "does not hold its lock" in r.stderr, r
+        time.sleep(0.2)
+        assert victim.poll() is None, "the named process was signalled"
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+        victim.kill()
+        victim.wait()
+
+
 def test_connection_exhaustion_by_one_uid_leaves_room():
     p = hostile(HOARDER, "hold", env.sock, "1100", stdin=subprocess.PIPE)
     try:
@@ -211,6 +240,7 @@ def test_denial_flood_bounded_and_others_served():
 
 h.run([test_unit_trick_never_reaches_a_later_policy,
        test_verify_key_refuses_a_token_of_another_key_with_the_same_kid,
+       test_reopen_audit_signals_only_the_lock_holder,
        test_connection_exhaustion_by_one_uid_leaves_room,
        test_denial_flood_bounded_and_others_served])
 env.cleanup()
