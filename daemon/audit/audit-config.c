@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "name-table.h"
 
 static const char *const sync_names[] = {
 	[AUDIT_SYNC_ALWAYS] = "always",
@@ -13,18 +14,7 @@ static const char *const sync_names[] = {
 	[AUDIT_SYNC_NONE] = "none",
 };
 
-const char *audit_sync_to_string(AuditSync s)
-{
-	return (size_t)s < ELEMENTSOF(sync_names) ? sync_names[s] : NULL;
-}
-
-int audit_sync_from_string(const char *s, AuditSync *ret)
-{
-	for (size_t i = 0; i < ELEMENTSOF(sync_names); i++)
-		if (strcmp(s, sync_names[i]) == 0)
-			return *ret = (AuditSync)i, 0;
-	return -EINVAL;
-}
+NAME_TABLE_FUNCTIONS(audit_sync, AuditSync, sync_names)
 
 void audit_config_defaults(AuditConfig *a)
 {

@@ -5,24 +5,14 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "name-table.h"
 
 static const char *const profile_names[] = {
 	[PROFILE_ZUMO_V2] = "zumo-v2",
 	[PROFILE_STANDARD] = "standard",
 };
 
-const char *profile_to_string(Profile p)
-{
-	return (size_t)p < ELEMENTSOF(profile_names) ? profile_names[p] : NULL;
-}
-
-int profile_from_string(const char *s, Profile *ret)
-{
-	for (size_t i = 0; i < ELEMENTSOF(profile_names); i++)
-		if (strcmp(profile_names[i], s) == 0)
-			return *ret = (Profile)i, 0;
-	return -EINVAL;
-}
+NAME_TABLE_FUNCTIONS(profile, Profile, profile_names)
 
 void claim_limits_init(ClaimLimits *l)
 {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "name-table.h"
 
 static const char *const state_names[] = {
 	[KEY_STATE_ACTIVE] = "active",
@@ -12,15 +13,4 @@ static const char *const state_names[] = {
 	[KEY_STATE_RETIRED] = "retired",
 };
 
-const char *key_state_to_string(KeyState st)
-{
-	return (size_t)st < ELEMENTSOF(state_names) ? state_names[st] : NULL;
-}
-
-int key_state_from_string(const char *s, KeyState *ret)
-{
-	for (size_t i = 0; i < ELEMENTSOF(state_names); i++)
-		if (strcmp(state_names[i], s) == 0)
-			return *ret = (KeyState)i, 0;
-	return -EINVAL;
-}
+NAME_TABLE_FUNCTIONS(key_state, KeyState, state_names)
