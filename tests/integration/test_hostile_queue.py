@@ -59,7 +59,8 @@ def root_signs(env, stop, out):
     while not stop.is_set():
         t0 = time.monotonic()
         h.send_frame(s, h.sign_request(i, b"Custom", b"Custom:root", key=b"zumo"))
-        out.append((time.monotonic() - t0, h.error_of(h.recv_frame(s)), t0))
+        err = h.error_of(h.recv_frame(s))
+        out.append((time.monotonic() - t0, err, t0))
         i += 1
         time.sleep(0.01)
     s.close()
@@ -84,10 +85,11 @@ def test_slow_key_backlog_starves_no_one_and_fails_no_token():
         res = json.loads(out)
         errors = [e for _, e, _ in lat if e]
         worst = max(d for d, _, _ in lat)
+        median = sorted(d for d, _, _ in lat)[len(lat) // 2]
         span = lat[-1][2] - lat[0][2]
         print(f"     slow uid: {res['tokens']} tokens, refusals {res['errors']}; root: "
               f"{len(lat)} HS256 requests over {span:.1f} s meanwhile, {len(errors)} errors, "
-              f"slowest {worst * 1000:.0f} ms")
+              f"median {median * 1000:.0f} ms, slowest {worst * 1000:.0f} ms")
         assert lat and not errors, errors[:3]
         assert span > 2, span  # served while the backlog timed out, not only after
         assert worst < 1.0, worst  # one ES256 call per thread ahead of it, not the backlog
@@ -116,7 +118,7 @@ def test_padded_requests_stay_under_memory_max():
         env.faults("sign-sleep-mech=CKM_ECDSA, sign-sleep-ms=100")
         base = rss_kib(env.daemon.pid)
         t0 = time.monotonic()
-        floods = [hostile(env, script, uid, "flood", env.sock, "1", "128", "es", str(60 * 1024),
+        floods = [hostile(env, script, uid, "flood", env.sock, "0", "128", "es", str(60 * 1024),
                           depth=64)
                   for uid in PADDERS]
         results = [json.loads(f.communicate(timeout=180)[0]) for f in floods]
