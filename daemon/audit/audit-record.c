@@ -271,7 +271,16 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 	if (r->peer)
 		add_peer(l, r->peer);
 	add_u64(l, KEY("request", "HSMJWT_REQUEST_ID"), r->request_id);
-	add_key(l, r);
+	if (audit_event_is_refusal(r->event)) {
+		/* The key name of a refusal is the one the client asked for. */
+		add_refused(l, KEY("key", "HSMJWT_KEY"), KEY("key_bytes", "HSMJWT_KEY_BYTES"),
+			    KEY("key_sha256", "HSMJWT_KEY_SHA256"),
+			    (Span){ r->key, r->key ? strlen(r->key) : 0 });
+		add_cstr(l, KEY("kid", "HSMJWT_KID"), r->kid);
+		add_cstr(l, KEY("alg", "HSMJWT_ALG"), r->alg);
+	} else {
+		add_key(l, r);
+	}
 	if (audit_event_is_refusal(r->event)) {
 		add_refused(l, KEY("aud", "HSMJWT_AUDIENCE"), KEY("aud_bytes", "HSMJWT_AUDIENCE_BYTES"),
 			    KEY("aud_sha256", "HSMJWT_AUDIENCE_SHA256"), r->audience);

@@ -181,6 +181,41 @@ def test_reopen_audit_signals_only_the_lock_holder():
         victim.wait()
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_fds_pauses_accepting_instead_of_spinning():
+    # An fd limit below what max-connections needs: accept4() fails with EMFILE while
+    # the backlog holds more. Before: a tight loop, 93 % CPU and millions of log lines.
+    if not h.shutil.which("prlimit"):
+        print("SKIP test_out_of_fds_pauses_accepting_instead_of_spinning: no prlimit")
+        return
+    saved = h.DAEMON_WRAPPER
+    with h.Env() as e:
+        e.import_key()
+        h.DAEMON_WRAPPER = ["prlimit", "--nofile=40:40"] + saved
+        try:
+            e.start(activate=False)
+        finally:
+            h.DAEMON_WRAPPER = saved
+        socks = [h.connect(e.sock) for _ in range(60)]  # accepted or waiting in the backlog
+        cpu0, t0 = cpu_seconds(e.daemon.pid), time.monotonic()
+        time.sleep(2)
+        cpu = (cpu_seconds(e.daemon.pid) - cpu0) / (time.monotonic() - t0)
+        lines = e.read_log().count("accept4() failed")
+        print(f"out of fds for 2 s: {cpu * 100:.0f} % CPU, {lines} log line(s)")
+        assert 1 <= lines <= 5, e.read_log()[-1000:]
+        assert cpu < 0.2 or saved or os.environ.get("ASAN_OPTIONS"), cpu
+        for s in socks:
+            s.close()
+        time.sleep(0.3)  # the fds come back; the daemon accepts again
+        tok = e.sign("--aud", "Custom", "--uid", "Custom:after")
+        assert tok.count(".") == 2
+
+
 def test_connection_exhaustion_by_one_uid_leaves_room():
     p = hostile(HOARDER, "hold", env.sock, "1100", stdin=subprocess.PIPE)
     try:
@@ -241,6 +276,7 @@ def test_denial_flood_bounded_and_others_served():
 h.run([test_unit_trick_never_reaches_a_later_policy,
        test_verify_key_refuses_a_token_of_another_key_with_the_same_kid,
        test_reopen_audit_signals_only_the_lock_holder,
+       test_out_of_fds_pauses_accepting_instead_of_spinning,
        test_connection_exhaustion_by_one_uid_leaves_room,
        test_denial_flood_bounded_and_others_served])
 env.cleanup()
