@@ -38,6 +38,7 @@ typedef struct Loop {
 	char *socket_path; /* bound by hand: unlinked at exit */
 	unsigned max_connections;
 	LogThrottle refused_log; /* refused connections: a peer can make as many as it likes */
+	LogThrottle accept_log;	 /* accept4() out of fds or memory */
 	sd_event_source *accept_retry; /* re-enables accepting after EMFILE */
 	/* The housekeeping timer: status, idle exit, heap trim. */
 	sd_event_source *housekeeping;
@@ -174,7 +175,7 @@ static void pause_accepting(Loop *l, int error)
 	int r;
 
 	(void)sd_event_now(l->server.event, CLOCK_MONOTONIC, &now);
-	if (log_throttle(&l->refused_log, now, 1000000ull, &skipped))
+	if (log_throttle(&l->accept_log, now, 1000000ull, &skipped))
 		log_warning_errno(error, "accept4() failed (%m); pausing for %llu ms, %u line(s) "
 			     "like this skipped", ACCEPT_PAUSE_USEC / 1000, skipped);
 	(void)sd_event_source_set_enabled(l->listen_source, SD_EVENT_OFF);

@@ -190,13 +190,15 @@ def cpu_seconds(pid):
 def test_out_of_fds_pauses_accepting_instead_of_spinning():
     # An fd limit below what max-connections needs: accept4() fails with EMFILE while
     # the backlog holds more. Before: a tight loop, 93 % CPU and millions of log lines.
-    if not h.shutil.which("prlimit"):
-        print("SKIP test_out_of_fds_pauses_accepting_instead_of_spinning: no prlimit")
+    if not h.shutil.which("prlimit") or h.DAEMON_WRAPPER:
+        # valgrind keeps fds of its own at the top of the limit: 40 leaves it none.
+        print("SKIP test_out_of_fds_pauses_accepting_instead_of_spinning: no prlimit, or "
+              "under a daemon wrapper")
         return
     saved = h.DAEMON_WRAPPER
     with h.Env() as e:
         e.import_key()
-        h.DAEMON_WRAPPER = ["prlimit", "--nofile=40:40"] + saved
+        h.DAEMON_WRAPPER = ["prlimit", "--nofile=40:40"]
         try:
             e.start(activate=False)
         finally:
@@ -208,7 +210,7 @@ def test_out_of_fds_pauses_accepting_instead_of_spinning():
         lines = e.read_log().count("accept4() failed")
         print(f"out of fds for 2 s: {cpu * 100:.0f} % CPU, {lines} log line(s)")
         assert 1 <= lines <= 5, e.read_log()[-1000:]
-        assert cpu < 0.2 or saved or os.environ.get("ASAN_OPTIONS"), cpu
+        assert cpu < 0.2 or os.environ.get("ASAN_OPTIONS"), cpu
         for s in socks:
             s.close()
         time.sleep(0.3)  # the fds come back; the daemon accepts again
