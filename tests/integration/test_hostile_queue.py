@@ -118,16 +118,18 @@ def test_padded_requests_stay_under_memory_max():
         env.faults("sign-sleep-mech=CKM_ECDSA, sign-sleep-ms=100")
         base = rss_kib(env.daemon.pid)
         t0 = time.monotonic()
+        # Under valgrind RSS says nothing and 4 GB take minutes: one uid's share then.
+        uids = PADDERS[:1] if h.DAEMON_WRAPPER else PADDERS
         floods = [hostile(env, script, uid, "flood", env.sock, "0", "128", "es", str(60 * 1024),
                           depth=64)
-                  for uid in PADDERS]
+                  for uid in uids]
         results = [json.loads(f.communicate(timeout=180)[0]) for f in floods]
         took = time.monotonic() - t0
         peak = rss_kib(env.daemon.pid)
         sent = sum(r["sent"] for r in results)
-        print(f"     {sent} requests of 60 KiB on 1,024 connections in {took:.1f} s; daemon "
+        print(f"     {sent} requests of 60 KiB on {128 * len(uids)} connections in {took:.1f} s; daemon "
               f"peak RSS {base // 1024} -> {peak // 1024} MiB (MemoryMax {limit >> 20} MiB)")
-        assert sent >= 1024 * 64, sent
+        assert sent >= 128 * len(uids) * 64, sent
         if not (h.DAEMON_WRAPPER or os.environ.get("ASAN_OPTIONS")):
             assert peak * 1024 < limit // 2, (peak, limit)  # well under: room for the rest
         env.sign("--aud", "Custom", "--uid", "Custom:after")
