@@ -221,6 +221,33 @@ static void first_match(void)
 	config_free(c);
 }
 
+/* Per-uid limits: [server] defaults, a policy's overrides, the rest of the defaults kept. */
+static void limits(void)
+{
+	Config *c = good("[server]\nmax-connections-per-uid = 10\nmax-inflight-per-uid = 20\n"
+			 "denial-records = 5\nmax-queue = 100\n" BASE
+			 "[policy big]\nuid = 1000\nkeys = *\naudiences = *\nuser-ids = *\n"
+			 "max-connections = 300\ndenial-records = 1000\n");
+	PeerLimits d = c->peer_limits, l = peer_limits_apply(&d, &c->policies[0].limits);
+
+	check_int(d.connections, 10);
+	check_int(d.inflight, 20);
+	check_int(d.denial_records, 5);
+	check_int(c->max_queue, 100);
+	check_int(l.connections, 300);
+	check_int(l.inflight, 20);
+	check_int(l.denial_records, 1000);
+	l = peer_limits_apply(&d, NULL);
+	check_int(l.connections, 10);
+	config_free(c);
+	c = good(BASE);
+	check_int(c->peer_limits.connections, PEER_DEFAULT_CONNECTIONS);
+	check_int(c->peer_limits.inflight, PEER_DEFAULT_INFLIGHT);
+	check_int(c->peer_limits.denial_records, PEER_DEFAULT_DENIAL_RECORDS);
+	check_int(c->max_queue, CONFIG_DEFAULT_MAX_QUEUE);
+	config_free(c);
+}
+
 /*
  * A peer whose unit could not be established (it exited before accept) is
  * not judged by a later, broader policy: the unit policy denies it. A peer
@@ -292,6 +319,7 @@ int main(void)
 	decisions();
 	first_match();
 	unknown_identity();
+	limits();
 	authorizing();
 	unlink(path);
 	return 0;
