@@ -30,6 +30,7 @@ Connection *connection_free(Connection *c)
 			close(c->fd);
 		c->fd = -EBADF;
 		audit_gate_forget(&s->gate, &c->hold);
+		inflight_forget_client(&s->inflight, &c->client);
 		buf_done(&c->in);
 		buf_done(&c->out);
 		c->dead = true;

@@ -162,6 +162,25 @@ static void unqueue(Inflight *q, Pending *p)
 	}
 }
 
+void inflight_forget_client(Inflight *q, InflightClient *cl)
+{
+	ListNode *n, *next;
+
+	if (!cl->slot || cl->n_inflight == 0)
+		return;
+	for (n = list_first(&cl->slot->waiting); n && n != &cl->slot->waiting; n = next) {
+		Pending *p = list_entry(n, Pending, wait);
+
+		next = n->next;
+		if (p->client != cl)
+			continue;
+		unqueue(q, p);
+		request_abandon(p);
+		pending_free(p);
+	}
+	arm_timeout(q);
+}
+
 static int on_workers_done(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	Inflight *q = userdata;

@@ -95,6 +95,12 @@ const char *inflight_refusal(const Inflight *q, const InflightClient *cl, unsign
 			     char *buf, size_t size);
 /* Queues p for the signing threads; its answer reaches cl through cl->ops. */
 void inflight_submit(Inflight *q, InflightClient *cl, Pending *p);
+/*
+ * cl went away: its requests that no thread took yet leave the queue,
+ * recorded as abandoned (client-gone), instead of being signed for no one
+ * and holding its uid's share; those at a thread finish as before.
+ */
+void inflight_forget_client(Inflight *q, InflightClient *cl);
 /* The requests submitted since the last flush reach the threads together. */
 void inflight_flush(Inflight *q);
 /* Requests are waiting for the token. */
