@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* hsmjwtd: signs Mobile Services v2 JWTs with keys that never leave a PKCS#11 token. */
+#include <errno.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,19 @@ static void help(void)
 	       "connections and reopens the [audit] file after log rotation. See hsmjwtd(8)\n"
 	       "and hsmjwtd.conf(5).\n",
 	       HSMJWTD_DEFAULT_CONFIG);
+}
+
+static int block_loop_signals(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(errno, "sigprocmask(): %m");
+	return 0;
 }
 
 int main(int argc, char *argv[])
@@ -113,6 +128,18 @@ int main(int argc, char *argv[])
 		}
 	}
 	_cleanup_free_ char *pid_file = config->pid_file ? strdup(config->pid_file) : NULL;
+	/*
+	 * Before the module loads: threads it starts in C_Initialize inherit this mask.
+	 * tpm2-pkcs11's D-Bus TCTI starts GLib threads; with SIGHUP unblocked there, a
+	 * reload signal landed on one of them and killed the daemon. The loop takes
+	 * these signals through signalfd (server.c).
+	 */
+	r = block_loop_signals();
+	if (r < 0) {
+		config_free(config);
+		pidfile_release(pid_file, pid_fd);
+		return EXIT_FAILURE;
+	}
 	r = service_new(config, &service);
 	if (r < 0) {
 		(void)sd_notifyf(0, "STATUS=Cannot open the audit trail, the token or its keys\nERRNO=%d", -r);

@@ -10,6 +10,15 @@ HSMJWT_DEBS=(
 	p11-kit-modules
 )
 
+# The other PKCS#11 modules of the module matrix (tests/modules/setup.sh, which
+# installs what is missing of these itself when run as root).
+HSMJWT_MODULE_DEBS=(
+	swtpm swtpm-tools libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 tpm2-abrmd dbus tpm2-tools
+	libtpm2-pkcs11-1 libtpm2-pkcs11-tools python3-tpm2-pkcs11-tools
+	opencryptoki libopencryptoki0
+	libnss3 libnss3-tools
+)
+
 # Only for building and checking the packages (tests/packaging/run.sh).
 HSMJWT_PACKAGING_DEBS=(
 	debhelper dpkg-dev fakeroot lintian rpm

@@ -149,6 +149,7 @@ static const ConfigOption key_options[] = {
 	    .max = CONFIG_MAX_LIFETIME_CEILING),
 	ROW("clock-skew", CONFIG_DURATION, clock_skew, .max = CLOCK_SKEW_MAX),
 	ROW("accept-v1", CONFIG_BOOL, accept_v1),
+	ROW("allow-extractable", CONFIG_BOOL, allow_extractable),
 	ROW("bits", CONFIG_CUSTOM, bits, .parse = parse_bits),
 	ROW("add-claims", CONFIG_CUSTOM, add_claims, .parse = parse_add_claims),
 	ROW("verify-set", CONFIG_STRING, verify_set, .min = 1, .max = 64),

@@ -80,6 +80,7 @@ _Static_assert(ELEMENTSOF(server_options) <= CONFIG_OPTIONS_MAX, "one seen bit p
 
 static const ConfigOption token_options[] = {
 	STRING("module", Config, module),
+	STRING("init-args", Config, init_args),
 	STRING("uri", Config, token_uri),
 	STRING("pin-file", Config, pin_file),
 	UINT("sessions", Config, sessions, 0, CONFIG_MAX_SESSIONS, " (0: sign in the event loop)"),

@@ -289,6 +289,7 @@ Config *config_free(Config *c)
 	free(c->path);
 	free(c->socket_path);
 	free(c->module);
+	free(c->init_args);
 	free(c->token_uri);
 	free(c->pin_file);
 	free(c->pid_file);

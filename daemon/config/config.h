@@ -55,7 +55,8 @@ typedef struct Config {
 	uint64_t write_timeout;	  /* seconds a client may leave its replies unread */
 	uint64_t idle_timeout;	  /* seconds a connection may do nothing */
 	unsigned sessions;	  /* signing threads, each with a session; 0: sign in the loop */
-	char *module;	 /* NULL: the modules registered with p11-kit */
+	char *module;	 /* a path, a p11-kit module name, or NULL: every registered module */
+	char *init_args; /* C_Initialize's pReserved for a module loaded by path (NSS) */
 	char *token_uri; /* RFC 7512, e.g. pkcs11:token=hsmjwt */
 	char *pin_file;	 /* NULL: $CREDENTIALS_DIRECTORY/pin */
 	KeyConfig *keys;

@@ -43,7 +43,7 @@ int ctl_open_token_rw(const Config *config, Token **ret)
 	Token *t = NULL;
 	int r;
 
-	r = token_open(config->module, config->token_uri, true, &t);
+	r = token_open(config->module, config->init_args, config->token_uri, true, &t);
 	if (r >= 0)
 		r = token_login(t, config->pin_file);
 	if (r < 0) {

@@ -30,7 +30,7 @@ int ctl_jwks(const Config *config, int argc, char *argv[])
 	if (optind != argc)
 		return log_error_errno(EINVAL, "jwks takes no arguments");
 	/* Public halves are public objects: no PIN needed unless the token hides them. */
-	r = token_open(config->module, config->token_uri, false, &token);
+	r = token_open(config->module, config->init_args, config->token_uri, false, &token);
 	if (r >= 0 && login)
 		r = token_login(token, config->pin_file);
 	if (r >= 0)

@@ -10,24 +10,30 @@
 #include "log.h"
 #include "token.h"
 
-static void list_config(Token *token, const Config *config)
+/* As the daemon would load them (signing probe included), with why a key cannot be used. */
+static int list_config(Token *token, const Config *config)
 {
 	_cleanup_(keyring_freep) Keyring *keyring = NULL;
 	int r;
 
 	printf("Configured keys (%s):\n", config->path);
-	printf("  %-16s %-6s %-9s %-9s %s\n", "NAME", "ALG", "PROFILE", "STATE", "KID");
-	r = keyring_load(token, config->keys, config->n_keys, 0, &keyring);
+	printf("  %-16s %-6s %-9s %-9s %-24s %s\n", "NAME", "ALG", "PROFILE", "STATE", "KID", "STATUS");
+	r = keyring_load(token, config->keys, config->n_keys, KEYRING_SIGN, &keyring);
+	if (r < 0)
+		return log_error_errno(r, "Cannot resolve the configured keys on the token: %m");
 	for (size_t i = 0; i < config->n_keys; i++) {
 		const KeyConfig *kc = &config->keys[i];
-		const LoadedKey *lk = keyring ? keyring_find(keyring, kc->name) : NULL;
-		const char *kid = lk && lk->kid ? lk->kid : kc->kid ? kc->kid : "(unknown)";
+		const LoadedKey *lk = keyring_find(keyring, kc->name);
+		const char *kid = lk && lk->kid && *lk->kid ? lk->kid : kc->kid ? kc->kid : "(unknown)";
 
-		printf("  %-16s %-6s %-9s %-9s %s\n", kc->name, algorithm_to_string(kc->alg),
-		       profile_to_string(kc->profile), key_state_to_string(kc->state), kid);
+		printf("  %-16s %-6s %-9s %-9s %-24s %s%s\n", kc->name, algorithm_to_string(kc->alg),
+		       profile_to_string(kc->profile), key_state_to_string(kc->state), kid,
+		       !lk ? "not loaded (retired)" : lk->error ? "UNAVAILABLE: " :
+		       lk->weak ? "ok, EXTRACTABLE (allow-extractable = yes)" : "ok",
+		       lk && lk->error ? lk->error : "");
 	}
-	if (r < 0)
-		printf("  (some keys could not be resolved on the token: %s)\n", strerror(-r));
+	keyring_release_objects(token, keyring);
+	return keyring->n_unusable ? -EKEYREJECTED : 0;
 }
 
 int ctl_list(const Config *config, int argc, char *argv[])
@@ -40,12 +46,12 @@ int ctl_list(const Config *config, int argc, char *argv[])
 	(void)argv;
 	if (argc != 1)
 		return log_error_errno(EINVAL, "list takes no arguments");
-	r = token_open(config->module, config->token_uri, false, &token);
+	r = token_open(config->module, config->init_args, config->token_uri, false, &token);
 	if (r >= 0)
 		r = token_login(token, config->pin_file);
 	if (r < 0)
 		return r;
-	list_config(token, config);
+	int unusable = list_config(token, config);
 	r = token_list_keys(token, &infos, &n);
 	if (r < 0)
 		return r;
@@ -57,5 +63,6 @@ int ctl_list(const Config *config, int argc, char *argv[])
 		       infos[i].class_name[1] == 'u' ? "public" :
 		       infos[i].extractable ? "EXTRACTABLE" :
 		       infos[i].sensitive ? "sensitive, not extractable" : "NOT SENSITIVE");
-	return 0;
+	/* A script sees that a configured key is unusable; the listing is complete anyway. */
+	return unusable;
 }

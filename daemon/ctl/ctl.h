@@ -26,6 +26,12 @@ int ctl_enable_verify(const Config *config, int argc, char *argv[]);
 int ctl_check_policy(const Config *config, int argc, char *argv[]);
 int ctl_audit(const Config *config, int argc, char *argv[]);
 int ctl_reopen_audit(const Config *config, int argc, char *argv[]);
+int ctl_adopt(const Config *config, int argc, char *argv[]);
+
+/* Mobile Services master keys are short strings; a bigger input is a mistake. */
+#define MASTER_KEY_MAX 4096
+/* Reads the master key from stdin (never argv): one line, its newline dropped. */
+int ctl_read_master(char buf[static MASTER_KEY_MAX + 2], size_t *ret_len);
 
 /* The [key NAME] a command names: the one argument left at argv[first]. */
 int ctl_key_argument(const Config *config, int argc, char *argv[], int first, const char *command,

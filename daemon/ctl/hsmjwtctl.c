@@ -13,8 +13,13 @@
 #include "log.h"
 
 static const CtlCommand commands[] = {
-	{ "import-zumo", ctl_import_zumo, "[--replace] KEYNAME",
-	  "import a zumo master key (read from stdin) as KEYNAME's signing key" },
+	{ "import-zumo", ctl_import_zumo, "[--replace | --derive-only FD] KEYNAME",
+	  "import a zumo master key (read from stdin) as KEYNAME's signing key;\n"
+	  "      --derive-only writes the derived key to descriptor FD instead, for a\n"
+	  "      module's own import tool (then: adopt)" },
+	{ "adopt", ctl_adopt, "[--check-master] KEYNAME",
+	  "check a key a module's own tool imported (with --check-master: that it is\n"
+	  "      the key the master on stdin derives) and make it non-extractable" },
 	{ "generate", ctl_generate, "[--replace] KEYNAME",
 	  "generate KEYNAME's key pair inside the token (alg from the config)" },
 	{ "jwks", ctl_jwks, "[--login]",

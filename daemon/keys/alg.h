@@ -21,6 +21,7 @@ typedef enum HostHash {
 	HOST_HASH_NONE,
 	HOST_HASH_SHA256,
 	HOST_HASH_SHA384,
+	HOST_HASH_SHA256_DIGESTINFO, /* SHA-256, then wrapped in its DER DigestInfo (PKCS#1 v1.5) */
 } HostHash;
 
 typedef struct AlgorithmInfo {
@@ -29,7 +30,10 @@ typedef struct AlgorithmInfo {
 	TokenKeyType key_type; /* asymmetric only */
 	TokenMechanism mech;
 	HostHash host_hash; /* hash the signing input on the host first */
-	/* Used when the token lacks mech (p11-kit remote drops CKM_SHA256_RSA_PKCS_PSS). */
+	/*
+	 * Used when the token lacks mech: p11-kit remote drops CKM_SHA256_RSA_PKCS_PSS,
+	 * openCryptoki's soft token has no CKM_SHA256_RSA_PKCS.
+	 */
 	TokenMechanism fallback_mech;
 	HostHash fallback_host_hash;
 	size_t sig_len; /* exact JWS signature length; 0: the RSA modulus length */

@@ -48,6 +48,7 @@ typedef struct KeyConfig {
 	 * zumo-v2 rotation). NULL: none, the kid must be its own.
 	 */
 	char *verify_set;
+	bool allow_extractable; /* load a key the token reports extractable or not sensitive */
 	unsigned seen;	   /* bit per option, to refuse repeats */
 	unsigned line;	   /* of the section in hsmjwtd.conf, for messages */
 } KeyConfig;

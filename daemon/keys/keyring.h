@@ -33,11 +33,22 @@ typedef struct LoadedKey {
 	HostHash verify_host_hash;
 	char *kid;
 	Buf header_b64; /* base64url(header) ".", encoded once */
+	/*
+	 * Why this key cannot be used (not found, no mechanism, extractable...):
+	 * NULL when it loaded. Such a key signs and verifies nothing, is not in
+	 * the JWKS, and requests naming it are refused with this text; the
+	 * other keys work.
+	 */
+	char *error;
+	bool weak; /* extractable or not sensitive, loaded under allow-extractable = yes */
 } LoadedKey;
+
+#define KEY_ERROR_MAX 200
 
 typedef struct Keyring {
 	LoadedKey *keys;
 	size_t n_keys;
+	size_t n_unusable; /* keys with an error */
 	char *jwks; /* {"keys":[...]}: active and published asymmetric keys */
 } Keyring;
 
@@ -45,6 +56,11 @@ enum {
 	KEYRING_SIGN = 1 << 0, /* resolve and probe the signing objects of active keys (needs login) */
 };
 
+/*
+ * Resolves every key that is not retired. A key that cannot be used gets its
+ * LoadedKey.error and the others load; only a token that is gone (-ENODEV,
+ * -ENOTCONN) or -ENOMEM fails the whole load.
+ */
 int keyring_load(Token *t, const KeyConfig *keys, size_t n_keys, unsigned flags, Keyring **ret);
 Keyring *keyring_free(Keyring *k);
 /* Destroys the session copies this keyring made; call before keyring_free() once unused. */

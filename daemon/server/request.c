@@ -245,21 +245,36 @@ static int handle_status(Service *s, const Request *req, Buf *out)
 	Hsmjwt__V1__StatusResponse st = HSMJWT__V1__STATUS_RESPONSE__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
 	_cleanup_free_ char **names = calloc(k->n_keys ? k->n_keys : 1, sizeof(char *));
-	size_t n = 0;
+	_cleanup_free_ char **broken = calloc(k->n_unusable ? k->n_unusable : 1, sizeof(char *));
+	size_t n = 0, nb = 0;
+	int r;
 
-	if (!names)
+	if (!names || !broken)
 		return -ENOMEM;
 	for (size_t i = 0; i < k->n_keys; i++)
 		if (k->keys[i].can_sign)
 			names[n++] = k->keys[i].config->name;
+	for (size_t i = 0; i < k->n_keys && nb < k->n_unusable; i++)
+		if (k->keys[i].error &&
+		    asprintf(&broken[nb++], "%s: %s", k->keys[i].config->name, k->keys[i].error) < 0) {
+			broken[--nb] = NULL;
+			r = -ENOMEM;
+			goto done;
+		}
 	st.version = (char *)PACKAGE_VERSION;
 	st.n_keys = n;
 	st.keys = names;
+	st.n_unavailable_keys = nb;
+	st.unavailable_keys = broken;
 	st.tokens_issued = service_jwts_issued(s);
 	resp.id = req->id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_STATUS;
 	resp.status = &st;
-	return append_response(&resp, out);
+	r = append_response(&resp, out);
+done:
+	for (size_t i = 0; i < nb; i++)
+		free(broken[i]);
+	return r;
 }
 
 static int handle_keys(Service *s, const Request *req, Buf *out)

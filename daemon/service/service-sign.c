@@ -46,6 +46,9 @@ static int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure
 		if (!key)
 			return failure_refuse(f, "key-unknown", "no key named '%s'",
 					      failure_echo(name, (char[FAILURE_ECHO_MAX + 4]){}));
+		if (key->error)
+			return failure_refuse(f, "key-unavailable", "key %s cannot be used: %s", name,
+					      key->error);
 		if (!key->can_sign)
 			return failure_refuse(f, "key-not-active", "key %s is %s, not active", name,
 					      key_state_to_string(key->config->state));

@@ -53,10 +53,55 @@ static void log_keys(const Keyring *k)
 {
 	for (size_t i = 0; i < k->n_keys; i++) {
 		const LoadedKey *lk = &k->keys[i];
-		log_info("Key %s: %s, kid \"%s\", profile %s, %s", lk->config->name, lk->alg->name,
+		if (lk->error) {
+			log_warning("Key %s: %s, UNAVAILABLE: %s", lk->config->name, lk->alg->name,
+				    lk->error);
+			continue;
+		}
+		log_info("Key %s: %s, kid \"%s\", profile %s, %s%s", lk->config->name, lk->alg->name,
 			 lk->kid, profile_to_string(lk->config->profile),
-			 key_state_to_string(lk->config->state));
+			 key_state_to_string(lk->config->state),
+			 lk->weak ? ", EXTRACTABLE (allow-extractable = yes)" : "");
 	}
+	if (k->n_unusable)
+		log_warning("%zu of %zu key(s) cannot be used; requests naming them are refused, the "
+			    "others work", k->n_unusable, k->n_keys);
+}
+
+/* The trail says which keys were loaded weaker than the rules want, or not at all. */
+static void audit_key_problems(Audit *a, const Keyring *k)
+{
+	char detail[KEY_ERROR_MAX + 32];
+
+	for (size_t i = 0; i < k->n_keys; i++) {
+		const LoadedKey *lk = &k->keys[i];
+
+		if (lk->error)
+			snprintf(detail, sizeof(detail), "unavailable: %s", lk->error);
+		else if (lk->weak)
+			snprintf(detail, sizeof(detail), "loaded although the token reports it "
+				 "extractable or not sensitive (allow-extractable = yes)");
+		else
+			continue;
+		(void)audit_key_change(a, lk->config->name, lk->kid, lk->alg->name, detail);
+	}
+}
+
+/*
+ * A reload must not bring an unusable key (a typo in a new uri, a key not
+ * imported yet) nor break a key that works now: it is refused and the old
+ * keys stay. A key that was already unusable may stay so, so that it does not
+ * block reloads of everything else.
+ */
+static const LoadedKey *lost_key(const Keyring *old, const Keyring *new)
+{
+	for (size_t i = 0; i < new->n_keys; i++) {
+		const LoadedKey *o = keyring_find(old, new->keys[i].config->name);
+
+		if (new->keys[i].error && (!o || !o->error))
+			return &new->keys[i];
+	}
+	return NULL;
 }
 
 int service_new(Config *config, Service **ret)
@@ -82,7 +127,7 @@ int service_new(Config *config, Service **ret)
 	if (config->n_policies == 0)
 		log_warning("%s has no [policy NAME] section: every request will be denied",
 			    config->path);
-	r = token_open(config->module, config->token_uri, false, &s->token);
+	r = token_open(config->module, config->init_args, config->token_uri, false, &s->token);
 	if (r < 0)
 		goto fail;
 	r = token_login(s->token, config->pin_file);
@@ -97,7 +142,9 @@ int service_new(Config *config, Service **ret)
 		goto fail;
 	}
 	log_keys(s->keyring);
-	log_info("Token %s: %zu key(s) loaded", token_describe(s->token), s->keyring->n_keys);
+	audit_key_problems(s->audit, s->keyring);
+	log_info("Token %s: %zu key(s) loaded", token_describe(s->token),
+		 s->keyring->n_keys - s->keyring->n_unusable);
 	*ret = s;
 	return 0;
 fail:
@@ -128,6 +175,7 @@ int service_reload(Service *s, Config *config)
 
 	/* The token session and login stay; changing them needs a restart. */
 	if (!same_string(c->module, s->config->module) ||
+	    !same_string(c->init_args, s->config->init_args) ||
 	    !same_string(c->token_uri, s->config->token_uri) ||
 	    !same_string(c->pin_file, s->config->pin_file))
 		log_warning("Reload: [token] settings changed; they take effect at the next restart");
@@ -140,6 +188,16 @@ int service_reload(Service *s, Config *config)
 	if (r < 0) {
 		(void)audit_reload(s->audit, "refused: the keys could not be loaded");
 		return log_error_errno(r, "Reload refused, the previous keys stay in force: %m");
+	}
+	const LoadedKey *lost = lost_key(s->keyring, k);
+	if (lost) {
+		snprintf(detail, sizeof(detail), "refused: key %.24s cannot be used", lost->config->name);
+		(void)audit_reload(s->audit, detail);
+		log_error("Reload refused, the previous keys stay in force: key %s cannot be used "
+			  "(%s)", lost->config->name, lost->error);
+		keyring_release_objects(s->token, k);
+		keyring_free(k);
+		return -EINVAL;
 	}
 	g = generation_new(s->token, c, k);
 	if (!g) {
@@ -155,6 +213,7 @@ int service_reload(Service *s, Config *config)
 	s->keyring = g->keyring;
 	s->config = g->config;
 	log_keys(s->keyring);
+	audit_key_problems(s->audit, s->keyring);
 	log_info("Reloaded: %zu key(s)", s->keyring->n_keys);
 	snprintf(detail, sizeof(detail), "%zu key(s), %zu polic%s", s->keyring->n_keys,
 		 s->config->n_policies, s->config->n_policies == 1 ? "y" : "ies");
@@ -204,15 +263,29 @@ uint64_t service_jwts_issued(const Service *s)
 	return s->jwts_issued;
 }
 
+static const char *unusable_names(const Keyring *k, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < k->n_keys && n < size; i++)
+		if (k->keys[i].error)
+			n += snprintf(buf + n, size - n, "%s%s", n ? " " : "", k->keys[i].config->name);
+	return buf;
+}
+
 void service_describe(const Service *s, unsigned connections, char *buf, size_t size)
 {
 	size_t signing = 0;
+	char names[128];
 
 	for (size_t i = 0; i < s->keyring->n_keys; i++)
 		signing += s->keyring->keys[i].can_sign;
-	snprintf(buf, size, "%zu key(s), %zu active; %" PRIu64 " token(s) issued; token %s%s%s; "
+	snprintf(buf, size, "%zu key(s), %zu active%s%s; %" PRIu64 " token(s) issued; token %s%s%s; "
 		 "%u connection(s)%s%s",
-		 s->keyring->n_keys, signing, s->jwts_issued,
+		 s->keyring->n_keys, signing, s->keyring->n_unusable ? ", UNAVAILABLE: " : "",
+		 s->keyring->n_unusable ? unusable_names(s->keyring, names, sizeof(names)) : "",
+		 s->jwts_issued,
 		 s->pin_refused ? "PIN refused: " : s->token_down ? "down, reconnecting: " :
 		 s->last_sign_error ? "failing: " : "OK",
 		 s->last_sign_error ? strerror(-s->last_sign_error) : "",
@@ -261,7 +334,7 @@ int service_reopen_token(Service *s)
 	/* The old handles die with the old token: nothing to destroy, nothing to touch. */
 	keyring_forget_objects(s->keyring);
 	s->token = token_close(s->token);
-	r = token_open(s->config->module, s->config->token_uri, false, &t);
+	r = token_open(s->config->module, s->config->init_args, s->config->token_uri, false, &t);
 	if (r >= 0)
 		r = token_login(t, s->config->pin_file);
 	if (r == -EACCES) {
@@ -289,7 +362,7 @@ int service_reopen_token(Service *s)
 	s->token = t;
 	s->token_down = false;
 	s->last_sign_error = 0;
-	log_info("Token %s reopened: %zu key(s) loaded", token_describe(t), k->n_keys);
+	log_info("Token %s reopened: %zu key(s) loaded", token_describe(t), k->n_keys - k->n_unusable);
 	(void)audit_reload(s->audit, "token reopened after a failure");
 	return 0;
 }

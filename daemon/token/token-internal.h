@@ -11,6 +11,8 @@
 
 struct Token {
 	CK_FUNCTION_LIST **registered; /* managed modules from p11-kit's registry, or NULL */
+	bool registered_all;	       /* registered came initialised, all of them */
+	bool one_registered;	       /* else: only module, named in the config, was initialised */
 	CK_FUNCTION_LIST *module;      /* the module holding our token */
 	bool loaded_by_path;	       /* unmanaged: we initialised it, we finalise it */
 	CK_SLOT_ID slot;
@@ -18,6 +20,7 @@ struct Token {
 	bool has_session;
 	CK_TOKEN_INFO info;
 	char description[80];
+	char module_description[80]; /* CK_INFO: "SoftHSM (SoftHSM)" */
 };
 
 static inline void p11_kit_uri_freep(P11KitUri **u)
@@ -32,6 +35,8 @@ static inline void p11_kit_uri_freep(P11KitUri **u)
 			p11_kit_strerror(rv))
 
 int token_parse_uri(const char *s, P11KitUriType type, P11KitUri **ret);
+/* Loads and initialises the module (token.h, token_open) and picks the one token token_uri names. */
+int token_select(Token *t, const char *module, const char *init_args, const char *token_uri);
 int token_find_objects(Token *t, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *found,
 		       CK_ULONG max, CK_ULONG *ret_n);
 /* Parses a key URI, checks it names this token and an object; attrs point into *ret_uri. */

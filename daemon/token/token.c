@@ -30,111 +30,8 @@ int token_parse_uri(const char *s, P11KitUriType type, P11KitUri **ret)
 	return 0;
 }
 
-static void describe(Token *t)
-{
-	int l = (int)p11_kit_space_strlen(t->info.label, sizeof(t->info.label));
-	int m = (int)p11_kit_space_strlen(t->info.manufacturerID, sizeof(t->info.manufacturerID));
-
-	snprintf(t->description, sizeof(t->description), "%.*s (%.*s)", l, t->info.label, m,
-		 t->info.manufacturerID);
-}
-
-/* Looks through one module's slots; counts matches, keeps the first. */
-static int match_slots(Token *t, CK_FUNCTION_LIST *m, P11KitUri *uri, unsigned *n_found)
-{
-	_cleanup_free_ CK_SLOT_ID *slots = NULL;
-	CK_INFO minfo;
-	CK_ULONG n = 0;
-	CK_RV rv;
-
-	rv = m->C_GetInfo(&minfo);
-	if (rv != CKR_OK || !p11_kit_uri_match_module_info(uri, &minfo))
-		return 0;
-	rv = m->C_GetSlotList(CK_TRUE, NULL, &n);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "C_GetSlotList");
-	if (n == 0)
-		return 0;
-	slots = calloc(n, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	rv = m->C_GetSlotList(CK_TRUE, slots, &n);
-	if (rv != CKR_OK)
-		return fail_rv(rv, "C_GetSlotList");
-	for (CK_ULONG i = 0; i < n; i++) {
-		CK_TOKEN_INFO info;
-
-		if (m->C_GetTokenInfo(slots[i], &info) != CKR_OK)
-			continue;
-		if (!p11_kit_uri_match_token_info(uri, &info))
-			continue;
-		if ((*n_found)++ == 0) {
-			t->module = m;
-			t->slot = slots[i];
-			t->info = info;
-		}
-	}
-	return 0;
-}
-
-static int load_by_path(Token *t, const char *path)
-{
-	/* SoftHSM without locking callbacks crashes under two threads (ARCHITECTURE.md, Token facts). */
-	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK };
-	CK_RV rv;
-
-	t->module = p11_kit_module_load(path, P11_KIT_MODULE_UNMANAGED | P11_KIT_MODULE_CRITICAL);
-	if (!t->module)
-		return log_error_errno(ENOENT, "Failed to load PKCS#11 module %s: %s", path,
-				       p11_kit_message());
-	rv = t->module->C_Initialize(&args);
-	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		p11_kit_module_release(t->module);
-		t->module = NULL;
-		return fail_rv(rv, "C_Initialize");
-	}
-	t->loaded_by_path = rv == CKR_OK;
-	return 0;
-}
-
-static int select_token(Token *t, const char *module_path, const char *token_uri)
-{
-	_cleanup_(p11_kit_uri_freep) P11KitUri *uri = NULL;
-	CK_FUNCTION_LIST *loaded;
-	unsigned found = 0;
-	int r;
-
-	r = token_parse_uri(token_uri, P11_KIT_URI_FOR_TOKEN | P11_KIT_URI_FOR_MODULE, &uri);
-	if (r < 0)
-		return r;
-
-	if (module_path) {
-		r = load_by_path(t, module_path);
-		if (r < 0)
-			return r;
-		loaded = t->module;
-		r = match_slots(t, loaded, uri, &found);
-	} else {
-		/* Managed loading: p11-kit passes its own locking callbacks. */
-		t->registered = p11_kit_modules_load_and_initialize(0);
-		if (!t->registered)
-			return log_error_errno(ENOENT, "Failed to load registered PKCS#11 modules: %s",
-					       p11_kit_message());
-		for (size_t i = 0; t->registered[i] && r >= 0; i++)
-			r = match_slots(t, t->registered[i], uri, &found);
-	}
-	if (r < 0)
-		return r;
-	if (found == 0)
-		return log_error_errno(ENODEV, "No token matches %s", token_uri);
-	if (found > 1)
-		return log_error_errno(ENOTUNIQ, "%u tokens match %s; name one with token= or serial=",
-				       found, token_uri);
-	describe(t);
-	return 0;
-}
-
-int token_open(const char *module_path, const char *token_uri, bool rw, Token **ret)
+int token_open(const char *module, const char *init_args, const char *token_uri, bool rw,
+	       Token **ret)
 {
 	Token *t;
 	CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
@@ -144,7 +41,7 @@ int token_open(const char *module_path, const char *token_uri, bool rw, Token **
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	r = select_token(t, module_path, token_uri);
+	r = token_select(t, module, init_args, token_uri);
 	if (r < 0)
 		goto fail;
 	rv = t->module->C_OpenSession(t->slot, flags, NULL, NULL, &t->session);
@@ -166,8 +63,13 @@ Token *token_close(Token *t)
 		return NULL;
 	if (t->has_session)
 		t->module->C_CloseSession(t->session);
-	if (t->registered) {
+	if (t->registered && t->registered_all) {
 		p11_kit_modules_finalize_and_release(t->registered);
+	} else if (t->registered) {
+		/* Loaded by name: only the one module was initialised, if at all. */
+		if (t->one_registered)
+			p11_kit_module_finalize(t->module);
+		p11_kit_modules_release(t->registered);
 	} else if (t->module) {
 		if (t->loaded_by_path)
 			t->module->C_Finalize(NULL);
@@ -202,6 +104,11 @@ void token_session_close(Token *t, TokenSession s)
 const char *token_describe(const Token *t)
 {
 	return t->description;
+}
+
+const char *token_module_describe(const Token *t)
+{
+	return t->module_description;
 }
 
 int token_login(Token *t, const char *pin_file)

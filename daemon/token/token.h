@@ -20,11 +20,16 @@ typedef unsigned long TokenSession; /* a CK_SESSION_HANDLE */
 #define TOKEN_HMAC_SHA256_LEN 32
 
 /*
- * Loads module_path (or, when NULL, the modules registered with p11-kit),
- * initialises it for multi-threaded use and selects the one token matching
- * token_uri (RFC 7512). Opens a session, read-write when rw is set.
+ * Loads module, initialises it for multi-threaded use and selects the one
+ * token matching token_uri (RFC 7512). Opens a session, read-write when rw
+ * is set. module is a path (loaded directly; init_args, if any, go to
+ * C_Initialize as pReserved: NSS softokn needs its configdir there), or the
+ * name of a module registered with p11-kit (only that one is initialised,
+ * with the module file's x-init-reserved), or NULL: every registered module
+ * is initialised and searched.
  */
-int token_open(const char *module_path, const char *token_uri, bool rw, Token **ret);
+int token_open(const char *module, const char *init_args, const char *token_uri, bool rw,
+	       Token **ret);
 Token *token_close(Token *t);
 static inline void token_closep(Token **t)
 {
@@ -36,6 +41,8 @@ int token_login(Token *t, const char *pin_file);
 
 /* A label for logs: "hsmjwt (SoftHSM project)". */
 const char *token_describe(const Token *t);
+/* The module holding the token, from C_GetInfo: "Implementation of PKCS11 (SoftHSM)". */
+const char *token_module_describe(const Token *t);
 
 typedef enum TokenObjectClass {
 	TOKEN_CLASS_SECRET_KEY,
@@ -58,6 +65,7 @@ typedef enum TokenMechanism {
 	TOKEN_MECH_RSA_PKCS_SHA256,  /* CKM_SHA256_RSA_PKCS */
 	TOKEN_MECH_RSA_PSS_SHA256,   /* CKM_SHA256_RSA_PKCS_PSS, salt 32 */
 	TOKEN_MECH_RSA_PSS_DIGEST256, /* CKM_RSA_PKCS_PSS on a host SHA-256 digest, salt 32 */
+	TOKEN_MECH_RSA_PKCS_RAW,     /* CKM_RSA_PKCS on a host-built SHA-256 DigestInfo */
 	TOKEN_MECH_EDDSA,	     /* CKM_EDDSA, pure Ed25519 */
 	_TOKEN_MECH_MAX,
 } TokenMechanism;
@@ -105,10 +113,16 @@ int token_sign(Token *t, TokenSession session, TokenObject key, TokenMechanism m
 /*
  * Verifies sig over data inside the token (C_VerifyInit/C_Verify): 0 when it
  * verifies, -EBADMSG when it does not, -EPERM when the key may not verify
- * (CKA_VERIFY is FALSE), another -errno when the token failed.
+ * (CKA_VERIFY is FALSE), a device-failure -errno (token_error_is_device_failure)
+ * only for the return values that say the token or session is gone. Any other
+ * error of C_Verify is logged and read as "does not verify": modules answer a
+ * bad signature with codes of their own (NSS: CKR_DEVICE_ERROR), and a forged
+ * JWT must never make the daemon reopen the token. HMAC keys are not verified
+ * here at all (keyring_verify signs and compares on the host).
  */
 int token_verify(Token *t, TokenSession session, TokenObject key, TokenMechanism mech,
 		 const void *data, size_t n, const uint8_t *sig, size_t sig_len);
+
 
 /* Sets CKA_VERIFY=TRUE on the secret key key_uri names (keys imported by older versions). */
 int token_enable_verify(Token *t, const char *key_uri);
@@ -125,6 +139,28 @@ int token_generate_key_pair(Token *t, const char *key_uri, TokenKeyType type, un
 
 /* Reads a public key object's attributes (never CKA_VALUE) and checks its curve. */
 int token_read_public_key(Token *t, TokenObject pub, TokenKeyType expected, TokenPublicKey *ret);
+
+/*
+ * What a secret or private key object reports about itself. An attribute the
+ * module does not report counts as the weaker value (not sensitive,
+ * extractable, cannot sign).
+ */
+typedef struct TokenKeyFlags {
+	bool sensitive, extractable, sign;
+	bool hmac_type; /* CKK_GENERIC_SECRET or CKK_SHA256_HMAC */
+} TokenKeyFlags;
+
+int token_key_flags(Token *t, TokenObject o, TokenKeyFlags *ret);
+/* NULL for a key that is sensitive and not extractable, else which attribute is wrong. */
+const char *token_key_weakness(const TokenKeyFlags *f);
+
+/*
+ * For a key imported by a vendor's tool: sets CKA_EXTRACTABLE=FALSE and
+ * CKA_SENSITIVE=TRUE where the object says otherwise (PKCS#11 allows both,
+ * one way only) and returns the flags read back after. The module may refuse;
+ * that is logged, not an error: ret tells what the key is now.
+ */
+int token_harden_key(Token *t, TokenObject key, TokenKeyFlags *ret);
 
 /* Lists every key object on the token, for hsmjwtctl list. */
 typedef struct TokenKeyInfo {
@@ -150,9 +186,13 @@ void token_destroy_session_object(Token *t, TokenObject o);
 
 /*
  * Imports a 32-byte HMAC secret as a token object: CKA_SENSITIVE=TRUE,
- * CKA_EXTRACTABLE=FALSE, CKA_SIGN and CKA_VERIFY set, nothing else allowed.
+ * CKA_EXTRACTABLE=FALSE, CKA_SIGN and CKA_VERIFY set, nothing else allowed;
+ * CKK_GENERIC_SECRET, else CKK_SHA256_HMAC for modules that want that. The
+ * new object is read back and destroyed if it came out weaker (-EPERM).
  * Label and id come from key_uri. With replace, existing objects the URI
  * names are destroyed once the new one exists; without it, -EEXIST.
+ * -EOPNOTSUPP (logged with the module's answer) when the module takes no
+ * secret key through C_CreateObject (tpm2-pkcs11).
  */
 int token_import_hmac_key(Token *t, const char *key_uri, const uint8_t secret[static 32],
 			  bool replace);

@@ -122,6 +122,7 @@ typedef struct Options {
 	const char *only;
 	const char *client_module;
 	const char *against;
+	const char *key; /* --against: the [key NAME] to sign with */
 	unsigned conns, depth;
 	pid_t pid;
 } Options;
@@ -153,7 +154,8 @@ static void help(void)
 	       "  --module PATH        SoftHSM (default %s)\n"
 	       "  --client-module PATH p11-kit-client.so (default %s)\n"
 	       "  --against SOCKET     only drive a running hsmjwtd (for profiling it);\n"
-	       "                       with --conns N --depth D and, for its CPU, --pid PID\n"
+	       "                       with --conns N --depth D, --key NAME (default: the\n"
+	       "                       daemon's default key) and, for its CPU, --pid PID\n"
 	       "  -h, --help           show this help\n"
 	       "\n"
 	       "Exit status 0 when every cell that could run produced tokens without errors.\n"
@@ -178,7 +180,7 @@ static char *beside_build(const char *name)
 static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
 	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_ALGS, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
-	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
+	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_KEY, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
 	       O_AUDIT_SYNC };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
@@ -194,6 +196,7 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "module", required_argument, NULL, O_MODULE },
 		{ "client-module", required_argument, NULL, O_CLIENT },
 		{ "against", required_argument, NULL, O_AGAINST },
+		{ "key", required_argument, NULL, O_KEY },
 		{ "conns", required_argument, NULL, O_CONNS },
 		{ "depth", required_argument, NULL, O_DEPTH },
 		{ "pid", required_argument, NULL, O_PID },
@@ -245,6 +248,9 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			break;
 		case O_AGAINST:
 			o->against = optarg;
+			break;
+		case O_KEY:
+			o->key = optarg;
 			break;
 		case O_CONNS:
 			o->conns = (unsigned)strtoul(optarg, NULL, 10);
@@ -300,8 +306,8 @@ static int verdict(const Run *run)
 
 static int run_against(Run *run, const Options *o, const Phases *ph)
 {
-	LoadSpec spec = { .socket = o->against, .conns = o->conns, .depth = o->depth,
-			  .phases = *ph, .daemon_pid = o->pid };
+	LoadSpec spec = { .socket = o->against, .key = o->key, .conns = o->conns,
+			  .depth = o->depth, .phases = *ph, .daemon_pid = o->pid };
 	Cell *c = run_new_cell(run, GROUP_DAEMON, ALG_ID_HS256, o->conns, o->depth,
 			       "running hsmjwtd, %u conns, depth %u", o->conns, o->depth);
 

@@ -5,6 +5,7 @@ refusals, and the daemon observed through OpenSC's pkcs11-spy never asking
 the token for key material."""
 
 import os
+import re
 import subprocess
 import time
 
@@ -89,8 +90,12 @@ def test_daemon_never_reads_key_material_under_pkcs11_spy():
         with open(spylog, errors="replace") as f:
             log = f.read()
         assert "C_Sign" in log and "C_CopyObject" in log, log[-2000:]
-        for forbidden in ("CKA_VALUE", "C_GetAttributeValue", "C_WrapKey", "C_DigestKey"):
+        for forbidden in ("C_WrapKey", "C_DigestKey"):
             assert forbidden not in log, f"{forbidden} in the spy log"
+        # The daemon reads back CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_SIGN, CKA_KEY_TYPE of
+        # its key (ARCHITECTURE.md, Invariant 1), never its value.
+        assert "C_GetAttributeValue" in log and "CKA_EXTRACTABLE" in log, log[-2000:]
+        assert not re.search(r"CKA_VALUE\b", log), "CKA_VALUE in the spy log"
 
 
 h.run([test_import_sets_sensitive_non_extractable,

@@ -103,6 +103,12 @@ static int parse_entry(char *e, MockFaults *f)
 		f->init_rv = v;
 	else if (strcmp(e, "login-rv") == 0)
 		f->login_rv = v;
+	else if (strcmp(e, "hmac-extractable") == 0)
+		f->hmac_extractable = v != 0;
+	else if (strcmp(e, "init-thread") == 0)
+		f->init_thread = v != 0;
+	else if (strcmp(e, "init-string") == 0)
+		f->init_string = v != 0;
 	else if (strcmp(e, "omit-mech") == 0 && f->n_omit < MOCK_OMIT_MAX)
 		f->omit[f->n_omit++] = v;
 	else

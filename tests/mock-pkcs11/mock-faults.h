@@ -16,6 +16,11 @@
  *   omit-mech=CKM_ECDSA            the mechanism is not offered (repeatable)
  *   init-rv=CKR_DEVICE_ERROR       C_Initialize fails (the token is still gone)
  *   login-rv=CKR_PIN_INCORRECT     C_Login fails
+ *   hmac-extractable=1             the HMAC key reports CKA_EXTRACTABLE=TRUE (tpm2_ptool import)
+ *   init-thread=1                  C_Initialize starts a thread that just waits (as
+ *                                  tpm2-pkcs11's D-Bus TCTI does)
+ *   init-string=1                  C_Initialize fails CKR_ARGUMENTS_BAD unless pReserved
+ *                                  is "hsmjwt-mock-init" (as NSS softokn needs its configdir)
  *
  * Values are CKR_ / CKM_ names or numbers. The spec comes from
  * $HSMJWT_MOCK_PKCS11, or from the file $HSMJWT_MOCK_PKCS11_CONTROL names,
@@ -46,6 +51,9 @@ typedef struct MockFaults {
 	CK_RV copy_rv;
 	CK_RV init_rv;
 	CK_RV login_rv;
+	bool hmac_extractable; /* the HMAC key reports CKA_EXTRACTABLE=TRUE */
+	bool init_thread;      /* C_Initialize starts a thread of the module's own */
+	bool init_string;      /* C_Initialize wants "hsmjwt-mock-init" in pReserved */
 	CK_MECHANISM_TYPE omit[MOCK_OMIT_MAX];
 	unsigned n_omit;
 } MockFaults;

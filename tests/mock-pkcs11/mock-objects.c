@@ -180,6 +180,10 @@ CK_RV mock_get_attribute_value(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh,
 		} else {
 			memcpy(tmpl[i].pValue, a->bytes, a->len);
 			tmpl[i].ulValueLen = a->len;
+			/* tpm2_ptool's HMAC import leaves CKA_EXTRACTABLE=TRUE. */
+			if (tmpl[i].type == CKA_EXTRACTABLE && o->key_type == CKK_GENERIC_SECRET &&
+			    mock_faults.hmac_extractable)
+				*(CK_BBOOL *)tmpl[i].pValue = CK_TRUE;
 		}
 	}
 	LEAVE(rv);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "mock-crypto.h"
@@ -77,9 +78,22 @@ Session *mock_session_get(CK_SESSION_HANDLE h)
 	return h >= 1 && h <= SESSIONS_MAX && mock_sessions[h].open ? &mock_sessions[h] : NULL;
 }
 
+/* A module's own thread (tpm2-pkcs11's TCTI runs GLib's D-Bus threads): it only waits. */
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* The init string a module like NSS softokn wants in pReserved; the mock wants this one. */
+#define MOCK_INIT_STRING "hsmjwt-mock-init"
+
 static CK_RV mock_initialize(CK_VOID_PTR args)
 {
-	(void)args;
+	CK_C_INITIALIZE_ARGS *a = args;
+
 	pthread_mutex_lock(&mock_lock);
 	if (mock_initialized)
 		LEAVE(CKR_CRYPTOKI_ALREADY_INITIALIZED);
@@ -91,6 +105,16 @@ static CK_RV mock_initialize(CK_VOID_PTR args)
 	mock_faults_refresh();
 	if (mock_faults.init_rv)
 		LEAVE(mock_faults.init_rv);
+	if (mock_faults.init_string &&
+	    (!a || !a->pReserved || strcmp(a->pReserved, MOCK_INIT_STRING) != 0))
+		LEAVE(CKR_ARGUMENTS_BAD); /* as NSS softokn without its configdir */
+	if (mock_faults.init_thread) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, idle_thread, NULL) != 0)
+			LEAVE(CKR_HOST_MEMORY);
+		pthread_detach(th);
+	}
 	if (mock_objects_create() < 0)
 		LEAVE(CKR_GENERAL_ERROR);
 	memset(mock_sessions, 0, sizeof(mock_sessions));

@@ -38,6 +38,12 @@ static char mock_control_path[sizeof(mock_dir) + 16];
 	"[policy root]\nuid = 0\nkeys = *\naudiences = *\nuser-ids = *\nverify = yes\n" \
 	"credentials = yes\nextra-claims = *\nlegacy-claims = yes\n"
 
+#define MOCK_CONFIG_KEYS_ALLOW_EXTRACTABLE                                           \
+	"[key zumo]\nuri = pkcs11:token=hsmjwt;object=zumo;type=secret-key\n"         \
+	"max-lifetime = 400d\nallow-extractable = yes\n"                              \
+	"[policy root]\nuid = 0\nkeys = *\naudiences = *\nuser-ids = *\nverify = yes\n" \
+	"credentials = yes\nextra-claims = *\nlegacy-claims = yes\n"
+
 /* Replaces the fault spec (mock-faults.h); "" clears it. */
 static inline void mock_control(const char *spec)
 {

@@ -227,14 +227,11 @@ static void test_token_down_and_back(Service *s, const char *rv, int expected_er
 
 /*
  * NSS softokn answers a wrong HMAC in C_Verify with CKR_DEVICE_ERROR, not
- * CKR_SIGNATURE_INVALID (PKCS11-NOTES.md). Today that is a token failure:
- * the reply is UNAVAILABLE (not "invalid"), the result -EIO, which the
- * server counts as a device failure, so it marks the token down and
- * reopens it: any client holding a forged token can bounce the token.
- * issue: module error codes -- the fix flips these checks (an invalid
- * token, the token left up).
+ * CKR_SIGNATURE_INVALID (ARCHITECTURE.md, Token facts). HMAC is verified by
+ * signing and comparing on the host, so whatever C_Verify says, a forged
+ * JWT is an invalid signature and the token stays up.
  */
-static void test_nss_style_verify_marks_token_failed_today(Service *s)
+static void test_nss_style_verify_forged_is_invalid(Service *s)
 {
 	_cleanup_free_ char *token = sign_ok(s, NULL, "Custom:nss");
 	Response *r;
@@ -243,15 +240,16 @@ static void test_nss_style_verify_marks_token_failed_today(Service *s)
 	forge(token);
 	mock_control("verify-bad-mac=CKR_DEVICE_ERROR");
 	r = verify(s, token, &tr);
-	/* issue: module error codes */
-	check_int(tr, -EIO);
-	check_unavailable(r, NULL);
-	check(service_token_down(s)); /* issue: module error codes */
+	check_int(tr, 0);
+	check_int(r->body_case, HSMJWT__V1__RESPONSE__BODY_VERIFY);
+	check(!r->verify->valid);
+	check_int(r->verify->reason, HSMJWT__V1__VERIFY_REASON__VERIFY_REASON_BAD_SIGNATURE);
+	check(!service_token_down(s));
+	hsmjwt__v1__response__free_unpacked(r, NULL);
 	mock_control("");
-	check_int(service_reopen_token(s), 0);
 }
 
-/* With that module from the start, the load-time probe finds HMAC keys "cannot verify". */
+/* With that module from the start, a valid token verifies and a forged one does not. */
 static void test_nss_style_at_load(void)
 {
 	_cleanup_(service_freep) Service *s = NULL;
@@ -262,10 +260,13 @@ static void test_nss_style_at_load(void)
 	check_int(mock_service_new(module, MOCK_CONFIG_KEYS, &s), 0);
 	token = sign_ok(s, NULL, "Custom:nss-load");
 	r = verify(s, token, NULL);
-	/* issue: module error codes -- a valid token is not recognised: */
+	check_int(r->body_case, HSMJWT__V1__RESPONSE__BODY_VERIFY);
+	check(r->verify->valid);
+	hsmjwt__v1__response__free_unpacked(r, NULL);
+	forge(token);
+	r = verify(s, token, NULL);
 	check_int(r->body_case, HSMJWT__V1__RESPONSE__BODY_VERIFY);
 	check(!r->verify->valid);
-	/* ...and is called forged: the key "cannot verify", so none matches. */
 	check_int(r->verify->reason, HSMJWT__V1__VERIFY_REASON__VERIFY_REASON_BAD_SIGNATURE);
 	check(!service_token_down(s));
 	hsmjwt__v1__response__free_unpacked(r, NULL);
@@ -320,18 +321,80 @@ static void test_es256(void)
 	check(r->verify->valid);
 	check(strcmp(r->verify->key, "es") == 0);
 	hsmjwt__v1__response__free_unpacked(r, NULL);
+	/* A forged ES256 token with a module answering an unknown code: invalid, token up. */
+	forge(token);
+	mock_control("verify-bad-mac=0x8000abcd");
+	r = verify(s, token, NULL);
+	check_int(r->body_case, HSMJWT__V1__RESPONSE__BODY_VERIFY);
+	check(!r->verify->valid);
+	check_int(r->verify->reason, HSMJWT__V1__VERIFY_REASON__VERIFY_REASON_BAD_SIGNATURE);
+	check(!service_token_down(s));
+	hsmjwt__v1__response__free_unpacked(r, NULL);
+	mock_control("");
 	free(token);
 }
 
-/* A module without CKM_ECDSA: an ES256 key fails the start, with a clear error. */
+/*
+ * A module without CKM_ECDSA: the daemon starts with the keys it can load;
+ * the ES256 key is reported with its reason and requests naming it are refused.
+ */
 static void test_mechanism_missing(void)
 {
-	Service *s = NULL;
+	_cleanup_(service_freep) Service *s = NULL;
+	const LoadedKey *es;
+	Response *r;
 
 	mock_control("omit-mech=CKM_ECDSA");
-	check_int(mock_service_new(module, MOCK_CONFIG_KEYS ES_KEY, &s), -EOPNOTSUPP);
-	check(!s);
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS ES_KEY, &s), 0);
+	es = keyring_find(service_keyring(s), "es");
+	check(es && es->error && !es->can_sign && !es->can_verify);
+	check(strstr(es->error, "no mechanism to sign ES256"));
+	check_int(service_keyring(s)->n_unusable, 1);
+	check(!strstr(service_keyring(s)->jwks, "\"kty\":\"EC\""));
+	free(sign_ok(s, "zumo", "Custom:still-works"));
+	r = sign(s, "es", "Custom:es", NULL);
+	check_int(r->body_case, HSMJWT__V1__RESPONSE__BODY_ERROR);
+	check(strcmp(r->error->rule, "key-unavailable") == 0);
+	check(strstr(r->error->message, "cannot be used"));
+	hsmjwt__v1__response__free_unpacked(r, NULL);
 	mock_control("");
+}
+
+/* An extractable key is refused unless its section allows it; allowed, it signs. */
+static void test_extractable(void)
+{
+	_cleanup_(service_freep) Service *s = NULL;
+	const LoadedKey *k;
+
+	mock_control("hmac-extractable=1");
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS, &s), 0);
+	k = keyring_find(service_keyring(s), "zumo");
+	check(k && k->error && strstr(k->error, "CKA_EXTRACTABLE is TRUE"));
+	s = service_free(s);
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS_ALLOW_EXTRACTABLE, &s), 0);
+	k = keyring_find(service_keyring(s), "zumo");
+	check(k && !k->error && k->weak && k->can_sign);
+	free(sign_ok(s, "zumo", "Custom:weak"));
+	mock_control("");
+}
+
+/* [token] init-args reaches C_Initialize's pReserved (NSS softokn by path needs it). */
+static void test_init_args(void)
+{
+	_cleanup_(service_freep) Service *s = NULL;
+	Token *t = NULL;
+
+	mock_control("init-string=1");
+	check_int(mock_service_new(module, MOCK_CONFIG_KEYS, &s), -EINVAL);
+	check(!s);
+	check_int(mock_service_new(module, "init-args = hsmjwt-mock-init\n" MOCK_CONFIG_KEYS, &s), 0);
+	free(sign_ok(s, "zumo", "Custom:init-args"));
+	s = service_free(s);
+	mock_control("");
+	/* Only a module loaded by path takes it; p11-kit's registry has x-init-reserved. */
+	check_int(token_open("some-registered-module", "x", "pkcs11:token=hsmjwt", false, &t), -EINVAL);
+	check_int(token_open(NULL, "x", "pkcs11:token=hsmjwt", false, &t), -EINVAL);
+	check(!t);
 }
 
 int main(void)
@@ -347,7 +410,7 @@ int main(void)
 	test_token_down_and_back(s, "CKR_DEVICE_REMOVED", -ENODEV);
 	test_token_down_and_back(s, "CKR_SESSION_HANDLE_INVALID", -ENOTCONN);
 	test_token_down_and_back(s, "CKR_DEVICE_ERROR", -EIO);
-	test_nss_style_verify_marks_token_failed_today(s);
+	test_nss_style_verify_forged_is_invalid(s);
 	test_sign_end_to_end(s);
 	s = service_free(s);
 
@@ -355,6 +418,8 @@ int main(void)
 	test_copy_refused();
 	test_es256();
 	test_mechanism_missing();
+	test_extractable();
+	test_init_args();
 	mock_teardown();
 	return 0;
 }
