@@ -7,7 +7,7 @@ HSMJWT_DEBS=(
 	libsystemd-dev systemd libssl-dev libinih-dev libjansson-dev
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
 	scdoc bash-completion
-	p11-kit-modules
+	p11-kit-modules strace
 )
 
 # The other PKCS#11 modules of the module matrix (tests/modules/setup.sh, which

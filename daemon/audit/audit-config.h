@@ -24,6 +24,7 @@ typedef struct AuditConfig {
 	bool journal; /* records also go to the systemd journal */
 	AuditSync sync;
 	AuditVerify verify;
+	bool preallocate; /* zero-filled room ahead of the records: syncs flush data only */
 	unsigned seen; /* bit per option, to refuse repeats */
 } AuditConfig;
 

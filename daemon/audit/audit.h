@@ -126,7 +126,11 @@ int audit_new(const AuditConfig *config, Audit **ret);
 Audit *audit_free(Audit *a);
 
 int audit_record(Audit *a, const AuditRecord *r);
-/* sync = always: records were written that no sync covered yet. */
+/*
+ * sync = always: records of issued JWTs were written that no sync covered
+ * yet. Other records (verify, refusals) are made durable by the next sync or
+ * within AUDIT_TICK_USEC, without holding any reply (hsmjwtd.conf(5)).
+ */
 bool audit_unsynced(const Audit *a);
 /* Makes written records durable (per the sync mode); < 0 if that failed. */
 int audit_sync(Audit *a);

@@ -110,6 +110,7 @@ static const ConfigOption audit_options[] = {
 	{ .key = "sync", .type = CONFIG_ENUM, CONFIG_FIELD(AuditConfig, sync), .name_of = sync_name },
 	{ .key = "verify", .type = CONFIG_ENUM, CONFIG_FIELD(AuditConfig, verify),
 	  .name_of = verify_name },
+	{ .key = "preallocate", .type = CONFIG_BOOL, CONFIG_FIELD(AuditConfig, preallocate) },
 };
 _Static_assert(ELEMENTSOF(audit_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 

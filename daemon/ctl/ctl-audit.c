@@ -103,6 +103,24 @@ static int verify_record(Verify *v, const char *file, uint64_t line, const char 
 	return VERIFY_INTACT;
 }
 
+/*
+ * A line starting with NUL: the room a preallocated file keeps after its
+ * records ([audit] preallocate). Only zeros may follow, to the end: 1 then,
+ * with their count; 0 when anything else comes (the caller calls it broken).
+ */
+static int zero_room(FILE *f, uint64_t *ret_bytes)
+{
+	uint64_t n = 1; /* the NUL read already */
+	int c;
+
+	while ((c = getc_unlocked(f)) == '\0')
+		n++;
+	if (c != EOF || ferror(f))
+		return 0;
+	*ret_bytes = n;
+	return 1;
+}
+
 static int verify_file(Verify *v, const char *path)
 {
 	static char buf[AUDIT_LINE_MAX + 1];
@@ -110,14 +128,29 @@ static int verify_file(Verify *v, const char *path)
 	uint64_t line = 0;
 	bool newline;
 	size_t n;
-	int r;
+	uint64_t room;
+	int r, c;
 
 	f = fopen(path, "re");
 	if (!f) {
 		fprintf(stderr, "hsmjwtctl: cannot open %s: %s\n", path, strerror(errno));
 		return VERIFY_UNREADABLE;
 	}
-	while ((r = read_line(f, buf, &n, &newline)) > 0) {
+	for (;;) {
+		/* Zeros after the last record are room, never records: the file ends there. */
+		c = getc_unlocked(f);
+		if (c == '\0') {
+			if (!zero_room(f, &room))
+				return broken(path, line + 1, "NUL bytes inside the trail");
+			printf("%s: %" PRIu64 " bytes of preallocated room (zeros) after line %" PRIu64
+			       "\n", path, room, line);
+			break;
+		}
+		if (c != EOF)
+			ungetc(c, f);
+		r = read_line(f, buf, &n, &newline);
+		if (r <= 0)
+			break;
 		line++;
 		if (!newline)
 			return broken(path, line, "the last line is incomplete (a torn write?)");
@@ -125,6 +158,8 @@ static int verify_file(Verify *v, const char *path)
 		if (r != VERIFY_INTACT)
 			return r;
 	}
+	if (c == '\0')
+		return VERIFY_INTACT;
 	if (r == -EFBIG)
 		return broken(path, line + 1, "line longer than any audit record");
 	if (r < 0) {

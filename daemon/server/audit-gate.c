@@ -21,12 +21,22 @@ static void held_remove(AuditGate *g, AuditHold *h)
 
 void audit_gate_hold_or_release(AuditGate *g, AuditHold *h)
 {
+	bool jwt = h->jwt_appended;
+
+	h->jwt_appended = false;
 	/* Once held, only the commit's result releases it: a failed sync must withhold. */
 	if (audit_hold_held(h))
 		return;
-	if (!audit_unsynced(g->audit))
+	/*
+	 * No JWT among the new replies: they wait for no sync (Invariant 3), but
+	 * their records are in the file before they leave.
+	 */
+	if (!jwt || !audit_unsynced(g->audit)) {
+		/* Nothing held takes a failed write's result: take it here, as on_audit_commit(). */
+		if (h->out->len > h->out_ready && audit_flush(g->audit) < 0 && g->n_held == 0)
+			(void)audit_commit(g->audit);
 		h->out_ready = h->out->len;
-	else if (h->out->len > h->out_ready)
+	} else if (h->out->len > h->out_ready)
 		held_add(g, h);
 }
 

@@ -9,9 +9,13 @@
  * replies held back until their records are durable. So:
  * - request handlers write their records at once (write(2), cheap) and
  *   append their replies to the connection's out buffer as before;
- * - while the audit has records no sync covered yet, the bytes appended are
- *   held back: only out[0..out_ready) is sent, and the hold is listed as
- *   held (audit_gate_hold_or_release);
+ * - while the audit has records of issued JWTs no sync covered yet, bytes
+ *   appended that include a sign response are held back: only
+ *   out[0..out_ready) is sent, and the hold is listed as held
+ *   (audit_gate_hold_or_release). Replies without a JWT (verify, keys,
+ *   status, refusals) leave at once unless they queue behind a held one;
+ *   their records become durable with the next sync, or within a second
+ *   (audit.h, audit_unsynced());
  * - a post event source, which sd-event dispatches after the other sources
  *   that were pending in this loop iteration, marks how far each held
  *   reply stream goes (out_durable = out.len: their records are all
@@ -55,6 +59,7 @@ struct AuditHold {
 	Buf *out;
 	size_t out_ready;   /* out[0..out_ready) may leave; the rest waits for the commit */
 	size_t out_durable; /* held: out[..out_durable) is covered by the running sync */
+	bool jwt_appended;  /* a sign response was appended since the last hold_or_release */
 	ListNode link;	    /* on the gate's held list */
 };
 

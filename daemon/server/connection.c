@@ -331,6 +331,9 @@ static void connection_answer(InflightClient *cl, Pending *p, InflightOutcome ou
 		return;
 	}
 	r = request_complete(p, &s->scratch, &c->out);
+	/* The gate holds it until its record is durable (audit-gate.h). */
+	if (p->is_sign)
+		c->hold.jwt_appended = true;
 	if (r < 0) {
 		log_error_errno(r, "Cannot build a reply for pid %d, closing: %m", (int)c->peer.pid);
 		c->broken = true;

@@ -5,7 +5,10 @@
  * pid we fork is the daemon's. Its log (audit lines included) goes to a
  * file in the bench's temp dir. Measured here: socket activation to the
  * first token, idle memory and the memory idle connections add, and the
- * load cells (bench-load.c) at 1, 16 and 64 connections.
+ * load cells (bench-load.c) at 1, 16 and 64 connections, signing, then
+ * verifying a JWT the daemon issued at 1x1, 16x1 and 16x8; with
+ * --audit-sync always,batch all of them once per mode, each on a daemon of
+ * its own started with that [audit] sync.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -175,6 +178,60 @@ static int memory(Run *run, const BenchEnv *env, unsigned n)
 	return r < 0 ? fail_daemon(env, &d, r, "stopping hsmjwtd") : 0;
 }
 
+/* The verify cells: what a gateway does, one JWT per incoming API call. */
+static const struct {
+	unsigned conns, depth;
+} verify_cells[] = { { 1, 1 }, { 16, 1 }, { 16, 8 } };
+
+static Cell *daemon_cell(Run *run, const BenchEnv *env, const BenchAlg *alg, Op op,
+			 unsigned conns, unsigned depth)
+{
+	Cell *c = run_new_cell(run, GROUP_DAEMON, alg->id, conns, depth, "%shsmjwtd, %u conn%s, "
+			       "depth %u%s%s%s", op == OP_VERIFY ? "verify, " : "", conns,
+			       conns > 1 ? "s" : "", depth, env->audit_syncs ? ", sync " : "",
+			       env->audit_syncs ? env->audit_sync : "",
+			       env->preallocate ? ", preallocated" : "");
+
+	if (!c)
+		return NULL;
+	c->op = op;
+	c->preallocate = env->preallocate;
+	snprintf(c->audit_sync, sizeof(c->audit_sync), "%s", env->audit_sync ? env->audit_sync : "");
+	return c;
+}
+
+static int verify_load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phases *ph,
+			     bool quick, const BenchAlg *alg)
+{
+	char jwt[JWT_MAX] = "";
+	bool unavailable = false;
+
+	for (size_t i = 0; i < (quick ? 1 : ELEMENTSOF(verify_cells)); i++) {
+		LoadSpec spec = { .socket = env->socket, .conns = verify_cells[i].conns,
+				  .depth = verify_cells[i].depth, .phases = *ph,
+				  .daemon_pid = d->pid, .verify_jwt = jwt };
+		Cell *c = daemon_cell(run, env, alg, OP_VERIFY, spec.conns, spec.depth);
+		int r;
+
+		if (!c)
+			return -ENOMEM;
+		if (unavailable || cell_unavailable(c, env, alg, true)) {
+			unavailable = true;
+			continue;
+		}
+		if (!jwt[0]) {
+			r = load_fetch_jwt(env->socket, alg->label, jwt);
+			if (r < 0)
+				return r;
+		}
+		fprintf(stderr, "hsmjwt-bench: %s %s\n", alg->name, c->what);
+		r = load_run(&spec, c);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phases *ph, bool quick)
 {
 	for (int a = 0; a < _ALG_ID_MAX; a++) {
@@ -197,9 +254,7 @@ static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phas
 					continue;
 				if (quick && (conns == 64 || (conns == 1) != (depth == 1)))
 					continue;
-				c = run_new_cell(run, GROUP_DAEMON, alg->id, conns, depth,
-						 "hsmjwtd, %u conn%s, depth %u", conns,
-						 conns > 1 ? "s" : "", depth);
+				c = daemon_cell(run, env, alg, OP_SIGN, conns, depth);
 				if (!c)
 					return -ENOMEM;
 				if (cell_unavailable(c, env, alg, true))
@@ -209,6 +264,10 @@ static int load_cells(Run *run, const BenchEnv *env, const Daemon *d, const Phas
 				if (r < 0)
 					return r;
 			}
+		int r = verify_load_cells(run, env, d, ph, quick, alg);
+
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -225,16 +284,11 @@ int daemon_startup_run(Run *run, const BenchEnv *env, bool quick)
 	return memory(run, env, quick ? 50 : 1000);
 }
 
-int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool startup)
+static int daemon_run_one(Run *run, const BenchEnv *env, const Phases *ph, bool quick)
 {
 	Daemon d;
 	int r;
 
-	if (startup) {
-		r = daemon_startup_run(run, env, quick);
-		if (r < 0)
-			return r;
-	}
 	/* A fresh daemon for the load, so the idle connections' heap does not count. */
 	r = daemon_start(env, &d);
 	if (r >= 0)
@@ -246,4 +300,32 @@ int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool
 		return fail_daemon(env, &d, r, "load");
 	r = daemon_stop(&d);
 	return r < 0 ? fail_daemon(env, &d, r, "stopping hsmjwtd") : 0;
+}
+
+int daemon_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick, bool startup)
+{
+	_cleanup_free_ char *modes = env->audit_syncs ? strdup(env->audit_syncs) : NULL;
+	BenchEnv e = *env;
+	char *save = NULL;
+	int r;
+
+	if (startup) {
+		r = daemon_startup_run(run, env, quick);
+		if (r < 0)
+			return r;
+	}
+	if (!env->audit_syncs)
+		return daemon_run_one(run, env, ph, quick);
+	if (!modes)
+		return -ENOMEM;
+	/* Each mode on a daemon of its own; the config is left as the last one wrote it. */
+	for (char *m = strtok_r(modes, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+		e.audit_sync = m;
+		r = env_write_daemon_config(&e);
+		if (r >= 0)
+			r = daemon_run_one(run, &e, ph, quick);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

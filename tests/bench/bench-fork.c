@@ -48,10 +48,31 @@ static int sign_once(const ForkSpec *spec, P11Session *s, char *jwt, size_t inpu
 	return jwt_append_signature(jwt, input_len, sig, len) ? 0 : -ENOBUFS;
 }
 
+/* What an app verifying a JWT itself does: split, decode the signature, C_Verify. */
+static int verify_once(P11Session *s, const char *jwt, size_t len)
+{
+	uint8_t sig[512];
+	size_t input_len, sig_len;
+	int r = jwt_split_signature(jwt, len, &input_len, sig, sizeof(sig), &sig_len);
+
+	return r < 0 ? r : p11_verify(s, jwt, input_len, sig, sig_len);
+}
+
+/* The JWT every verify of this client checks: made once, like the tokens hsmjwtd issues. */
+static size_t make_jwt(P11Session *s, const BenchAlg *alg, char jwt[static JWT_MAX])
+{
+	uint8_t sig[512];
+	size_t len = sizeof(sig), n = jwt_signing_input(alg, jwt);
+
+	if (n == 0 || p11_sign(s, jwt, n, sig, &len) < 0)
+		return 0;
+	return jwt_append_signature(jwt, n, sig, len);
+}
+
 static void signing_loop(const ForkSpec *spec, Shared *sh, Slot *me, P11Session *s)
 {
 	char jwt[JWT_MAX];
-	size_t input_len = jwt_signing_input(spec->alg, jwt);
+	size_t input_len = spec->verify ? make_jwt(s, spec->alg, jwt) : jwt_signing_input(spec->alg, jwt);
 	bool measuring = false;
 	double cpu0 = 0;
 
@@ -66,7 +87,9 @@ static void signing_loop(const ForkSpec *spec, Shared *sh, Slot *me, P11Session 
 			cpu0 = self_cpu_seconds();
 		}
 		t0 = now_ns();
-		me->error = sign_once(spec, s, jwt, input_len);
+		me->error = input_len == 0 ? -EIO :
+			    spec->verify ? verify_once(s, jwt, input_len) :
+					   sign_once(spec, s, jwt, input_len);
 		if (me->error < 0)
 			return;
 		if (ph == PHASE_MEASURE) {
@@ -89,6 +112,8 @@ static _Noreturn void child(const ForkSpec *spec, Shared *sh, Slot *me, int go_f
 		r = p11_session_open(p, spec->env->pin, &s);
 	if (r >= 0)
 		r = p11_session_use_key(s, spec->alg, spec->session_copy);
+	if (r >= 0 && spec->verify)
+		r = p11_session_use_verify_key(s, spec->session_copy);
 	if (r < 0) {
 		me->error = r;
 		atomic_store(&me->ready, -1);

@@ -15,6 +15,7 @@ typedef struct ForkSpec {
 	unsigned procs;
 	bool session_copy;
 	bool full_jwt;	  /* build header.payload and append the signature per token */
+	bool verify;	  /* instead: split and decode one JWT, C_Verify its signature, per token */
 	Phases phases;
 	pid_t server_pid; /* p11-kit server: its tree's CPU and memory are the server side */
 } ForkSpec;

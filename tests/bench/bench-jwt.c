@@ -5,6 +5,7 @@
  * asks hsmjwtd for (aud "Custom", uid "Custom:42", one hour), so both sides
  * sign inputs of the same size. Not thread-safe: one caller per process.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,4 +46,15 @@ size_t jwt_append_signature(char out[static JWT_MAX], size_t len, const uint8_t 
 		return 0;
 	memcpy(out + len, scratch.data, scratch.len);
 	return len + scratch.len;
+}
+
+int jwt_split_signature(const char *jwt, size_t len, size_t *ret_input_len, uint8_t *sig,
+			size_t sig_size, size_t *ret_sig_len)
+{
+	const char *dot = memrchr(jwt, '.', len);
+
+	if (!dot)
+		return -EINVAL;
+	*ret_input_len = (size_t)(dot - jwt);
+	return base64url_decode(dot + 1, len - *ret_input_len - 1, sig, sig_size, ret_sig_len);
 }

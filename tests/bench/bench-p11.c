@@ -26,6 +26,7 @@ struct P11Session {
 	CK_SESSION_HANDLE h;
 	CK_OBJECT_HANDLE key;
 	CK_OBJECT_HANDLE copy; /* CK_INVALID_HANDLE: none */
+	CK_OBJECT_HANDLE verify_key, verify_copy;
 	const BenchAlg *alg;
 };
 
@@ -118,7 +119,7 @@ int p11_session_open(P11 *p, const char *pin, P11Session **ret)
 	if (!s)
 		return -ENOMEM;
 	s->p = p;
-	s->copy = CK_INVALID_HANDLE;
+	s->copy = s->verify_copy = CK_INVALID_HANDLE;
 	rv = p->m->C_OpenSession(p->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->h);
 	if (rv != CKR_OK) {
 		free(s);
@@ -139,6 +140,8 @@ void p11_session_close(P11Session *s)
 		return;
 	if (s->copy != CK_INVALID_HANDLE)
 		s->p->m->C_DestroyObject(s->h, s->copy);
+	if (s->verify_copy != CK_INVALID_HANDLE)
+		s->p->m->C_DestroyObject(s->h, s->verify_copy);
 	s->p->m->C_CloseSession(s->h);
 	free(s);
 }
@@ -198,5 +201,68 @@ int p11_sign(P11Session *s, const void *data, size_t n, uint8_t *sig, size_t *si
 	if (rv != CKR_OK)
 		return fail(rv, "C_Sign");
 	*sig_len = len;
+	return 0;
+}
+
+int p11_session_use_verify_key(P11Session *s, bool session_copy)
+{
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)s->alg->label, strlen(s->alg->label) },
+	};
+	CK_ATTRIBUTE copy_tmpl[] = { { CKA_TOKEN, &no, sizeof(no) } };
+	CK_FUNCTION_LIST *m = s->p->m;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if (!s->alg->asymmetric) {
+		/* HMAC verifies with the secret key itself (and its copy). */
+		s->verify_key = s->key;
+		s->verify_copy = CK_INVALID_HANDLE;
+		return 0;
+	}
+	rv = m->C_FindObjectsInit(s->h, tmpl, ELEMENTSOF(tmpl));
+	if (rv != CKR_OK)
+		return fail(rv, "C_FindObjectsInit");
+	rv = m->C_FindObjects(s->h, &s->verify_key, 1, &n);
+	m->C_FindObjectsFinal(s->h);
+	if (rv != CKR_OK)
+		return fail(rv, "C_FindObjects");
+	if (n != 1) {
+		fprintf(stderr, "hsmjwt-bench: no public key labelled '%s'\n", s->alg->label);
+		return -ENOENT;
+	}
+	if (!session_copy)
+		return 0;
+	rv = m->C_CopyObject(s->h, s->verify_key, copy_tmpl, ELEMENTSOF(copy_tmpl), &s->verify_copy);
+	if (rv != CKR_OK)
+		return fail(rv, "C_CopyObject");
+	return 0;
+}
+
+int p11_verify(P11Session *s, const void *data, size_t n, const uint8_t *sig, size_t sig_len)
+{
+	CK_MECHANISM mech = { s->alg->mech, NULL, 0 };
+	CK_OBJECT_HANDLE key = s->verify_copy != CK_INVALID_HANDLE ? s->verify_copy :
+			       !s->alg->asymmetric && s->copy != CK_INVALID_HANDLE ? s->copy :
+										    s->verify_key;
+	CK_FUNCTION_LIST *m = s->p->m;
+	unsigned char md[32];
+	CK_RV rv;
+
+	if (s->alg->prehash) {
+		if (!EVP_Digest(data, n, md, NULL, EVP_sha256(), NULL))
+			return -EIO;
+		data = md;
+		n = sizeof(md);
+	}
+	rv = m->C_VerifyInit(s->h, &mech, key);
+	if (rv != CKR_OK)
+		return fail(rv, "C_VerifyInit");
+	rv = m->C_Verify(s->h, (CK_BYTE *)data, n, (CK_BYTE *)sig, sig_len);
+	if (rv != CKR_OK)
+		return fail(rv, "C_Verify");
 	return 0;
 }

@@ -5,7 +5,9 @@
  * with C_CopyObject, CKA_TOKEN=FALSE) and thread counts (each thread its own
  * session, and its own copy). The best of these is the figure hsmjwtd is
  * held against. Two processes are measured too, for the record only: that
- * is not a rate one process can reach.
+ * is not a rate one process can reach. The verify cells time C_VerifyInit +
+ * C_Verify of one signature made first, with the secret key or the public
+ * key of the same label (a session copy of it in the copy cells).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,6 +28,9 @@ typedef struct RawThread {
 	const char *input;
 	size_t input_len;
 	atomic_int *phase;
+	bool verify;
+	uint8_t sig[512]; /* verify: the signature checked again and again */
+	size_t sig_len;
 	uint64_t ops;
 	int error;
 	Histogram lat;
@@ -45,7 +50,8 @@ static void *raw_thread(void *userdata)
 		if (ph == PHASE_STOP)
 			break;
 		t0 = now_ns();
-		r = p11_sign(t->session, t->input, t->input_len, sig, &len);
+		r = t->verify ? p11_verify(t->session, t->input, t->input_len, t->sig, t->sig_len) :
+				p11_sign(t->session, t->input, t->input_len, sig, &len);
 		if (r < 0) {
 			t->error = r;
 			break;
@@ -59,7 +65,7 @@ static void *raw_thread(void *userdata)
 }
 
 static int raw_cell(P11 *p, const BenchEnv *env, const BenchAlg *alg, bool copy,
-		    unsigned n_threads, const Phases *ph, Cell *cell)
+		    unsigned n_threads, const Phases *ph, Cell *cell, bool verify)
 {
 	char input[JWT_MAX];
 	size_t input_len = jwt_signing_input(alg, input);
@@ -76,9 +82,15 @@ static int raw_cell(P11 *p, const BenchEnv *env, const BenchAlg *alg, bool copy,
 		t[i].input = input;
 		t[i].input_len = input_len;
 		t[i].phase = &phase;
+		t[i].verify = verify;
+		t[i].sig_len = sizeof(t[i].sig);
 		r = p11_session_open(p, env->pin, &t[i].session);
 		if (r >= 0)
 			r = p11_session_use_key(t[i].session, alg, copy);
+		if (r >= 0 && verify)
+			r = p11_session_use_verify_key(t[i].session, copy);
+		if (r >= 0 && verify)
+			r = p11_sign(t[i].session, input, input_len, t[i].sig, &t[i].sig_len);
 	}
 	for (unsigned i = 0; i < n_threads && r >= 0; i++) {
 		r = -pthread_create(&t[i].thread, NULL, raw_thread, &t[i]);
@@ -136,8 +148,21 @@ static int raw_threads(Run *run, const BenchEnv *env, const Phases *ph, bool qui
 				if (cell_unavailable(c, env, alg, false))
 					continue;
 				fprintf(stderr, "hsmjwt-bench: raw %s %s\n", alg->name, c->what);
-				r = raw_cell(p, env, alg, copy, n, ph, c);
+				r = raw_cell(p, env, alg, copy, n, ph, c, false);
 			}
+		/* Verify: the session copy (what hsmjwtd verifies with), 1 and 2 threads. */
+		for (unsigned n = 1; n <= (quick ? 1 : RAW_MAX_THREADS) && r >= 0; n++) {
+			Cell *c = run_new_cell(run, GROUP_RAW, alg->id, n, 0,
+					       "verify, session copy, %u thread%s", n, n > 1 ? "s" : "");
+
+			if (!c)
+				return -ENOMEM;
+			c->op = OP_VERIFY;
+			if (cell_unavailable(c, env, alg, false))
+				continue;
+			fprintf(stderr, "hsmjwt-bench: raw %s %s\n", alg->name, c->what);
+			r = raw_cell(p, env, alg, true, n, ph, c, true);
+		}
 	}
 	/* Finalised before the forking cells: children must not inherit a live module. */
 	p11_close(p);

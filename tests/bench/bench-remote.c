@@ -100,7 +100,7 @@ static void server_stop(pid_t pid)
 
 /* One cell: n forked apps, each signing with the token object or its own session copy. */
 static int remote_cell(Run *run, const BenchEnv *env, const BenchAlg *alg, unsigned n, bool copy,
-		       const Phases *ph, const char *client_module, pid_t server)
+		       const Phases *ph, const char *client_module, pid_t server, bool verify)
 {
 	ForkSpec spec = {
 		.module = client_module,
@@ -109,14 +109,17 @@ static int remote_cell(Run *run, const BenchEnv *env, const BenchAlg *alg, unsig
 		.procs = n,
 		.session_copy = copy,
 		.full_jwt = true,
+		.verify = verify,
 		.phases = *ph,
 		.server_pid = server,
 	};
-	Cell *c = run_new_cell(run, GROUP_REMOTE, alg->id, n, 0, "%s, %u client%s",
-			       copy ? "session copy" : "token object", n, n > 1 ? "s" : "");
+	Cell *c = run_new_cell(run, GROUP_REMOTE, alg->id, n, 0, "%s%s, %u client%s",
+			       verify ? "verify, " : "", copy ? "session copy" : "token object", n,
+			       n > 1 ? "s" : "");
 
 	if (!c)
 		return -ENOMEM;
+	c->op = verify ? OP_VERIFY : OP_SIGN;
 	if (!client_module) {
 		snprintf(c->missing, sizeof(c->missing), "p11-kit-client.so not installed");
 		return 0;
@@ -147,7 +150,11 @@ int remote_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick,
 		for (size_t i = 0; i < (quick ? 1 : ELEMENTSOF(remote_clients)) && r >= 0; i++)
 			for (int copy = quick; copy <= 1 && r >= 0; copy++)
 				r = remote_cell(run, env, &bench_algs[a], remote_clients[i], copy, ph,
-						usable ? client_module : NULL, server);
+						usable ? client_module : NULL, server, false);
+		/* Verify: each client checks whole JWTs with its own session copy. */
+		for (size_t i = 0; i < (quick ? 1 : ELEMENTSOF(remote_clients)) && r >= 0; i++)
+			r = remote_cell(run, env, &bench_algs[a], remote_clients[i], true, ph,
+					usable ? client_module : NULL, server, true);
 	}
 	if (server) {
 		unsetenv("P11_KIT_SERVER_ADDRESS");

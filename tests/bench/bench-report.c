@@ -16,6 +16,13 @@
 #define TARGET_IDLE_MIB 8.0
 #define TARGET_CONNS_MIB 8.0
 #define TARGET_ACTIVATION_MS 100.0
+#define TARGET_REMOTE_16x1 1.5	     /* 16x1 over 16 remote clients, sync = always */
+#define TARGET_P50_OVER_DEVICE_US 40.0 /* 1x1 p50 over the device's fdatasync p50 */
+#define TARGET_BATCH_P50_US 60.0
+#define TARGET_VERIFY_REMOTE 2.0
+#define TARGET_ES256_16x8 0.8
+
+static const char *const op_names[] = { [OP_SIGN] = "sign", [OP_VERIFY] = "verify" };
 
 static const char *const group_names[] = {
 	[GROUP_RAW] = "raw",
@@ -34,33 +41,52 @@ static double us(uint64_t ns)
 	return (double)ns / 1000.0;
 }
 
-/* The raw limit: the best in-process cell for alg. */
-static const Cell *raw_limit(const Run *run, AlgId alg)
+/* The raw limit of op: the best in-process cell for alg. */
+static const Cell *raw_limit_op(const Run *run, AlgId alg, Op op)
 {
 	const Cell *best = NULL;
 
 	for (unsigned i = 0; i < run->n_cells; i++) {
 		const Cell *c = &run->cells[i];
 
-		if (c->group == GROUP_RAW && c->alg == alg && c->ran && (!best || cell_rate(c) > cell_rate(best)))
+		if (c->group == GROUP_RAW && c->alg == alg && c->op == op && c->ran &&
+		    (!best || cell_rate(c) > cell_rate(best)))
 			best = c;
 	}
 	return best;
 }
 
-/* The fastest cell of group g for alg with that many clients (and depth, for hsmjwtd). */
-static const Cell *find(const Run *run, Group g, AlgId alg, unsigned clients, unsigned depth)
+static const Cell *raw_limit(const Run *run, AlgId alg)
+{
+	return raw_limit_op(run, alg, OP_SIGN);
+}
+
+/*
+ * The fastest cell of group g for alg and op with that many clients (and
+ * depth, for hsmjwtd); sync: the hsmjwtd cells of that [audit] sync ("":
+ * those of the default, or of the only mode run).
+ */
+static const Cell *find_op(const Run *run, Group g, AlgId alg, Op op, const char *sync,
+			   unsigned clients, unsigned depth)
 {
 	const Cell *best = NULL;
 
 	for (unsigned i = 0; i < run->n_cells; i++) {
 		const Cell *c = &run->cells[i];
 
-		if (c->group == g && c->alg == alg && c->clients == clients && c->ran &&
-		    (g != GROUP_DAEMON || c->depth == depth) && (!best || cell_rate(c) > cell_rate(best)))
+		if (c->group == g && c->alg == alg && c->op == op && c->clients == clients &&
+		    c->ran && (g != GROUP_DAEMON || c->depth == depth) &&
+		    (g != GROUP_DAEMON || !sync || strcmp(c->audit_sync, sync) == 0 ||
+		     (!sync[0] && strcmp(c->audit_sync, "always") == 0)) &&
+		    (!best || cell_rate(c) > cell_rate(best)))
 			best = c;
 	}
 	return best;
+}
+
+static const Cell *find(const Run *run, Group g, AlgId alg, unsigned clients, unsigned depth)
+{
+	return find_op(run, g, alg, OP_SIGN, "", clients, depth);
 }
 
 /* A 10-wide column with 4 decimals (1 with wide), or "-" when not measured. */
@@ -76,7 +102,7 @@ static void print_num(double v, bool wide)
 
 static void print_cell(const Cell *c)
 {
-	printf("%-6s %-11s %-33s", bench_algs[c->alg].name, group_names[c->group], c->what);
+	printf("%-6s %-11s %-46s", bench_algs[c->alg].name, group_names[c->group], c->what);
 	if (!c->ran) {
 		printf(" n/a: %s\n", c->missing[0] ? c->missing : "failed");
 		return;
@@ -105,17 +131,20 @@ static void print_ratios(const Run *run, AlgId alg)
 		const Cell *c = &run->cells[i];
 		const Cell *remote;
 
+		const Cell *lim;
+
 		if (c->group != GROUP_DAEMON || c->alg != alg || !c->ran)
 			continue;
-		remote = find(run, GROUP_REMOTE, alg, c->clients, 0);
+		remote = find_op(run, GROUP_REMOTE, alg, c->op, NULL, c->clients, 0);
+		lim = raw_limit_op(run, alg, c->op);
 		if (!raw && !remote)
 			continue;
 		if (!any)
 			printf("\nRatios, %s (tokens/s of hsmjwtd over the others)\n", bench_algs[alg].name);
 		any = true;
-		printf("  %-33s", c->what);
-		if (raw)
-			printf("  / raw limit %5.2f", cell_rate(c) / cell_rate(raw));
+		printf("  %-46s", c->what);
+		if (lim)
+			printf("  / raw limit %5.2f", cell_rate(c) / cell_rate(lim));
 		if (remote && cell_rate(remote) > 0)
 			printf("  / best p11-kit remote, %u client%s %5.2f", remote->clients,
 			       remote->clients > 1 ? "s" : "", cell_rate(c) / cell_rate(remote));
@@ -123,6 +152,8 @@ static void print_ratios(const Run *run, AlgId alg)
 	}
 	if (any && raw)
 		printf("  raw limit: %.0f tokens/s (%s)\n", cell_rate(raw), raw->what);
+	if (any && (raw = raw_limit_op(run, alg, OP_VERIFY)))
+		printf("  raw verify limit: %.0f verifies/s (%s)\n", cell_rate(raw), raw->what);
 }
 
 static int compare_double(const void *a, const void *b)
@@ -141,12 +172,79 @@ static double median_activation(const Memory *m)
 	return m->activation_runs ? v[m->activation_runs / 2] : -1;
 }
 
+static void ratio_target(const char *what, const Cell *c, const Cell *ref, double want)
+{
+	double q;
+
+	if (!c || !ref || cell_rate(ref) <= 0)
+		return;
+	q = cell_rate(c) / cell_rate(ref);
+	printf("  %s >= %.1f x: %.2f (%.0f / %.0f), %s\n", what, want, q, cell_rate(c),
+	       cell_rate(ref), verdict(q >= want));
+}
+
+/* The targets of the waiting caller (issue #19): sign, verify, batch, ES256. */
+static void print_waiting_targets(const Run *run)
+{
+	const Cell *c;
+	double dev = -1;
+
+	ratio_target("16x1 / 16 remote clients",
+		     find_op(run, GROUP_DAEMON, ALG_ID_HS256, OP_SIGN, "", 16, 1),
+		     find_op(run, GROUP_REMOTE, ALG_ID_HS256, OP_SIGN, NULL, 16, 0),
+		     TARGET_REMOTE_16x1);
+	if (run->dev.ran) {
+		double a = us(hist_quantile(&run->dev.lat[DEVICE_APPEND], 0.5));
+		double p = us(hist_quantile(&run->dev.lat[DEVICE_PREALLOCATED], 0.5));
+
+		dev = a < p ? a : p;
+	}
+	if ((c = find_op(run, GROUP_DAEMON, ALG_ID_HS256, OP_SIGN, "", 1, 1)) && dev >= 0)
+		printf("  1x1 p50 <= device fdatasync p50 %.1f + %.0f us: %.1f us, %s\n", dev,
+		       TARGET_P50_OVER_DEVICE_US, us(hist_quantile(&c->lat, 0.5)),
+		       verdict(us(hist_quantile(&c->lat, 0.5)) <= dev + TARGET_P50_OVER_DEVICE_US));
+	if ((c = find_op(run, GROUP_DAEMON, ALG_ID_HS256, OP_SIGN, "batch", 1, 1))) {
+		ratio_target("sync = batch: 1x1 / 1 remote client", c,
+			     find_op(run, GROUP_REMOTE, ALG_ID_HS256, OP_SIGN, NULL, 1, 0),
+			     TARGET_REMOTE_RATIO);
+		printf("  sync = batch: 1x1 p50 <= %.0f us: %.1f us, %s\n", TARGET_BATCH_P50_US,
+		       us(hist_quantile(&c->lat, 0.5)),
+		       verdict(us(hist_quantile(&c->lat, 0.5)) <= TARGET_BATCH_P50_US));
+	}
+	for (AlgId a = ALG_ID_HS256; a <= ALG_ID_ES256; a++)
+		for (unsigned n = 1; n <= 16; n += 15) {
+			char what[80];
+
+			snprintf(what, sizeof(what), "%s verify %ux1 / %u remote client%s",
+				 bench_algs[a].name, n, n, n > 1 ? "s" : "");
+			ratio_target(what, find_op(run, GROUP_DAEMON, a, OP_VERIFY, "", n, 1),
+				     find_op(run, GROUP_REMOTE, a, OP_VERIFY, NULL, n, 0),
+				     TARGET_VERIFY_REMOTE);
+		}
+	ratio_target("ES256 16x8 / raw limit", find_op(run, GROUP_DAEMON, ALG_ID_ES256, OP_SIGN, "", 16, 8),
+		     raw_limit(run, ALG_ID_ES256), TARGET_ES256_16x8);
+}
+
+static void print_device(const Run *run)
+{
+	if (!run->dev.ran)
+		return;
+	printf("\nDevice: write() + fdatasync() of a %s-byte record beside the audit file\n", "450");
+	for (int m = 0; m < _DEVICE_MAX; m++) {
+		const Histogram *h = &run->dev.lat[m];
+
+		printf("  %-24s %8llu syncs  p50 %8.1f us  p99 %8.1f us  max %8.1f us\n",
+		       device_mode_names[m], (unsigned long long)h->count, us(hist_quantile(h, 0.5)),
+		       us(hist_quantile(h, 0.99)), us(h->max));
+	}
+}
+
 static void print_targets(const Run *run)
 {
 	const Cell *raw = raw_limit(run, ALG_ID_HS256), *c;
 	const Memory *m = &run->mem;
 
-	printf("\nTargets (HS256, ARCHITECTURE.md)\n");
+	printf("\nTargets (HS256 unless said, ARCHITECTURE.md)\n");
 	c = find(run, GROUP_DAEMON, ALG_ID_HS256, 16, 32);
 	if (c && raw)
 		printf("  16 conns pipelined >= %.1f x raw limit: %.2f, %s\n", TARGET_RAW_RATIO,
@@ -175,6 +273,7 @@ static void print_targets(const Run *run)
 		printf("  p50 <= %.0f us at 1 conn: %.1f us, %s\n", TARGET_P50_1_US,
 		       us(hist_quantile(&c->lat, 0.5)),
 		       verdict(us(hist_quantile(&c->lat, 0.5)) <= TARGET_P50_1_US));
+	print_waiting_targets(run);
 	if (m->ran) {
 		double idle = (double)m->idle_kib / 1024.0;
 		double add = (double)(m->conns_kib - m->idle_kib) / 1024.0;
@@ -213,10 +312,11 @@ void report_table(const Run *run)
 	printf("latency: request sent to response read (hsmjwtd), C_Sign call (raw), "
 	       "whole JWT (remote)\nCPU s/1k: CPU seconds per 1000 tokens; srv: hsmjwtd, "
 	       "p11-kit server and its children, or the raw signing process\n\n");
-	printf("%-6s %-11s %-33s%10s%10s%10s%10s%10s%10s%10s\n", "alg", "kind", "cell", "tokens/s",
+	printf("%-6s %-11s %-46s%10s%10s%10s%10s%10s%10s%10s\n", "alg", "kind", "cell", "tokens/s",
 	       "p50 us", "p99 us", "max us", "srv CPU", "cli CPU", "peak MiB");
 	for (unsigned i = 0; i < run->n_cells; i++)
 		print_cell(&run->cells[i]);
+	print_device(run);
 	for (int a = 0; a < _ALG_ID_MAX; a++)
 		print_ratios(run, (AlgId)a);
 	print_targets(run);
@@ -240,8 +340,13 @@ static void json_cell(const Cell *c, bool last)
 	json_string(group_names[c->group]);
 	printf(", \"alg\": \"%s\", \"what\": ", bench_algs[c->alg].name);
 	json_string(c->what);
-	printf(", \"clients\": %u, \"depth\": %u, \"ran\": %s", c->clients, c->depth,
-	       c->ran ? "true" : "false");
+	printf(", \"op\": \"%s\", \"clients\": %u, \"depth\": %u, \"ran\": %s", op_names[c->op],
+	       c->clients, c->depth, c->ran ? "true" : "false");
+	if (c->group == GROUP_DAEMON) {
+		printf(", \"audit_sync\": ");
+		json_string(c->audit_sync[0] ? c->audit_sync : "always");
+		printf(", \"audit_preallocate\": %s", c->preallocate ? "true" : "false");
+	}
 	if (!c->ran) {
 		printf(", \"missing\": ");
 		json_string(c->missing);
@@ -271,6 +376,15 @@ void report_json(const Run *run)
 	       "  \"passes\": %u,\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), run->duration, run->warmup, run->passes);
 	printf("  \"raw_limit_hs256_per_s\": %.1f,\n", raw ? cell_rate(raw) : 0);
+	printf("  \"fdatasync_us\": {");
+	for (int d = 0; run->dev.ran && d < _DEVICE_MAX; d++) {
+		const Histogram *h = &run->dev.lat[d];
+
+		printf("%s\"%s\": {\"count\": %llu, \"p50\": %.2f, \"p99\": %.2f, \"max\": %.2f}",
+		       d ? ", " : "", device_mode_names[d], (unsigned long long)h->count,
+		       us(hist_quantile(h, 0.5)), us(hist_quantile(h, 0.99)), us(h->max));
+	}
+	printf("},\n");
 	printf("  \"cells\": [\n");
 	for (unsigned i = 0; i < run->n_cells; i++)
 		json_cell(&run->cells[i], i + 1 == run->n_cells);

@@ -70,7 +70,7 @@ int env_run(const BenchEnv *env, char *const argv[], const char *in_data)
 }
 
 /* hsmjwtd.conf: defaults everywhere but paths, so the bench measures the daemon as it ships. */
-static int write_daemon_config(const BenchEnv *env)
+int env_write_daemon_config(const BenchEnv *env)
 {
 	_cleanup_free_ char *text = NULL;
 	char token[512], audit[512], keys[1024], policy[256];
@@ -79,9 +79,9 @@ static int write_daemon_config(const BenchEnv *env)
 		 env->module, env->token_label, env->pin_file, env->sessions ? "sessions = " : "",
 		 env->sessions ? env->sessions : "", env->sessions ? "\n" : "");
 	/* No journald here; under systemd the journal would add its own CPU on another core. */
-	snprintf(audit, sizeof(audit), "[audit]\nfile = %s/audit.jsonl\njournal = no\n%s%s%s",
+	snprintf(audit, sizeof(audit), "[audit]\nfile = %s/audit.jsonl\njournal = no\n%s%s%s%s",
 		 env->dir, env->audit_sync ? "sync = " : "", env->audit_sync ? env->audit_sync : "",
-		 env->audit_sync ? "\n" : "");
+		 env->audit_sync ? "\n" : "", env->preallocate ? "preallocate = yes\n" : "");
 	snprintf(keys, sizeof(keys),
 		 "[key zumo]\nuri = pkcs11:token=%s;object=zumo;type=secret-key\n\n"
 		 "[key es256]\nuri = pkcs11:token=%s;object=es256\nalg = ES256\n"
@@ -95,7 +95,7 @@ static int write_daemon_config(const BenchEnv *env)
 	 * flight (its idle-connection cell opens 1,000 from this uid alone).
 	 */
 	snprintf(policy, sizeof(policy),
-		 "[policy bench]\nuid = %u\nkeys = *\naudiences = *\nuser-ids = *\n"
+		 "[policy bench]\nuid = %u\nkeys = *\naudiences = *\nuser-ids = *\nverify = yes\n"
 		 "max-connections = 4096\nmax-inflight = 8192\n",
 		 (unsigned)getuid());
 	if (asprintf(&text, "[server]\nsocket = %s\n\n%s\n%s\n%s\n%s", env->socket, audit, token,
@@ -119,7 +119,7 @@ static int write_configs(BenchEnv *env)
 	r = write_file(env->pin_file, 0600, text);
 	if (r < 0)
 		return r;
-	return write_daemon_config(env);
+	return env_write_daemon_config(env);
 }
 
 /* Each key as an operator makes it: the HS256 secret imported, key pairs generated. */

@@ -13,6 +13,7 @@
  *   bench-load.c     the single-threaded epoll client driving hsmjwtd
  *   bench-proc.c     CPU and memory of other processes, from /proc
  *   bench-stats.c    clocks and the latency histogram
+ *   bench-device.c   write() + fdatasync() of a record on the audit file's file system
  *   bench-report.c   the table, the ratios and --json
  */
 
@@ -82,12 +83,21 @@ typedef enum Group {
 
 #define MAX_PASSES 9
 
+/* What a cell's clients ask for. */
+typedef enum Op {
+	OP_SIGN,
+	OP_VERIFY,
+} Op;
+
 typedef struct Cell {
 	Group group;
 	AlgId alg;
 	char what[64];	  /* "session copy, 2 threads", "16 conns, depth 32" */
 	unsigned clients; /* threads, processes or connections: for equal-count ratios */
 	unsigned depth;	  /* requests in flight per connection (hsmjwtd) */
+	Op op;
+	char audit_sync[8]; /* hsmjwtd cells: its [audit] sync; "": the daemon's default */
+	bool preallocate;   /* hsmjwtd cells: with [audit] preallocate = yes */
 	bool ran;
 	char missing[96]; /* why it did not run */
 	uint64_t tokens;
@@ -114,10 +124,35 @@ typedef struct Memory {
 	double activation_ms[16]; /* in the order measured */
 } Memory;
 
+/*
+ * The device's own limit: a record-sized write() + fdatasync() on the file
+ * system of the audit file, appending (the file grows: the size is metadata
+ * too) and into a preallocated, zero-filled region (data only); and the
+ * same with pwritev2(RWF_DSYNC), one system call instead of two; and an
+ * append into blocks fallocate(FALLOC_FL_KEEP_SIZE) reserved beyond the end
+ * (the file's size still changes, readers never see the reservation).
+ */
+typedef enum DeviceMode {
+	DEVICE_APPEND,
+	DEVICE_PREALLOCATED,
+	DEVICE_APPEND_DSYNC,
+	DEVICE_PREALLOCATED_DSYNC,
+	DEVICE_APPEND_FALLOCATED, /* appended into fallocate(FALLOC_FL_KEEP_SIZE) blocks */
+	_DEVICE_MAX,
+} DeviceMode;
+
+typedef struct Device {
+	bool ran;
+	Histogram lat[_DEVICE_MAX];
+} Device;
+
+extern const char *const device_mode_names[_DEVICE_MAX];
+
 typedef struct Run {
 	unsigned n_cells;
-	Cell cells[96];
+	Cell cells[160];
 	Memory mem;
+	Device dev;
 	double duration, warmup;
 	unsigned passes;
 	char token_info[96]; /* "SoftHSM v2 2.6" */
@@ -148,7 +183,9 @@ typedef struct BenchEnv {
 	const char *pin;
 	const char *token_label;
 	const char *sessions;	/* [token] sessions for hsmjwtd; NULL: its default */
-	const char *audit_sync; /* [audit] sync; NULL: its default */
+	const char *audit_sync; /* [audit] sync of the daemon started next; NULL: its default */
+	const char *audit_syncs; /* --audit-sync: a comma-separated list, or NULL */
+	bool preallocate;	 /* [audit] preallocate = yes */
 	bool keep;
 	bool has_key[_ALG_ID_MAX];
 } BenchEnv;
@@ -156,6 +193,8 @@ typedef struct BenchEnv {
 /* Temp dir, softhsm2.conf, token initialised with softhsm2-util, keys, hsmjwtd.conf. */
 int env_setup(BenchEnv *env);
 void env_cleanup(BenchEnv *env);
+/* Rewrites hsmjwtd.conf (after env->audit_sync changed). */
+int env_write_daemon_config(const BenchEnv *env);
 /* Runs argv with SOFTHSM2_CONF set, stdin from the string in_data (may be NULL). */
 int env_run(const BenchEnv *env, char *const argv[], const char *in_data);
 
@@ -175,6 +214,13 @@ void p11_session_close(P11Session *s);
 int p11_session_use_key(P11Session *s, const BenchAlg *alg, bool session_copy);
 /* C_SignInit + C_Sign (after SHA-256 on the host for prehash algorithms). */
 int p11_sign(P11Session *s, const void *data, size_t n, uint8_t *sig, size_t *sig_len);
+/*
+ * After p11_session_use_key(): verifies with the same secret key, or with the
+ * public key of the same label, copied to the session too with session_copy.
+ */
+int p11_session_use_verify_key(P11Session *s, bool session_copy);
+/* C_VerifyInit + C_Verify; 0 when the signature is valid. */
+int p11_verify(P11Session *s, const void *data, size_t n, const uint8_t *sig, size_t sig_len);
 
 /* ---- bench-jwt.c ---- */
 
@@ -183,6 +229,9 @@ int p11_sign(P11Session *s, const void *data, size_t n, uint8_t *sig, size_t *si
 size_t jwt_signing_input(const BenchAlg *alg, char out[static JWT_MAX]);
 /* Appends "." base64url(sig); returns the new length, 0 when it does not fit. */
 size_t jwt_append_signature(char out[static JWT_MAX], size_t len, const uint8_t *sig, size_t n);
+/* What a verifying app does per JWT before C_Verify: split at the last '.', decode. */
+int jwt_split_signature(const char *jwt, size_t len, size_t *ret_input_len, uint8_t *sig,
+			size_t sig_size, size_t *ret_sig_len);
 
 /* ---- bench-raw.c, bench-remote.c ---- */
 
@@ -191,6 +240,8 @@ typedef struct Phases {
 } Phases;
 
 int raw_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick);
+/* ---- bench-device.c ---- */
+int device_run(Run *run, const BenchEnv *env, const Phases *ph);
 int remote_run(Run *run, const BenchEnv *env, const Phases *ph, bool quick,
 	       const char *client_module);
 
@@ -217,6 +268,7 @@ void raise_fd_limit(void);
 typedef struct LoadSpec {
 	const char *socket;
 	const char *key; /* [key NAME] to sign with; NULL: the daemon's default */
+	const char *verify_jwt; /* NULL: sign requests; else verify requests of this JWT */
 	unsigned conns;
 	unsigned depth;
 	Phases phases;
@@ -231,6 +283,8 @@ int load_connect(const char *socket);
 int load_sign_on(int fd, uint64_t timeout_ns);
 /* The same on a new connection. */
 int load_one_token(const char *socket, uint64_t timeout_ns);
+/* A JWT from [key NAME] (for the verify cells), NUL-terminated in out. */
+int load_fetch_jwt(const char *socket, const char *key, char out[static JWT_MAX]);
 
 /* ---- bench-daemon.c ---- */
 

@@ -5,6 +5,7 @@
  * files and docs/PERFORMANCE.md for how to read the output.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -122,7 +123,9 @@ typedef struct Options {
 	const char *only;
 	const char *client_module;
 	const char *against;
-	const char *key; /* --against: the [key NAME] to sign with */
+	const char *json_out; /* also write --json's output there */
+	bool verify;	      /* --against: verify requests instead of sign */
+	const char *key;      /* --against: the [key NAME] to sign with */
 	unsigned conns, depth;
 	pid_t pid;
 } Options;
@@ -131,31 +134,38 @@ static void help(void)
 {
 	printf("Usage: hsmjwt-bench [OPTIONS]\n"
 	       "\n"
-	       "Measures, on one fresh SoftHSM token made in a temp dir: the token's raw\n"
-	       "C_Sign limit, apps signing through p11-kit remote, and hsmjwtd under\n"
-	       "systemd-socket-activate at 1, 16 and 64 connections, not pipelined and\n"
-	       "pipelined (32 requests in flight each; also 8 at 16 connections).\n"
+	       "Measures, on one fresh SoftHSM token made in a temp dir: the device's\n"
+	       "write()+fdatasync() of a record, the token's raw C_Sign and C_Verify\n"
+	       "limits, apps signing and verifying through p11-kit remote, and hsmjwtd\n"
+	       "under systemd-socket-activate at 1, 16 and 64 connections, not pipelined\n"
+	       "and pipelined (32 requests in flight each; also 8 at 16 connections), and\n"
+	       "verifying at 1x1, 16x1 and 16x8.\n"
 	       "\n"
 	       "  --duration SECONDS   measured time per cell (default %.0f)\n"
 	       "  --warmup SECONDS     unmeasured time before each cell (default %.1f)\n"
 	       "  --repeat N           N passes over all cells, interleaved; tokens/s is the\n"
 	       "                       median over passes (default 1, at most %d)\n"
 	       "  --quick              smoke mode: a few short cells\n"
-	       "  --only LIST          raw,remote,daemon (default: all); memory: of the\n"
+	       "  --only LIST          device,raw,remote,daemon (default: all); memory: of the\n"
 	       "                       daemon's part only start-up and memory, no load\n"
 	       "  --algs LIST          HS256,ES256,RS256 (default: all)\n"
 	       "  --json               machine-readable output instead of the table\n"
+	       "  --json-out FILE      the table, and the same run's JSON into FILE\n"
 	       "  --keep               keep the temp dir (token, configs, daemon log)\n"
 	       "  --sessions N         hsmjwtd's [token] sessions (default: the daemon's)\n"
-	       "  --audit-sync MODE    hsmjwtd's [audit] sync: always, batch, none (default:\n"
-	       "                       the daemon's); the audit file is in the temp dir\n"
+	       "  --audit-sync MODES   hsmjwtd's [audit] sync: always, batch, none, or a list\n"
+	       "                       (always,batch: every hsmjwtd cell once per mode, each\n"
+	       "                       tagged; default: the daemon's); the audit file is in\n"
+	       "                       the temp dir, and so is the device's fdatasync cell\n"
+	       "  --preallocate        hsmjwtd's [audit] preallocate = yes (default: no)\n"
 	       "  --hsmjwtd PATH       daemon to start (default: beside this program's build)\n"
 	       "  --hsmjwtctl PATH     imports the HS256 key (default: likewise)\n"
 	       "  --module PATH        SoftHSM (default %s)\n"
 	       "  --client-module PATH p11-kit-client.so (default %s)\n"
 	       "  --against SOCKET     only drive a running hsmjwtd (for profiling it);\n"
 	       "                       with --conns N --depth D, --key NAME (default: the\n"
-	       "                       daemon's default key) and, for its CPU, --pid PID\n"
+	       "                       daemon's default key) and, for its CPU, --pid PID;\n"
+	       "                       --verify: verify a JWT it issued instead of signing\n"
 	       "  -h, --help           show this help\n"
 	       "\n"
 	       "Exit status 0 when every cell that could run produced tokens without errors.\n"
@@ -177,11 +187,31 @@ static char *beside_build(const char *name)
 	return path;
 }
 
+/* Every item of "always,batch" is a mode [audit] sync takes. */
+static bool audit_sync_list_ok(const char *list)
+{
+	static const char *const modes[] = { "always", "batch", "none" };
+	const char *p = list;
+
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		bool ok = false;
+
+		for (size_t i = 0; i < ELEMENTSOF(modes); i++)
+			ok = ok || (strlen(modes[i]) == n && strncmp(p, modes[i], n) == 0);
+		if (!ok)
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
 static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 {
 	enum { O_DURATION = 256, O_WARMUP, O_REPEAT, O_ALGS, O_QUICK, O_ONLY, O_JSON, O_KEEP, O_HSMJWTD,
 	       O_HSMJWTCTL, O_MODULE, O_CLIENT, O_AGAINST, O_KEY, O_CONNS, O_DEPTH, O_PID, O_SESSIONS,
-	       O_AUDIT_SYNC };
+	       O_AUDIT_SYNC, O_JSON_OUT, O_PREALLOCATE, O_VERIFY };
 	static const struct option options[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "warmup", required_argument, NULL, O_WARMUP },
@@ -190,6 +220,9 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		{ "only", required_argument, NULL, O_ONLY },
 		{ "algs", required_argument, NULL, O_ALGS },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "json-out", required_argument, NULL, O_JSON_OUT },
+		{ "preallocate", no_argument, NULL, O_PREALLOCATE },
+		{ "verify", no_argument, NULL, O_VERIFY },
 		{ "keep", no_argument, NULL, O_KEEP },
 		{ "hsmjwtd", required_argument, NULL, O_HSMJWTD },
 		{ "hsmjwtctl", required_argument, NULL, O_HSMJWTCTL },
@@ -231,6 +264,15 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 		case O_JSON:
 			o->json = true;
 			break;
+		case O_JSON_OUT:
+			o->json_out = optarg;
+			break;
+		case O_PREALLOCATE:
+			env->preallocate = true;
+			break;
+		case O_VERIFY:
+			o->verify = true;
+			break;
 		case O_KEEP:
 			env->keep = true;
 			break;
@@ -265,7 +307,17 @@ static int parse_options(int argc, char *argv[], Options *o, BenchEnv *env)
 			env->sessions = optarg;
 			break;
 		case O_AUDIT_SYNC:
-			env->audit_sync = optarg;
+			if (strspn(optarg, "abcdefghijklmnopqrstuvwxyz,") != strlen(optarg) ||
+			    !audit_sync_list_ok(optarg)) {
+				fprintf(stderr, "hsmjwt-bench: --audit-sync takes always, batch, "
+						"none or a list of them\n");
+				return -EINVAL;
+			}
+			/* One mode: the daemon's config says it; a list: one daemon per mode. */
+			if (strchr(optarg, ','))
+				env->audit_syncs = optarg;
+			else
+				env->audit_sync = optarg;
 			break;
 		case 'h':
 			help();
@@ -306,12 +358,24 @@ static int verdict(const Run *run)
 
 static int run_against(Run *run, const Options *o, const Phases *ph)
 {
+	static char jwt[JWT_MAX];
 	LoadSpec spec = { .socket = o->against, .key = o->key, .conns = o->conns,
-			  .depth = o->depth, .phases = *ph, .daemon_pid = o->pid };
+			  .depth = o->depth, .phases = *ph, .daemon_pid = o->pid,
+			  .verify_jwt = o->verify ? jwt : NULL };
 	Cell *c = run_new_cell(run, GROUP_DAEMON, ALG_ID_HS256, o->conns, o->depth,
-			       "running hsmjwtd, %u conns, depth %u", o->conns, o->depth);
+			       "running hsmjwtd, %s%u conns, depth %u", o->verify ? "verify, " : "",
+			       o->conns, o->depth);
+	int r;
 
-	return c ? load_run(&spec, c) : -ENOMEM;
+	if (!c)
+		return -ENOMEM;
+	c->op = o->verify ? OP_VERIFY : OP_SIGN;
+	if (o->verify) {
+		r = load_fetch_jwt(o->against, o->key, jwt);
+		if (r < 0)
+			return r;
+	}
+	return load_run(&spec, c);
 }
 
 /* One pass over every cell; the first also measures start-up and memory. */
@@ -319,7 +383,9 @@ static int run_pass(Run *run, const Options *o, BenchEnv *env, const Phases *ph,
 {
 	int r = 0;
 
-	if (wanted(o, "raw"))
+	if (first && wanted(o, "device"))
+		r = device_run(run, env, ph);
+	if (r >= 0 && wanted(o, "raw"))
 		r = raw_run(run, env, ph, o->quick);
 	if (r >= 0 && wanted(o, "remote"))
 		r = remote_run(run, env, ph, o->quick, o->client_module);
@@ -358,6 +424,30 @@ static int run_all(Run *run, const Options *o, BenchEnv *env, const Phases *ph)
 	return r;
 }
 
+/* report_json() prints to stdout: point it at path for one report. */
+static int json_to_file(const Run *run, const char *path)
+{
+	int saved, fd;
+
+	fflush(stdout);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	saved = dup(STDOUT_FILENO);
+	if (fd < 0 || saved < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+		fprintf(stderr, "hsmjwt-bench: cannot write %s: %m\n", path);
+		if (fd >= 0)
+			close(fd);
+		if (saved >= 0)
+			close(saved);
+		return -EIO;
+	}
+	report_json(run);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	_cleanup_free_ char *hsmjwtd = beside_build("hsmjwtd");
@@ -389,6 +479,8 @@ int main(int argc, char *argv[])
 		report_json(run);
 	else
 		report_table(run);
+	if (o.json_out && json_to_file(run, o.json_out) < 0)
+		r = -EIO;
 	r = r < 0 ? 1 : verdict(run);
 	free(run);
 	return r;

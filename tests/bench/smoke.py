@@ -27,6 +27,15 @@ for group in ("raw", "hsmjwtd"):
     assert any(c["alg"] == "HS256" for c in ran.get(group, [])), (group, out["cells"])
 for c in ran["hsmjwtd"]:
     assert c["server_cpu_s_per_1k"] > 0 and c["peak_rss_kib"] > 0, c
+    assert c["audit_sync"] in ("always", "batch", "none"), c
+# Every cell says what it asked for; verify ran in-process and through the daemon.
+assert all(c["op"] in ("sign", "verify") for c in out["cells"]), out["cells"]
+for group in ("raw", "hsmjwtd"):
+    assert any(c["op"] == "verify" and c["alg"] == "HS256" for c in ran[group]), group
+# The device's own limit, both ways.
+for mode in ("append", "preallocated"):
+    d = out["fdatasync_us"][mode]
+    assert d["count"] > 0 and 0 < d["p50"] <= d["p99"] <= d["max"], (mode, d)
 assert out["memory"]["measured"] and out["memory"]["idle_kib"] > 0, out["memory"]
 assert len(out["activation_ms"]) >= 1, out
 print(f"ok: {sum(len(v) for v in ran.values())} cells ran, "

@@ -469,7 +469,8 @@ def read_trail(path):
     # Split at "\n" only: str.splitlines() also splits at U+2028 and others, which
     # JSON leaves raw inside strings.
     with open(path, encoding="utf-8", newline="") as f:
-        lines = f.read().split("\n")
+        # A preallocated file ([audit] preallocate) has zeros after its records.
+        lines = f.read().rstrip("\0").split("\n")
     assert lines[-1] == "", f"{path} does not end with a newline"
     return [(json.loads(line), line) for line in lines[:-1]]
 

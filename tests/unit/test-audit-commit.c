@@ -3,7 +3,8 @@
  * The group commit with sync = always: records are buffered until the loop
  * writes them (once per iteration) and the sync thread syncs them; a write
  * that fails keeps its records, and the recovery writes them first, so the
- * chain stays whole.
+ * chain stays whole. Records no reply waits for (verify) are synced by the
+ * tick.
  * A write failure comes from RLIMIT_FSIZE, in-process and without root.
  */
 #include <errno.h>
@@ -52,6 +53,20 @@ static int issue(Audit *a, const char *subject)
 		.peer = &peer,
 		.key = "zumo",
 		.subject = { subject, strlen(subject) },
+		.jwt = "header.payload.signature",
+		.jwt_len = 24,
+	});
+}
+
+/* A verify decision: it names the JWT presented, but no JWT leaves with it. */
+static int verified(Audit *a)
+{
+	static const Peer peer = { .pid = 7, .uid = 1000, .gid = 100 };
+
+	return audit_record(a, &(AuditRecord){
+		.event = AUDIT_VERIFY_VALID,
+		.peer = &peer,
+		.key = "zumo",
 		.jwt = "header.payload.signature",
 		.jwt_len = 24,
 	});
@@ -167,11 +182,26 @@ int main(void)
 	check_int(withheld, 5);
 	check_int(recovered_at, 12);
 
+	/* Verify records hold no reply back; the tick writes and syncs them within a second. */
+	check_int(verified(a), 0);
+	check_int(verified(a), 0);
+	check(!audit_unsynced(a));
+	check_int(wait_commit(e, &committed), 0);
+	check(!audit_commit_running(a));
+	check_int(read_chain(path, last, sizeof(last)), 15);
+	check(strstr(last, "\"event\":\"verify-valid\""));
+	/* A JWT's record after them is "unsynced" again: its reply waits. */
+	check_int(issue(a, "Custom:again"), 0);
+	check(audit_unsynced(a));
+	check_int(audit_commit_start(a), 1);
+	check_int(wait_commit(e, &committed), 0);
+	check(!audit_unsynced(a));
+
 	audit_detach_event(a);
 	check_int(audit_stop(a, "test"), 0);
 	audit_free(a);
 	sd_event_unref(e);
-	check_int(read_chain(path, last, sizeof(last)), 14);
+	check_int(read_chain(path, last, sizeof(last)), 17);
 	unlink(path);
 	rmdir(dir);
 	return 0;

@@ -79,7 +79,7 @@ int main(void)
 	bad(KEY "[audit]\nfile =\njournal = no\n", "[audit]: needs a sink");
 	bad(KEY "[audit]\njournal = maybe\n", "[audit] journal: must be yes or no, not 'maybe'");
 	bad(KEY "[audit]\nsync = none\nsync = none\n", "given twice");
-	bad(KEY "[audit]\nfle = /x\n", ":6: [audit] fle: unknown key (known: file, journal, sync, verify)");
+	bad(KEY "[audit]\nfle = /x\n", ":6: [audit] fle: unknown key (known: file, journal, sync, verify, preallocate)");
 
 	check_int(parse_duration("90", &v), 0);
 	check_int(v, 90);
