@@ -8,6 +8,8 @@ HSMJWT_DEBS=(
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
 	scdoc bash-completion
 	p11-kit-modules strace
+	libnghttp2-dev protobuf-compiler python3-grpcio python3-protobuf python3-h2
+	golang-go golang-google-grpc-dev golang-google-protobuf-dev
 )
 
 # The other PKCS#11 modules of the module matrix (tests/modules/setup.sh, which

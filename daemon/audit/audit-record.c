@@ -286,9 +286,12 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 			    KEY("aud_sha256", "HSMJWT_AUDIENCE_SHA256"), r->audience);
 		add_refused(l, KEY("sub", "HSMJWT_SUBJECT"), KEY("sub_bytes", "HSMJWT_SUBJECT_BYTES"),
 			    KEY("sub_sha256", "HSMJWT_SUBJECT_SHA256"), r->subject);
+		add_refused(l, KEY("iss", "HSMJWT_ISSUER"), KEY("iss_bytes", "HSMJWT_ISSUER_BYTES"),
+			    KEY("iss_sha256", "HSMJWT_ISSUER_SHA256"), r->issuer);
 	} else {
 		add_span(l, KEY("aud", "HSMJWT_AUDIENCE"), r->audience);
 		add_span(l, KEY("sub", "HSMJWT_SUBJECT"), r->subject);
+		add_span(l, KEY("iss", "HSMJWT_ISSUER"), r->issuer);
 	}
 	if (r->expires_at)
 		add_i64(l, KEY("exp", "HSMJWT_EXPIRES_AT"), r->expires_at);

@@ -90,6 +90,7 @@ typedef struct AuditRecord {
 	const char *alg;
 	Span audience;		/* .p == NULL: absent */
 	Span subject;
+	Span issuer;		/* .p == NULL: absent (the key's own issuer) */
 	int64_t expires_at;	/* 0: absent */
 	Span jti;		/* .p == NULL: absent */
 	const char *policy;	/* the [policy NAME] that granted it */

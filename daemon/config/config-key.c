@@ -128,6 +128,11 @@ static const char *state_name(unsigned i)
 	return key_state_to_string((KeyState)i);
 }
 
+static const char *kid_format_name(unsigned i)
+{
+	return kid_format_to_string((KidFormat)i);
+}
+
 static const char *profile_name(unsigned i)
 {
 	return profile_to_string((Profile)i);
@@ -138,6 +143,7 @@ static const char *profile_name(unsigned i)
 static const ConfigOption key_options[] = {
 	ROW("uri", CONFIG_STRING, uri),
 	ROW("kid", CONFIG_STRING, kid, .min = 1, .max = KID_MAX),
+	ROW("kid-format", CONFIG_ENUM, kid_format, .name_of = kid_format_name),
 	ROW("issuer", CONFIG_STRING, issuer),
 	ROW("alg", CONFIG_ENUM, alg, .name_of = alg_name),
 	ROW("profile", CONFIG_ENUM, profile, .name_of = profile_name),
@@ -193,6 +199,8 @@ int config_key_finish(const Config *c, KeyConfig *k, char **ret_error)
 					       "always has iat and jti)");
 	if (given(k, "bits") && k->alg != ALG_RS256 && k->alg != ALG_PS256)
 		return key_error("bits", "applies to RSA keys only");
+	if (given(k, "kid-format") && (ai->symmetric || given(k, "kid")))
+		return key_error("kid-format", "applies to asymmetric keys without a kid");
 	if (k->default_lifetime > k->max_lifetime)
 		return key_error("default-lifetime", "exceeds max-lifetime");
 #undef key_error

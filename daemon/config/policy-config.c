@@ -242,6 +242,7 @@ static const ConfigOption policy_options[] = {
 	ROW("credentials", CONFIG_BOOL, credentials),
 	ROW("legacy-claims", CONFIG_BOOL, legacy_claims),
 	ROW("verify", CONFIG_BOOL, verify),
+	ROW("payload-signing", CONFIG_BOOL, payload_signing),
 	ROW("rate", CONFIG_CUSTOM, rate, .parse = parse_rate),
 	ROW("burst", CONFIG_UINT, burst_given, .min = 1, .max = RATE_MAX_BURST),
 	/* Per-uid limits for the peers this policy matches (peer-limits.h). */

@@ -79,7 +79,8 @@ static void usage(void)
 {
 	fprintf(stderr, "Usage: hsmjwtctl check-policy --uid USER [--gid GROUP]... [--unit UNIT]\n"
 			"         --aud AUDIENCE [--sub USER_ID] [--key NAME] [--lifetime SECONDS]\n"
-			"         [--credentials] [--extra-claim NAME]... [--legacy-claims]\n");
+			"         [--credentials] [--extra-claim NAME]... [--legacy-claims]\n"
+			"         [--payload]\n");
 }
 
 typedef struct CheckArgs {
@@ -103,6 +104,7 @@ static int parse_args(CheckArgs *a, int argc, char *argv[])
 		{ "credentials", no_argument, NULL, 'c' },
 		{ "extra-claim", required_argument, NULL, 'x' },
 		{ "legacy-claims", no_argument, NULL, 'L' },
+		{ "payload", no_argument, NULL, 'P' },
 		{},
 	};
 	uint32_t id;
@@ -167,6 +169,9 @@ static int parse_args(CheckArgs *a, int argc, char *argv[])
 			break;
 		case 'L':
 			a->rq.legacy_claims = true;
+			break;
+		case 'P':
+			a->rq.payload = true;
 			break;
 		default:
 			return -EINVAL;

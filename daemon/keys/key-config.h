@@ -20,6 +20,16 @@ const char *key_state_to_string(KeyState s);
 /* -EINVAL for a name that is no state. */
 int key_state_from_string(const char *s, KeyState *ret);
 
+/* How a key without a configured kid names itself. */
+typedef enum KidFormat {
+	KID_FORMAT_THUMBPRINT,	 /* RFC 7638 JWK thumbprint */
+	KID_FORMAT_SPKI_SHA256, /* base64url(SHA-256(DER SPKI)), as kube-apiserver names keys */
+} KidFormat;
+
+const char *kid_format_to_string(KidFormat f);
+/* -EINVAL for a name that is no format. */
+int kid_format_from_string(const char *s, KidFormat *ret);
+
 #define CLOCK_SKEW_DEFAULT 300u /* five minutes, as most JWT libraries allow */
 #define CLOCK_SKEW_MAX 3600u
 
@@ -32,6 +42,7 @@ typedef struct KeyConfig {
 	char *uri;
 	Algorithm alg;
 	char *kid; /* NULL: "0" for zumo-v2, the RFC 7638 thumbprint for asymmetric keys */
+	KidFormat kid_format; /* asymmetric keys without kid only */
 	Profile profile;
 	KeyState state;
 	char *issuer;

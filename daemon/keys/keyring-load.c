@@ -15,6 +15,7 @@
 #include "claims.h"
 #include "cleanup.h"
 #include "jwk.h"
+#include "spki.h"
 #include "log.h"
 
 static int choose_mechanism(Token *t, LoadedKey *lk)
@@ -134,6 +135,13 @@ static int load_public(Token *t, LoadedKey *lk, Buf *jwk)
 		if (pub.n_len < RSA_BITS_MIN / 8 || pub.n_len > SIGNATURE_MAX)
 			r = key_unusable(lk, -EINVAL, "RSA modulus of %zu bits is outside %u..%u",
 					 pub.n_len * 8, RSA_BITS_MIN, RSA_BITS_MAX);
+	}
+	if (r >= 0 && (r = spki_der(&pub, &lk->spki, &lk->spki_len)) < 0)
+		r = key_unusable(lk, r, "cannot encode its public key as DER (%s)", strerror(-r));
+	if (r >= 0 && !lk->kid && lk->config->kid_format == KID_FORMAT_SPKI_SHA256) {
+		r = spki_kid(lk->spki, lk->spki_len, thumb);
+		if (r >= 0 && !(lk->kid = strdup(thumb)))
+			r = -ENOMEM;
 	}
 	if (r >= 0 && !lk->kid) {
 		r = jwk_thumbprint(&pub, thumb);

@@ -37,6 +37,7 @@ Keyring *keyring_free(Keyring *k)
 		return NULL;
 	for (size_t i = 0; i < k->n_keys; i++) {
 		free(k->keys[i].kid);
+		OPENSSL_free(k->keys[i].spki);
 		free(k->keys[i].error);
 		buf_done(&k->keys[i].header_b64);
 	}

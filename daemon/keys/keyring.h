@@ -32,6 +32,8 @@ typedef struct LoadedKey {
 	TokenMechanism verify_mech;
 	HostHash verify_host_hash;
 	char *kid;
+	uint8_t *spki; /* asymmetric keys: the public half as DER SubjectPublicKeyInfo */
+	size_t spki_len;
 	Buf header_b64; /* base64url(header) ".", encoded once */
 	/*
 	 * Why this key cannot be used (not found, no mechanism, extractable...):

@@ -159,6 +159,8 @@ int policy_check(const Policy *p, const PolicyRequest *rq, char *buf, size_t siz
 			    rq->lifetime, p->name, p->max_lifetime);
 	if (rq->credentials && !p->credentials)
 		return deny(buf, size, "policy '%s' does not grant the credentials claim", p->name);
+	if (rq->payload && !p->payload_signing)
+		return deny(buf, size, "policy '%s' does not grant payload signing", p->name);
 	if (rq->legacy_claims && !p->legacy_claims)
 		return deny(buf, size, "policy '%s' does not grant legacy claims", p->name);
 	for (size_t i = 0; i < rq->n_extra_claims; i++) {

@@ -43,6 +43,7 @@ typedef struct Policy {
 	bool credentials;
 	bool legacy_claims;
 	bool verify; /* may ask the daemon to verify JWTs */
+	bool payload_signing; /* may have payloads it built signed (hsmjwt-kube-signer) */
 	RateSpec rate; /* cost_ns 0: not limited */
 	PeerLimits limits; /* overrides of [server]'s per-uid limits; 0: the default */
 	uint32_t burst_given;
@@ -60,6 +61,7 @@ typedef struct PolicyRequest {
 	const char *const *extra_claims; /* names of claims beyond the profile's */
 	size_t n_extra_claims;
 	bool legacy_claims;
+	bool payload; /* a payload the client built, signed as given */
 } PolicyRequest;
 
 /* Size of the message buffers below: enough for any denial. */

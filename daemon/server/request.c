@@ -215,6 +215,28 @@ static int handle_sign(Service *s, const Peer *peer, Pending *p, Buf *out)
 	return 1;
 }
 
+/* As handle_sign(), for a payload the client built (service/service-payload.c decides). */
+static int handle_sign_payload(Service *s, const Peer *peer, Pending *p, Buf *out)
+{
+	const Request *req = p->req;
+	const Hsmjwt__V1__PayloadSignRequest *pr = req->sign_payload;
+	Failure fail;
+	int r;
+
+	p->is_sign = true;
+	p->in = (SignInput){
+		.request_id = req->id,
+		.key_name = pr->key,
+		.payload_b64 = { pr->payload_b64url ? pr->payload_b64url : "",
+				 pr->payload_b64url ? strlen(pr->payload_b64url) : 0 },
+	};
+	r = service_sign_prepare(s, peer, &p->in, wall_clock_now(), &p->sign, &fail);
+	if (r < 0)
+		return reply_refusal(req->id, error_code(fail.code), fail.rule, fail.message,
+				     fail.retry_after_ms, out);
+	return 1;
+}
+
 static int complete_sign(Pending *p, Buf *scratch, Buf *out)
 {
 	Hsmjwt__V1__SignResponse sresp = HSMJWT__V1__SIGN_RESPONSE__INIT;
@@ -279,10 +301,34 @@ done:
 
 static int handle_keys(Service *s, const Request *req, Buf *out)
 {
+	const Keyring *k = service_keyring(s);
 	Hsmjwt__V1__KeysResponse keys = HSMJWT__V1__KEYS_RESPONSE__INIT;
 	Response resp = HSMJWT__V1__RESPONSE__INIT;
+	size_t room = k->n_keys ? k->n_keys : 1;
+	_cleanup_free_ Hsmjwt__V1__PublicKey *pks = calloc(room, sizeof(*pks));
+	_cleanup_free_ Hsmjwt__V1__PublicKey **ptrs = calloc(room, sizeof(*ptrs));
 
-	keys.jwks = service_keyring(s)->jwks;
+	if (!pks || !ptrs)
+		return -ENOMEM;
+	/* The keys of the JWKS, in its order (the keyring's), with their DER. */
+	for (size_t i = 0; i < k->n_keys; i++) {
+		const LoadedKey *lk = &k->keys[i];
+		Hsmjwt__V1__PublicKey *pk = &pks[keys.n_public_keys];
+
+		/* As the JWKS: asymmetric keys that loaded (an unusable one is in neither). */
+		if (!lk->spki || lk->error)
+			continue;
+		hsmjwt__v1__public_key__init(pk);
+		pk->key = lk->config->name;
+		pk->kid = lk->kid;
+		pk->alg = (char *)lk->alg->name;
+		pk->spki_der = (ProtobufCBinaryData){ lk->spki_len, lk->spki };
+		pk->state = (char *)key_state_to_string(lk->config->state);
+		pk->max_lifetime_seconds = lk->config->max_lifetime;
+		ptrs[keys.n_public_keys++] = pk;
+	}
+	keys.public_keys = ptrs;
+	keys.jwks = k->jwks;
 	resp.id = req->id;
 	resp.body_case = HSMJWT__V1__RESPONSE__BODY_KEYS;
 	resp.keys = &keys;
@@ -399,7 +445,8 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 		snprintf(msg, sizeof(msg), "field %s contains U+0000, which is not allowed",
 			 field ? field : "(unknown)");
 		/* The claims are cut at the NUL: the record names none of them. */
-		if (req->body_case == HSMJWT__V1__REQUEST__BODY_SIGN)
+		if (req->body_case == HSMJWT__V1__REQUEST__BODY_SIGN ||
+		    req->body_case == HSMJWT__V1__REQUEST__BODY_SIGN_PAYLOAD)
 			return refuse_sign(s, peer, &(SignInput){ .request_id = req->id },
 					   "string-nul", msg, out);
 		return reply_refusal(req->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_INVALID_REQUEST,
@@ -410,6 +457,9 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	case HSMJWT__V1__REQUEST__BODY_SIGN:
 		/* Sign and verify keep the request: the token answers later. */
 		r = handle_sign(s, peer, p, out);
+		break;
+	case HSMJWT__V1__REQUEST__BODY_SIGN_PAYLOAD:
+		r = handle_sign_payload(s, peer, p, out);
 		break;
 	case HSMJWT__V1__REQUEST__BODY_VERIFY:
 		r = handle_verify(s, peer, p, out);

@@ -54,3 +54,14 @@ void audit_failed(Failure *fail, int r);
 void record_failure(AuditRecord *rec, const Failure *fail);
 /* audit_record(), a refusal charged to the denial budget of its peer's uid (peer-limits.h). */
 int service_record(Service *s, AuditRecord *rec);
+/* By name, or the default key; refuses unknown and not active keys. */
+int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure *f);
+/* Records a sign request's refusal; *fail becomes UNAVAILABLE if it could not be. */
+void record_refusal(Service *s, const Peer *peer, const SignInput *in, const LoadedKey *key,
+		    Failure *fail);
+
+/* service-payload.c: service_sign_prepare() for a payload the client built. */
+int service_payload_prepare(Service *s, const Peer *peer, SignInput *in, time_t now,
+			    SignWork *w, Failure *fail);
+/* Frees what service_payload_prepare() left in w. */
+void payload_work_done(SignWork *w);

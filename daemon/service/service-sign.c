@@ -33,7 +33,7 @@ int refuse(Failure *f, ServiceError code, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure *f)
+int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure *f)
 {
 	const LoadedKey *key;
 
@@ -235,6 +235,7 @@ static AuditRecord decision(const Peer *peer, const SignInput *in, const LoadedK
 		.alg = key ? key->alg->name : NULL,
 		.audience = in->claims.audience,
 		.subject = in->claims.user_id,
+		.issuer = in->issuer,
 		.expires_at = in->claims.exp,
 		.jti = in->claims.jti,
 	};
@@ -255,8 +256,8 @@ void record_failure(AuditRecord *rec, const Failure *fail)
 	rec->message = fail->message;
 }
 
-static void record_refusal(Service *s, const Peer *peer, const SignInput *in,
-			   const LoadedKey *key, Failure *fail)
+void record_refusal(Service *s, const Peer *peer, const SignInput *in, const LoadedKey *key,
+		    Failure *fail)
 {
 	AuditRecord rec = decision(peer, in, key);
 	int r;
@@ -280,6 +281,7 @@ void sign_work_done(SignWork *w)
 {
 	legacy_free(w->legacy);
 	w->legacy = NULL;
+	payload_work_done(w);
 	buf_done(&w->input);
 	generation_unref(w->gen);
 	w->gen = NULL;
@@ -294,6 +296,9 @@ int service_sign_prepare(Service *s, const Peer *peer, SignInput *in, time_t now
 
 	*fail = (Failure){};
 	*w = (SignWork){};
+	/* A payload the client built is checked, not built (service-payload.c). */
+	if (in->payload_b64.p && !s->token_down)
+		return service_payload_prepare(s, peer, in, now, w, fail);
 	if (s->token_down) {
 		refuse(fail, SERVICE_UNAVAILABLE, "the token is unavailable; the daemon is reconnecting");
 		snprintf(fail->rule, sizeof(fail->rule), "token-unavailable");
@@ -375,7 +380,9 @@ int service_sign_finish(Service *s, const Peer *peer, SignInput *in, SignWork *w
 	 */
 	rec = decision(peer, in, w->key);
 	rec.event = w->legacy ? AUDIT_LEGACY_UPGRADE : AUDIT_ISSUED;
-	rec.detail = w->legacy ? legacy_changes(w->legacy) : NULL;
+	rec.detail = w->legacy	 ? legacy_changes(w->legacy)
+		     : w->payload ? "payload signed as the client built it"
+				  : NULL;
 	rec.policy = w->policy->name;
 	rec.jwt = out->data;
 	rec.jwt_len = out->len;

@@ -28,6 +28,8 @@ typedef struct SignInput {
 	uint64_t lifetime;    /* 0: not given */
 	int64_t expires_at;   /* 0: not given */
 	Span legacy_json;     /* p == NULL: not given; else a v1 claim set to upgrade */
+	Span payload_b64;     /* p == NULL: not given; else a payload to sign as given */
+	Span issuer;	      /* payload signing: the payload's iss, for the record */
 } SignInput;
 
 typedef struct Signed {
@@ -55,6 +57,8 @@ typedef struct SignWork {
 	const LoadedKey *key;
 	const Policy *policy;
 	Legacy *legacy;
+	struct json_t *payload; /* payload signing: the parsed payload the claims point into */
+	char *payload_aud;	/* payload signing: an array "aud" as JSON text, for the record */
 	char jti[JTI_CHARS + 1];
 	Buf input; /* base64url(header) "." base64url(payload) */
 	uint8_t sig[SIGNATURE_MAX];

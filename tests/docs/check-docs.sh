@@ -4,7 +4,7 @@
 # and agree with the project version, every option and command in --help is
 # described in the program's page, every key of the example configuration in
 # hsmjwtd.conf(5), every function of hsmjwt.h in libhsmjwt(3).
-# Usage: check-docs.sh SOURCE_ROOT VERSION HSMJWTD HSMJWTCTL HSMJWT
+# Usage: check-docs.sh SOURCE_ROOT VERSION HSMJWTD HSMJWTCTL HSMJWT [HSMJWT_KUBE_SIGNER]
 set -u
 src=$1
 version=$2
@@ -37,6 +37,16 @@ check_program()
 check_program "$3" "$src/man/hsmjwtd.8.scd"
 check_program "$4" "$src/man/hsmjwtctl.8.scd"
 check_program "$5" "$src/man/hsmjwt.1.scd"
+# $6, when built: hsmjwt-kube-signer, its page and its example configuration.
+if [ $# -ge 6 ]; then
+	check_program "$6" "$src/man/hsmjwt-kube-signer.8.scd"
+	for key in $(sed -n 's/^#\{0,1\}\([a-z][a-z0-9-]*\) = .*/\1/p' "$src/units/kube-signer.conf.example" | sort -u); do
+		grep -qF -- "*$key* =" "$src/man/hsmjwt-kube-signer.8.scd" ||
+			bad "key $key of kube-signer.conf.example is not in hsmjwt-kube-signer.8.scd"
+	done
+	"$6" --check --config "$src/units/kube-signer.conf.example" >/dev/null ||
+		bad "kube-signer.conf.example does not load"
+fi
 
 conf_page=$src/man/hsmjwtd.conf.5.scd
 for key in $(sed -n 's/^#\{0,1\}\([a-z][a-z0-9-]*\) = .*/\1/p' "$src/units/hsmjwtd.conf.example" | sort -u); do

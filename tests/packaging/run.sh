@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/deps.sh
 
-packages=(hsmjwtd hsmjwt-client libhsmjwt1 libhsmjwt-dev)
+packages=(hsmjwtd hsmjwt-client libhsmjwt1 libhsmjwt-dev hsmjwt-kube-signer)
 t0=$SECONDS
 step() { echo "== [$((SECONDS - t0))s] $*"; }
 fail() {

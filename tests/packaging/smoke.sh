@@ -25,18 +25,21 @@ getent passwd hsmjwt >/dev/null || fail "no hsmjwt user: sysusers did not run"
 getent group hsmjwt >/dev/null || fail "no hsmjwt group"
 [ "$(stat -c %U:%G:%a /etc/hsmjwt)" = root:hsmjwt:750 ] ||
 	fail "/etc/hsmjwt is $(stat -c %U:%G:%a /etc/hsmjwt), expected root:hsmjwt:750 (tmpfiles)"
-for p in /usr/sbin/hsmjwtd /usr/sbin/hsmjwtctl /usr/bin/hsmjwt; do
+for p in /usr/sbin/hsmjwtd /usr/sbin/hsmjwtctl /usr/bin/hsmjwt /usr/sbin/hsmjwt-kube-signer; do
 	[ "$("$p" --version)" = "$(basename "$p") $version" ] || fail "$p --version: $("$p" --version)"
 	"$p" --help | grep -q '^Usage:' || fail "$p --help"
 done
-for m in man1/hsmjwt.1 man3/libhsmjwt.3 man5/hsmjwtd.conf.5 man8/hsmjwtd.8 man8/hsmjwtctl.8; do
+for m in man1/hsmjwt.1 man3/libhsmjwt.3 man5/hsmjwtd.conf.5 man8/hsmjwtd.8 man8/hsmjwtctl.8 \
+	man8/hsmjwt-kube-signer.8; do
 	[ -s "/usr/share/man/$m.gz" ] || fail "missing man page $m"
 done
-for u in hsmjwtd.socket hsmjwtd.service; do
+for u in hsmjwtd.socket hsmjwtd.service hsmjwt-kube-signer.socket hsmjwt-kube-signer.service; do
 	[ -f "/lib/systemd/system/$u" ] || fail "missing unit $u"
 done
 [ "$(pkg-config --modversion hsmjwt)" = "$version" ] || fail "pkg-config hsmjwt"
 [ -s /usr/share/hsmjwt/hsmjwt.proto ] || fail "missing hsmjwt.proto"
+hsmjwt-kube-signer --config /usr/share/doc/hsmjwt-kube-signer/examples/kube-signer.conf.example \
+	--check >/dev/null || fail "the example kube-signer.conf does not load"
 [ -s /usr/lib/systemd/catalog/hsmjwtd.catalog ] || fail "missing the audit records' journal catalog"
 # shellcheck disable=SC2016
 bash -c '. /usr/share/bash-completion/bash_completion
