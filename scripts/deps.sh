@@ -8,7 +8,7 @@ HSMJWT_DEBS=(
 	softhsm2 opensc python3 python3-jwt python3-jwcrypto
 	scdoc bash-completion
 	p11-kit-modules strace
-	libnghttp2-dev protobuf-compiler python3-grpcio python3-protobuf python3-h2
+	libnghttp2-dev protobuf-compiler python3-grpcio python3-protobuf python3-h2 python3-venv
 	golang-go golang-google-grpc-dev golang-google-protobuf-dev
 )
 
@@ -23,7 +23,7 @@ HSMJWT_MODULE_DEBS=(
 
 # Only for building and checking the packages (tests/packaging/run.sh).
 HSMJWT_PACKAGING_DEBS=(
-	debhelper dpkg-dev fakeroot lintian rpm
+	debhelper dpkg-dev fakeroot lintian rpm dh-python
 )
 
 # Installs the packages named as arguments, or HSMJWT_DEBS, that are missing.
@@ -47,6 +47,24 @@ install_missing_debs() {
 		return 1
 	fi
 	rm -f "$log"
+}
+
+# The Node.js client needs node (18 or later) and npm: Debian's nodejs and npm
+# unless a node is on PATH already (e.g. NodeSource's, which carries its own npm).
+install_node() {
+	command -v node >/dev/null && command -v npm >/dev/null && return 0
+	install_missing_debs nodejs npm
+}
+
+# Builds client/node from its lockfile: npm ci, then its build (protoc and tsc).
+# Skipped, with a note, when it is already built from the same sources.
+build_node_client() {
+	local dir=client/node stamp=client/node/node_modules/.hsmjwt-built-from
+	local sum
+	sum=$(cat proto/hsmjwt.proto "$dir"/package-lock.json "$dir"/src/*.ts "$dir"/scripts/* | sha256sum)
+	[ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && return 0
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run --silent build)
+	echo "$sum" >"$stamp"
 }
 
 build_tree() {

@@ -28,22 +28,27 @@ typedef struct Verify {
 	uint64_t line;
 } Verify;
 
-/* One line without its newline: 1, or 0 at the end, -EFBIG when too long, -errno. */
-static int read_line(FILE *f, char buf[static AUDIT_LINE_MAX + 1], size_t *ret_len,
-		     bool *ret_newline)
+/*
+ * One line without its end: 1, or 0 at the end, -EFBIG when too long, -errno.
+ * *ret_end is what ended it: '\n', EOF, or '\0' (left unread), where a
+ * preallocated file's room begins.
+ */
+static int read_line(FILE *f, char buf[static AUDIT_LINE_MAX + 1], size_t *ret_len, int *ret_end)
 {
 	size_t n = 0;
 	int c;
 
-	while ((c = getc_unlocked(f)) != EOF && c != '\n') {
+	while ((c = getc_unlocked(f)) != EOF && c != '\n' && c != '\0') {
 		if (n == AUDIT_LINE_MAX)
 			return -EFBIG;
 		buf[n++] = (char)c;
 	}
 	if (ferror(f))
 		return -EIO;
+	if (c == '\0')
+		ungetc(c, f);
 	*ret_len = n;
-	*ret_newline = c == '\n';
+	*ret_end = c;
 	return c == EOF && n == 0 ? 0 : 1;
 }
 
@@ -121,12 +126,36 @@ static int zero_room(FILE *f, uint64_t *ret_bytes)
 	return 1;
 }
 
-static int verify_file(Verify *v, const char *path)
+/*
+ * The newest file's last line may lack its newline: hsmjwtd was killed while
+ * its write(2) was copying (a fatal signal stops a write between pages), so
+ * the line is no record. hsmjwtd cuts it at its next start, before writing;
+ * with sync = always none of its JWTs left, as no sync covered it. Anywhere
+ * else a partial line is a broken trail.
+ */
+static int torn_tail(FILE *f, const char *path, uint64_t line, size_t n, int end)
+{
+	uint64_t room = 0;
+
+	if (end == '\0') {
+		getc_unlocked(f);
+		if (!zero_room(f, &room))
+			return broken(path, line, "NUL bytes inside the trail");
+	}
+	printf("%s: torn final write: %zu bytes after line %" PRIu64 " are no record (hsmjwtd "
+	       "was killed during a write; it cuts them at its next start)\n",
+	       path, n, line - 1);
+	if (room)
+		printf("%s: %" PRIu64 " bytes of preallocated room (zeros) after them\n", path, room);
+	return VERIFY_INTACT;
+}
+
+static int verify_file(Verify *v, const char *path, bool newest)
 {
 	static char buf[AUDIT_LINE_MAX + 1];
 	_cleanup_fclose_ FILE *f = NULL;
 	uint64_t line = 0;
-	bool newline;
+	int end;
 	size_t n;
 	uint64_t room;
 	int r, c;
@@ -148,12 +177,16 @@ static int verify_file(Verify *v, const char *path)
 		}
 		if (c != EOF)
 			ungetc(c, f);
-		r = read_line(f, buf, &n, &newline);
+		r = read_line(f, buf, &n, &end);
 		if (r <= 0)
 			break;
 		line++;
-		if (!newline)
-			return broken(path, line, "the last line is incomplete (a torn write?)");
+		if (end != '\n') {
+			if (!newest)
+				return broken(path, line, "the last line is incomplete (a torn write), "
+					      "and newer files follow");
+			return torn_tail(f, path, line, n, end);
+		}
 		r = verify_record(v, path, line, buf, n);
 		if (r != VERIFY_INTACT)
 			return r;
@@ -199,7 +232,7 @@ static int verify(int argc, char *argv[])
 		fclose(f);
 	}
 	for (int i = optind; i < argc; i++) {
-		r = verify_file(&v, argv[i]);
+		r = verify_file(&v, argv[i], i == argc - 1);
 		if (r != VERIFY_INTACT)
 			return r;
 	}

@@ -104,7 +104,7 @@ def test_mixed_pipeline_answers_all_with_records():
         assert sorted(out) == list(range(1, 41)), sorted(out)
         jwts = [sign_token(out[i]) for i in range(1, 41, 2)]
         assert all(jwts), out[1]
-        fps = {r.get("sha256") for r, _ in h.read_trail(e.audit_file)}
+        fps = {r.get("sha256") for r, _ in h.read_trail(e.audit_file, torn_ok=True)}
         assert all(hashlib.sha256(t.encode()).hexdigest() in fps for t in jwts)
         valid = [h.parse_message(h.parse_message(out[i])[5][0]).get(1, [0])[0]
                  for i in range(2, 41, 2)]
@@ -158,7 +158,7 @@ def kill_9_under_load(preallocate):
         for t in threads:
             t.join(10)
         e.expect_failure = True
-        fps = {r.get("sha256") for r, _ in h.read_trail(e.audit_file)}
+        fps = {r.get("sha256") for r, _ in h.read_trail(e.audit_file, torn_ok=True)}
         missing = [t for t in received if hashlib.sha256(t.encode()).hexdigest() not in fps]
         print(f"  {len(received)} JWTs received before the kill, {len(missing)} without a record")
         assert len(received) > 50, len(received)
@@ -170,6 +170,7 @@ def kill_9_under_load(preallocate):
         if preallocate:
             # The room is there, zeros only, and verify says so.
             assert data.endswith(b"\0") and b"\0" not in data.rstrip(b"\0"), len(data)
+            # A torn write (the kill stops a write(2) between pages) is explained, not broken.
             assert "bytes of preallocated room" in v.stdout, v.stdout
         else:
             assert b"\0" not in data

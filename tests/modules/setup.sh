@@ -87,8 +87,18 @@ setup_remote() {
 	[ -n "$addr" ] || skip "p11-kit server printed no address: $out"
 	sed -n 's/^P11_KIT_SERVER_PID=\([0-9]*\);.*/\1/p' <<<"$out" >>"$DIR/pids"
 	echo "P11_KIT_SERVER_ADDRESS=$addr" >"$DIR/env"
+	# The server forks before it has loaded SoftHSM: a client that comes too
+	# early (seen under load) finds no token. Wait until one lists it.
+	wait_for 20 remote_has_token "$addr" ||
+		{ echo "setup.sh remote: the p11-kit server at $addr lists no token $LABEL after 20 s" >&2; exit 1; }
 	printf '[token]\nmodule = %s\nuri = pkcs11:token=%s\npin-file = %s/pin\n' \
 		"$LIB/pkcs11/p11-kit-client.so" "$LABEL" "$DIR" >"$DIR/token.conf"
+}
+
+remote_has_token() {
+	local listing
+	listing=$(P11_KIT_SERVER_ADDRESS=$1 pkcs11-tool --module "$LIB/pkcs11/p11-kit-client.so" -L 2>&1) &&
+		[[ $listing == *"$LABEL"* ]]
 }
 
 # ------------------------------------------------ tpm2-pkcs11 on swtpm + tpm2-abrmd

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The packaging check CI runs after scripts/test, on Debian 12 as root:
-#  1. the versions in meson.build, debian/changelog and the RPM spec agree,
+#  1. the versions in meson.build, debian/changelog, the RPM spec and the
+#     Python and Node.js clients agree,
 #     and the spec parses (rpmspec -P);
 #  2. a clean export of the tree (tracked and new files, nothing ignored),
 #     with packaging/debian copied to debian/, builds with
@@ -16,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/deps.sh
 
-packages=(hsmjwtd hsmjwt-client libhsmjwt1 libhsmjwt-dev hsmjwt-kube-signer)
+packages=(hsmjwtd hsmjwt-client libhsmjwt1 libhsmjwt-dev python3-hsmjwt hsmjwt-kube-signer)
 t0=$SECONDS
 step() { echo "== [$((SECONDS - t0))s] $*"; }
 fail() {
@@ -36,6 +37,12 @@ rpm_version=$(rpmspec -q --srpm --qf '%{VERSION}' packaging/rpm/hsmjwt.spec 2>/d
 [ "${deb_version%-*}" = "$version" ] || fail "debian/changelog has $deb_version, meson.build $version"
 [ "$rpm_version" = "$version" ] || fail "hsmjwt.spec has $rpm_version, meson.build $version"
 rpmspec -P packaging/rpm/hsmjwt.spec >/dev/null
+py_version=$(sed -n 's/^version = "\(.*\)"$/\1/p' client/python/pyproject.toml)
+py_module_version=$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' client/python/hsmjwt/__init__.py)
+node_version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' client/node/package.json)
+[ "$py_version" = "$version" ] && [ "$py_module_version" = "$version" ] ||
+	fail "client/python has $py_version ($py_module_version in __init__.py), meson.build $version"
+[ "$node_version" = "$version" ] || fail "client/node/package.json has $node_version, meson.build $version"
 
 work=$(mktemp -d /tmp/hsmjwt-packaging.XXXXXX)
 # The policy tests run clients from the build tree under other uids.
@@ -81,7 +88,9 @@ step "apt-get install ./*.deb"
 apt-get purge -y -qq "${packages[@]}" >/dev/null 2>&1 || true
 debs=()
 for p in "${packages[@]}"; do
-	debs+=("$work/${p}_${deb_version}_$(dpkg --print-architecture).deb")
+	deb=$work/${p}_${deb_version}_$(dpkg --print-architecture).deb
+	[ -e "$deb" ] || deb=$work/${p}_${deb_version}_all.deb # Architecture: all
+	debs+=("$deb")
 done
 if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${debs[@]}" \
 	>"$work/install.log" 2>&1; then

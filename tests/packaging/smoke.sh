@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Smoke test of the installed packages (hsmjwtd, hsmjwt-client, libhsmjwt1,
-# libhsmjwt-dev): the installed layout, then a fresh SoftHSM token, an HS256
-# key imported and an ES256 key pair generated with hsmjwtctl, hsmjwtd started
+# libhsmjwt-dev, python3-hsmjwt): the installed layout, then a fresh SoftHSM
+# token, an HS256 key imported and an ES256 key pair generated with hsmjwtctl, hsmjwtd started
 # by systemd-socket-activate as the hsmjwt user, tokens asked for by an
-# unprivileged member of the hsmjwt group with the CLI and with a program
-# built against libhsmjwt-dev, verified with python3-jwt (ES256 from the JWKS
+# unprivileged member of the hsmjwt group with the CLI, the Python client and
+# a program built against libhsmjwt-dev, verified with python3-jwt (ES256 from the JWKS
 # alone). Run as root; changes nothing outside a temporary directory.
 # Also the autopkgtest of the Debian packages (debian/tests/control).
 set -euo pipefail
@@ -135,6 +135,18 @@ as_stranger() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 step "hsmjwt sign, as nobody in group hsmjwt"
 token=$(as_client hsmjwt --socket "$dir/hsmjwtd.sock" sign --aud Custom --uid Custom:42 --lifetime 600) ||
 	fail "hsmjwt sign failed; daemon log:$(echo; cat "$dir/hsmjwtd.log")"
+
+step "python3-hsmjwt: import, and a token and its verification, as nobody in group hsmjwt"
+# From a neutral directory, so the installed module is what gets imported.
+(cd / && /usr/bin/python3 -c 'import hsmjwt, hsmjwt.hsmjwt_pb2; assert hsmjwt.__file__.startswith("/usr/lib/python3/dist-packages/"), hsmjwt.__file__') ||
+	fail "python3-hsmjwt does not import"
+py_token=$(cd / && as_client /usr/bin/python3 -c '
+import sys, hsmjwt
+c = hsmjwt.Client(sys.argv[1])
+t = c.sign("Custom", "Custom:py", lifetime=600)
+assert c.verify(t, audience="Custom").claims["uid"] == "Custom:py"
+print(t)' "$dir/hsmjwtd.sock") || fail "the Python client failed"
+[ "$(echo "$py_token" | tr -cd . | wc -c)" = 2 ] || fail "the Python client printed $py_token"
 
 step "hsmjwt sign --key es1 and hsmjwt keys (JWKS)"
 token_es=$(as_client hsmjwt --socket "$dir/hsmjwtd.sock" sign --key es1 --aud api --uid alice) ||
