@@ -56,7 +56,7 @@ static void help(void)
 	       "      an expiry option only when the claim set has no exp\n"
 	       "  keys\n"
 	       "      print the public key set (JWKS) verifiers need\n"
-	       "  verify [--aud AUD] [--iss ISS] [--uid-pattern GLOB] TOKEN|-\n"
+	       "  verify [--key NAME]... [--aud AUD] [--iss ISS] [--uid-pattern GLOB] TOKEN|-\n"
 	       "      check a token with the daemon's keys; print its payload if valid\n"
 	       "\n"
 	       "Options:\n"
@@ -330,9 +330,11 @@ static int cmd_verify(int argc, char *argv[])
 		{ "aud", required_argument, NULL, 'a' },
 		{ "iss", required_argument, NULL, 'i' },
 		{ "uid-pattern", required_argument, NULL, 'u' },
+		{ "key", required_argument, NULL, 'k' },
 		{},
 	};
-	const char *aud = NULL, *iss = NULL, *pattern = NULL;
+	const char *aud = NULL, *iss = NULL, *pattern = NULL, *keys[HSMJWT_VERIFY_KEYS_MAX];
+	size_t n_keys = 0;
 	hsmjwt_verification *v = NULL;
 	hsmjwt_client *client = NULL;
 	_cleanup_free_ char *input = NULL;
@@ -347,7 +349,13 @@ static int cmd_verify(int argc, char *argv[])
 			iss = optarg;
 		else if (c == 'u')
 			pattern = optarg;
-		else
+		else if (c == 'k' && n_keys < HSMJWT_VERIFY_KEYS_MAX && *optarg)
+			keys[n_keys++] = optarg;
+		else if (c == 'k') {
+			fprintf(stderr, "hsmjwt: verify takes 1 to %d non-empty --key names\n",
+				HSMJWT_VERIFY_KEYS_MAX);
+			return EXIT_USAGE;
+		} else
 			return EXIT_USAGE;
 	}
 	if (argc - optind != 1) {
@@ -366,7 +374,7 @@ static int cmd_verify(int argc, char *argv[])
 	rc = connect_daemon(&client);
 	if (rc != 0)
 		return rc;
-	r = hsmjwt_verify(client, token, aud, iss, pattern, &v);
+	r = hsmjwt_verify_keys(client, token, aud, iss, pattern, keys, n_keys, &v);
 	if (r < 0) {
 		rc = fail(client, r, "verify");
 	} else if (hsmjwt_verification_get_reason(v) != HSMJWT_VERIFY_VALID) {
@@ -375,6 +383,9 @@ static int cmd_verify(int argc, char *argv[])
 	} else {
 		if (hsmjwt_verification_is_deprecated_v1(v))
 			fprintf(stderr, "hsmjwt: warning: a deprecated Mobile Services v1 token\n");
+		/* stdout stays the payload alone, for scripts; which key said yes goes beside it. */
+		fprintf(stderr, "hsmjwt: valid: key %s (kid \"%s\")\n", hsmjwt_verification_get_key(v),
+			hsmjwt_verification_get_kid(v));
 		printf("%s\n", hsmjwt_verification_get_payload(v));
 		rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_LOCAL;
 	}

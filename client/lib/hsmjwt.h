@@ -125,6 +125,20 @@ typedef struct hsmjwt_verification hsmjwt_verification;
  */
 int hsmjwt_verify(hsmjwt_client *c, const char *token, const char *audience, const char *issuer,
 		  const char *user_id_pattern, hsmjwt_verification **ret);
+
+/* Key names hsmjwt_verify_keys() takes at most (the daemon's limit too). */
+#define HSMJWT_VERIFY_KEYS_MAX 16
+/*
+ * hsmjwt_verify(), valid only if a key named in keys[0..n_keys) verifies it
+ * (n_keys 0: any key, as hsmjwt_verify()). Name the key you expect: keys of
+ * one verify set share a kid, and otherwise a token of another key of the
+ * set verifies too. A name the daemon does not know fails with
+ * HSMJWT_E_INVALID_REQUEST (hsmjwt_client_error_rule(): "key-unknown").
+ * hsmjwt_verification_get_key() says which key verified.
+ */
+int hsmjwt_verify_keys(hsmjwt_client *c, const char *token, const char *audience,
+		       const char *issuer, const char *user_id_pattern, const char *const *keys,
+		       size_t n_keys, hsmjwt_verification **ret);
 /* HSMJWT_VERIFY_VALID (0) or the reason the token is invalid. */
 int hsmjwt_verification_get_reason(const hsmjwt_verification *v);
 /* The daemon's one-line explanation ("" when valid). */

@@ -23,6 +23,13 @@ static char *dup_or_empty(const char *s)
 _public_ int hsmjwt_verify(hsmjwt_client *c, const char *token, const char *audience,
 			   const char *issuer, const char *user_id_pattern, hsmjwt_verification **ret)
 {
+	return hsmjwt_verify_keys(c, token, audience, issuer, user_id_pattern, NULL, 0, ret);
+}
+
+_public_ int hsmjwt_verify_keys(hsmjwt_client *c, const char *token, const char *audience,
+				const char *issuer, const char *user_id_pattern,
+				const char *const *keys, size_t n_keys, hsmjwt_verification **ret)
+{
 	Hsmjwt__V1__Request req = HSMJWT__V1__REQUEST__INIT;
 	Hsmjwt__V1__VerifyRequest vr = HSMJWT__V1__VERIFY_REQUEST__INIT;
 	Hsmjwt__V1__Response *resp = NULL;
@@ -30,8 +37,13 @@ _public_ int hsmjwt_verify(hsmjwt_client *c, const char *token, const char *audi
 	hsmjwt_verification *out;
 	int r;
 
-	if (!c || !token || !ret)
+	if (!c || !token || !ret || (n_keys && !keys) || n_keys > HSMJWT_VERIFY_KEYS_MAX)
 		return -EINVAL;
+	for (size_t i = 0; i < n_keys; i++)
+		if (!keys[i] || !*keys[i])
+			return -EINVAL;
+	vr.keys = (char **)keys;
+	vr.n_keys = n_keys;
 	vr.token = (char *)token;
 	vr.audience = (char *)(audience ? audience : "");
 	vr.issuer = (char *)(issuer ? issuer : "");

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit-denials.h"
 #include "cleanup.h"
 #include "json.h"
 
@@ -205,6 +206,57 @@ static void add_peer(AuditLine *l, const Peer *p)
 	close_object(l);
 }
 
+/*
+ * A value from a refused request: whole when short UTF-8, else its first
+ * AUDIT_REFUSED_PREFIX bytes (cut at a character), its size and its SHA-256.
+ */
+static void add_refused(AuditLine *l, const Key *k, const Key *k_bytes, const Key *k_sha, Span s)
+{
+	char fp[AUDIT_HASH_HEX];
+	size_t n = s.n;
+	bool utf8;
+
+	if (!s.p)
+		return;
+	utf8 = utf8_validate(s.p, s.n) >= 0;
+	if (n <= AUDIT_REFUSED_PREFIX && utf8) {
+		add_str(l, k, s.p, n);
+		return;
+	}
+	if (n > AUDIT_REFUSED_PREFIX) {
+		n = AUDIT_REFUSED_PREFIX;
+		while (n > 0 && ((unsigned char)s.p[n] & 0xc0) == 0x80)
+			n--;
+	}
+	/* Not UTF-8 at all: the prefix would be null in JSON; size and hash still say what. */
+	if (utf8_validate(s.p, n) >= 0)
+		add_str(l, k, s.p, n);
+	add_u64(l, k_bytes, s.n);
+	audit_sha256_hex(s.p, s.n, fp);
+	if (!fp[0]) {
+		l->error = -EIO;
+		return;
+	}
+	add_str(l, k_sha, fp, 64);
+}
+
+static void add_denials(AuditLine *l, const AuditDenialSummary *s)
+{
+	char reasons[AUDIT_DENIAL_REASONS_MAX * (AUDIT_DENIAL_REASON_MAX + 24) + 32];
+
+	open_object(l, KEY("denials", ""));
+	if (s->others)
+		add_cstr(l, KEY("uid", "HSMJWT_DENIALS_UID"), "others");
+	else
+		add_u64(l, KEY("uid", "HSMJWT_DENIALS_UID"), (unsigned)s->uid);
+	add_u64(l, KEY("count", "HSMJWT_DENIALS_COUNT"), s->count);
+	audit_denials_reasons(s, reasons, sizeof(reasons));
+	add_cstr(l, KEY("reasons", "HSMJWT_DENIALS_REASONS"), reasons);
+	add_cstr(l, KEY("from", "HSMJWT_DENIALS_FROM"), s->from);
+	add_cstr(l, KEY("to", "HSMJWT_DENIALS_TO"), s->to);
+	close_object(l);
+}
+
 static void add_key(AuditLine *l, const AuditRecord *r)
 {
 	add_cstr(l, KEY("key", "HSMJWT_KEY"), r->key);
@@ -219,13 +271,35 @@ static void add_decision(AuditLine *l, const AuditRecord *r)
 	if (r->peer)
 		add_peer(l, r->peer);
 	add_u64(l, KEY("request", "HSMJWT_REQUEST_ID"), r->request_id);
-	add_key(l, r);
-	add_span(l, KEY("aud", "HSMJWT_AUDIENCE"), r->audience);
-	add_span(l, KEY("sub", "HSMJWT_SUBJECT"), r->subject);
-	add_span(l, KEY("iss", "HSMJWT_ISSUER"), r->issuer);
+	if (audit_event_is_refusal(r->event)) {
+		/* The key name of a refusal is the one the client asked for. */
+		add_refused(l, KEY("key", "HSMJWT_KEY"), KEY("key_bytes", "HSMJWT_KEY_BYTES"),
+			    KEY("key_sha256", "HSMJWT_KEY_SHA256"),
+			    (Span){ r->key, r->key ? strlen(r->key) : 0 });
+		add_cstr(l, KEY("kid", "HSMJWT_KID"), r->kid);
+		add_cstr(l, KEY("alg", "HSMJWT_ALG"), r->alg);
+	} else {
+		add_key(l, r);
+	}
+	if (audit_event_is_refusal(r->event)) {
+		add_refused(l, KEY("aud", "HSMJWT_AUDIENCE"), KEY("aud_bytes", "HSMJWT_AUDIENCE_BYTES"),
+			    KEY("aud_sha256", "HSMJWT_AUDIENCE_SHA256"), r->audience);
+		add_refused(l, KEY("sub", "HSMJWT_SUBJECT"), KEY("sub_bytes", "HSMJWT_SUBJECT_BYTES"),
+			    KEY("sub_sha256", "HSMJWT_SUBJECT_SHA256"), r->subject);
+		add_refused(l, KEY("iss", "HSMJWT_ISSUER"), KEY("iss_bytes", "HSMJWT_ISSUER_BYTES"),
+			    KEY("iss_sha256", "HSMJWT_ISSUER_SHA256"), r->issuer);
+	} else {
+		add_span(l, KEY("aud", "HSMJWT_AUDIENCE"), r->audience);
+		add_span(l, KEY("sub", "HSMJWT_SUBJECT"), r->subject);
+		add_span(l, KEY("iss", "HSMJWT_ISSUER"), r->issuer);
+	}
 	if (r->expires_at)
 		add_i64(l, KEY("exp", "HSMJWT_EXPIRES_AT"), r->expires_at);
-	add_span(l, KEY("jti", "HSMJWT_JTI"), r->jti);
+	if (audit_event_is_refusal(r->event))
+		add_refused(l, KEY("jti", "HSMJWT_JTI"), KEY("jti_bytes", "HSMJWT_JTI_BYTES"),
+			    KEY("jti_sha256", "HSMJWT_JTI_SHA256"), r->jti);
+	else
+		add_span(l, KEY("jti", "HSMJWT_JTI"), r->jti);
 	add_cstr(l, KEY("policy", "HSMJWT_POLICY"), r->policy);
 	if (r->jwt) {
 		audit_sha256_hex(r->jwt, r->jwt_len, fp);
@@ -256,6 +330,8 @@ int audit_line_format(AuditLine *l, uint64_t seq, const char prev[static AUDIT_H
 		add_decision(l, r);
 	else
 		add_key(l, r);
+	if (r->denials)
+		add_denials(l, r->denials);
 	add_cstr(l, KEY("error", "HSMJWT_ERROR"), r->error);
 	add_cstr(l, KEY("rule", "HSMJWT_RULE"), r->rule);
 	add_cstr(l, KEY("message", "HSMJWT_ERROR_MESSAGE"), r->message);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit-denials.h"
 #include "audit-file.h"
 #include "audit-journal.h"
 #include "audit-record.h"
@@ -51,6 +52,7 @@ struct Audit {
 	sd_event_source *tick, *synced;
 	AuditLine line;
 	AuditJournal journal_sink;
+	AuditDenials *denials; /* refusals beyond each uid's budget */
 };
 
 static const char *const event_names[_AUDIT_EVENT_MAX] = {
@@ -70,6 +72,7 @@ static const char *const event_names[_AUDIT_EVENT_MAX] = {
 	[AUDIT_KEY_CHANGE] = "key-change",
 	[AUDIT_REOPEN] = "reopen",
 	[AUDIT_RECOVERED] = "recovered",
+	[AUDIT_DENIALS] = "denials",
 };
 
 const char *audit_event_to_string(AuditEvent e)
@@ -88,6 +91,20 @@ const char *audit_strerror(int r)
 bool audit_event_is_decision(AuditEvent e)
 {
 	return e < _AUDIT_DECISION_MAX;
+}
+
+bool audit_event_is_refusal(AuditEvent e)
+{
+	return e == AUDIT_INVALID || e == AUDIT_DENIED || e == AUDIT_RATE_LIMITED ||
+	       e == AUDIT_FAILED || e == AUDIT_VERIFY_INVALID || e == AUDIT_VERIFY_FAILED;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The first failure is logged and shown in the status; later ones only keep the trail failing. */
@@ -314,6 +331,12 @@ int audit_record(Audit *a, const AuditRecord *rec)
 	const char *sink;
 	int r;
 
+	/* Past the peer's budget a refusal is counted for its aggregate, not written. */
+	if (a->denials && rec->peer && audit_event_is_refusal(rec->event) &&
+	    !audit_denials_admit(a->denials, rec->peer->uid, rec->denial_budget,
+				 rec->rule ? rec->rule : rec->error, now_ns()))
+		return 0;
+
 	if (a->error) {
 		r = recover(a);
 		if (r < 0)
@@ -538,6 +561,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	Audit *a = userdata;
 
 	(void)usec;
+	(void)audit_denials_flush(a->denials, now_ns(), false);
 	if (a->sync == AUDIT_SYNC_BATCH && a->head.seq > a->synced_seq)
 		(void)audit_sync(a);
 	else if (a->sync == AUDIT_SYNC_ALWAYS && a->head.seq > a->synced_seq)
@@ -577,6 +601,11 @@ void audit_detach_event(Audit *a)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Audit *, audit_free);
 
+static int emit_denials(void *userdata, const AuditDenialSummary *s)
+{
+	return audit_record(userdata, &(AuditRecord){ .event = AUDIT_DENIALS, .denials = s });
+}
+
 int audit_new(const AuditConfig *config, Audit **ret)
 {
 	_cleanup_(audit_freep) Audit *a = NULL;
@@ -598,6 +627,9 @@ int audit_new(const AuditConfig *config, Audit **ret)
 					       audit_journal_strerror(r));
 	}
 	memcpy(a->head.hash, audit_chain_genesis, AUDIT_HASH_HEX);
+	a->denials = audit_denials_new(emit_denials, a);
+	if (!a->denials)
+		return -ENOMEM;
 	if (config->file) {
 		a->path = strdup(config->file);
 		if (!a->path)
@@ -636,6 +668,9 @@ Audit *audit_free(Audit *a)
 
 	if (!a)
 		return NULL;
+	if (a->denials)
+		(void)audit_denials_flush(a->denials, 0, true);
+	a->denials = audit_denials_free(a->denials);
 	if (a->syncing_to) {
 		audit_syncer_wait(a->syncer);
 		if (audit_syncer_take(a->syncer, &r) > 0)
@@ -684,6 +719,8 @@ int audit_start(Audit *a)
 
 int audit_stop(Audit *a, const char *why)
 {
+	/* The counts of the last interval go before the trail ends. */
+	(void)audit_denials_flush(a->denials, 0, true);
 	return lifecycle(a, &(AuditRecord){ .event = AUDIT_STOP, .detail = why });
 }
 

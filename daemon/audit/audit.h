@@ -42,6 +42,15 @@
  * AUDIT_LINE_MAX even if every byte is escaped as \u00XX.
  */
 #define AUDIT_VALUE_MAX 1024u
+/*
+ * A refused request's audience, subject and jti are kept whole only up to
+ * this many bytes of UTF-8; longer (or not UTF-8) they are recorded as this
+ * prefix, their size and their SHA-256: enough to recognise the value, not
+ * enough for a client to fill the disk with it.
+ */
+#define AUDIT_REFUSED_PREFIX 64u
+
+struct AuditDenialSummary;
 
 typedef enum AuditEvent {
 	/* Decisions on sign requests. */
@@ -64,6 +73,7 @@ typedef enum AuditEvent {
 	AUDIT_KEY_CHANGE,
 	AUDIT_REOPEN,	/* the file was reopened (log rotation) */
 	AUDIT_RECOVERED, /* the trail works again after a failure */
+	AUDIT_DENIALS,	 /* refusals of one uid beyond its budget, counted (audit-denials.h) */
 	_AUDIT_EVENT_MAX,
 } AuditEvent;
 
@@ -97,12 +107,17 @@ typedef struct AuditRecord {
 	uint64_t dropped_bytes;	/* start/reopen: a torn last line that was cut off */
 	const char *failed_since;
 	uint64_t withheld_from, withheld_to; /* recovered: records whose JWTs were held back */
+	/* Refusals: how many per uid and interval are recorded on their own (0: the default). */
+	uint32_t denial_budget;
+	const struct AuditDenialSummary *denials; /* AUDIT_DENIALS */
 } AuditRecord;
 
 const char *audit_event_to_string(AuditEvent e);
 /* strerror() for the trail's errors, with words for the unclear ones. */
 const char *audit_strerror(int r);
 bool audit_event_is_decision(AuditEvent e);
+/* A decision that gave the peer nothing: charged to its denial budget. */
+bool audit_event_is_refusal(AuditEvent e);
 
 typedef struct Audit Audit;
 

@@ -158,6 +158,7 @@ static const ConfigOption key_options[] = {
 	ROW("allow-extractable", CONFIG_BOOL, allow_extractable),
 	ROW("bits", CONFIG_CUSTOM, bits, .parse = parse_bits),
 	ROW("add-claims", CONFIG_CUSTOM, add_claims, .parse = parse_add_claims),
+	ROW("verify-set", CONFIG_STRING, verify_set, .min = 1, .max = 64),
 };
 _Static_assert(ELEMENTSOF(key_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 
@@ -210,5 +211,37 @@ int config_key_finish(const Config *c, KeyConfig *k, char **ret_error)
 		return -ENOMEM;
 	if (!k->issuer && !(k->issuer = strdup(ZUMO_ISSUER)))
 		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Issue 16: every zumo-v2 key defaults to kid "0", and verify tries every
+ * key with the header's kid, so a token of a test key verified for the
+ * production key's users. Two active keys with one kid are refused unless
+ * both name the same verify-set.
+ */
+int config_keys_check_kids(const Config *c, char **ret_error)
+{
+	for (size_t j = 1; j < c->n_keys; j++) {
+		const KeyConfig *b = &c->keys[j];
+
+		for (size_t i = 0; i < j; i++) {
+			const KeyConfig *a = &c->keys[i];
+
+			if (a->state != KEY_STATE_ACTIVE || b->state != KEY_STATE_ACTIVE ||
+			    !a->kid || !b->kid || strcmp(a->kid, b->kid) != 0)
+				continue;
+			if (a->verify_set && b->verify_set && strcmp(a->verify_set, b->verify_set) == 0)
+				continue;
+			_cleanup_free_ char *section = NULL;
+
+			if (asprintf(&section, "key %s", b->name) < 0)
+				return -ENOMEM;
+			return config_error(ret_error, c->path, b->line, section, "kid",
+					    "\"%s\" is also the kid of active key %s, so a token of "
+					    "either would verify as the other's: give one its own kid, "
+					    "or put both in one verify-set", b->kid, a->name);
+		}
+	}
 	return 0;
 }

@@ -108,4 +108,6 @@ void format_duration(uint64_t seconds, char *buf, size_t size);
 
 /* Cross-field checks after the whole file, reported with config_error(). */
 int config_key_finish(const Config *c, KeyConfig *k, char **ret_error);
+/* Two active keys with one kid: refused unless both name the same verify-set. */
+int config_keys_check_kids(const Config *c, char **ret_error);
 int config_policies_finish(Config *c, char **ret_error);

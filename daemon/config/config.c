@@ -153,6 +153,9 @@ static int apply_defaults(ConfigParse *p, char **ret_error)
 		if (r < 0)
 			return r;
 	}
+	r = config_keys_check_kids(c, ret_error);
+	if (r < 0)
+		return r;
 	if (!config_option_given(&config_section_token, p->seen[CONFIG_TOKEN], "sessions"))
 		c->sessions = config_default_sessions();
 	if (!c->socket_path && !(c->socket_path = strdup(HSMJWT_DEFAULT_SOCKET)))
@@ -203,6 +206,10 @@ int config_load_file(FILE *f, const char *path, Config **ret, char **ret_error)
 		return -ENOMEM;
 	c->max_frame = 64u * 1024u;
 	c->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	c->peer_limits = (PeerLimits){ .connections = PEER_DEFAULT_CONNECTIONS,
+				       .inflight = PEER_DEFAULT_INFLIGHT,
+				       .denial_records = PEER_DEFAULT_DENIAL_RECORDS };
+	c->max_queue = CONFIG_DEFAULT_MAX_QUEUE;
 	c->request_timeout = CONFIG_DEFAULT_REQUEST_TIMEOUT;
 	c->read_timeout = CONFIG_DEFAULT_READ_TIMEOUT;
 	c->write_timeout = CONFIG_DEFAULT_WRITE_TIMEOUT;
@@ -274,6 +281,7 @@ Config *config_free(Config *c)
 		free(c->keys[i].name);
 		free(c->keys[i].uri);
 		free(c->keys[i].kid);
+		free(c->keys[i].verify_set);
 		free(c->keys[i].issuer);
 	}
 	free(c->keys);

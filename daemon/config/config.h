@@ -9,6 +9,7 @@
 #include "audit-config.h"
 #include "claim-rules.h"
 #include "key-config.h"
+#include "peer-limits.h"
 
 /*
  * hsmjwtd.conf, INI parsed with inih. Every key is documented in
@@ -17,6 +18,12 @@
  */
 
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 1024u
+/*
+ * Requests waiting for or at the token, all peers together; past it they are
+ * turned away at once (rule queue-full) rather than wait. A queued request
+ * holds ~2 KB once its unknown fields are dropped: 8,192 are ~16 MB.
+ */
+#define CONFIG_DEFAULT_MAX_QUEUE 8192u
 #define CONFIG_DEFAULT_REQUEST_TIMEOUT 10u
 #define CONFIG_DEFAULT_READ_TIMEOUT 10u
 #define CONFIG_DEFAULT_WRITE_TIMEOUT 30u
@@ -40,6 +47,8 @@ typedef struct Config {
 	char *socket_path;
 	uint32_t max_frame;
 	unsigned max_connections;
+	PeerLimits peer_limits; /* per uid, unless a policy says otherwise */
+	unsigned max_queue;	/* requests for the token, all peers */
 	uint64_t exit_idle; /* seconds without connections before exiting; 0: never */
 	uint64_t request_timeout; /* seconds a request may wait for the token */
 	uint64_t read_timeout;	  /* seconds for a started frame to arrive whole */

@@ -245,6 +245,10 @@ static const ConfigOption policy_options[] = {
 	ROW("payload-signing", CONFIG_BOOL, payload_signing),
 	ROW("rate", CONFIG_CUSTOM, rate, .parse = parse_rate),
 	ROW("burst", CONFIG_UINT, burst_given, .min = 1, .max = RATE_MAX_BURST),
+	/* Per-uid limits for the peers this policy matches (peer-limits.h). */
+	ROW("max-connections", CONFIG_UINT, limits.connections, .min = 1, .max = PEER_LIMIT_MAX),
+	ROW("max-inflight", CONFIG_UINT, limits.inflight, .min = 1, .max = PEER_LIMIT_MAX),
+	ROW("denial-records", CONFIG_UINT, limits.denial_records, .min = 1, .max = PEER_LIMIT_MAX),
 };
 _Static_assert(ELEMENTSOF(policy_options) <= CONFIG_OPTIONS_MAX, "one seen bit per row");
 

@@ -34,6 +34,9 @@ static int signal_pid_file(const char *path)
 		printf("hsmjwtd is not running (no live daemon holds %s): nothing to reopen.\n", path);
 		return 0;
 	}
+	if (r == -EPERM)
+		return log_error_errno(r, "%s names a pid that does not hold its lock; not "
+				       "signalling it", path);
 	if (r < 0)
 		return log_error_errno(r, "Cannot read pid file %s: %m", path);
 	if (kill(pid, SIGHUP) < 0)

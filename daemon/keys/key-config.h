@@ -53,6 +53,12 @@ typedef struct KeyConfig {
 	uint64_t clock_skew; /* tolerance for exp, nbf and iat when verifying */
 	bool accept_v1;	     /* verify Mobile Services v1 JWTs, flagged as deprecated */
 	unsigned add_claims;  /* ADD_CLAIM_*, zumo-v2 keys only */
+	/*
+	 * Active keys may share a kid only inside one verify set: a verifier
+	 * then tries each, and a token of one verifies as any of them (a
+	 * zumo-v2 rotation). NULL: none, the kid must be its own.
+	 */
+	char *verify_set;
 	bool allow_extractable; /* load a key the token reports extractable or not sensitive */
 	unsigned seen;	   /* bit per option, to refuse repeats */
 	unsigned line;	   /* of the section in hsmjwtd.conf, for messages */

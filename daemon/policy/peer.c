@@ -64,6 +64,15 @@ static int take_pidfd(int fd, pid_t pid, bool *ret_from_socket)
 		*ret_from_socket = true;
 		return pidfd;
 	}
+	/*
+	 * Only a kernel without SO_PEERPIDFD earns the pid fallback. Any other
+	 * failure (the peer is gone: ESRCH) leaves no pidfd, so the unit stays
+	 * unknown instead of being read from whoever holds the pid by now.
+	 */
+	if (errno != ENOPROTOOPT) {
+		*ret_from_socket = false;
+		return -EBADF;
+	}
 #else
 	(void)fd;
 #endif
@@ -118,6 +127,7 @@ int peer_from_socket(int fd, Peer *ret)
 	Peer p = PEER_NULL;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	int r;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return negative_errno();
@@ -128,10 +138,14 @@ int peer_from_socket(int fd, Peer *ret)
 	/* pid 0: the peer lives in a pid namespace we cannot see. */
 	if (p.pid > 0)
 		p.pidfd = take_pidfd(fd, p.pid, &p.pidfd_from_socket);
+	p.unit_unknown = true;
 	if (p.pidfd >= 0) {
 		/* libsystemd 252 has no sd_pidfd_get_unit(): read by pid, then check the pidfd. */
-		if (sd_pid_get_unit(p.pid, &p.unit) < 0)
+		r = sd_pid_get_unit(p.pid, &p.unit);
+		if (r < 0)
 			p.unit = NULL;
+		/* -ENXIO, -ENODATA: the process is in no unit, which is a fact, not a gap. */
+		p.unit_unknown = r < 0 && r != -ENXIO && r != -ENODATA;
 		p.exe = read_exe(p.pid);
 		read_comm(p.pid, p.comm);
 		if (!still_alive(p.pidfd)) {
@@ -139,6 +153,7 @@ int peer_from_socket(int fd, Peer *ret)
 			free(p.exe);
 			p.unit = p.exe = NULL;
 			p.comm[0] = '\0';
+			p.unit_unknown = true;
 		}
 	}
 	*ret = p;

@@ -44,6 +44,12 @@ typedef struct Peer {
 	int pidfd;		 /* owned; -EBADF when none */
 	bool pidfd_from_socket;	 /* SO_PEERPIDFD, not pidfd_open() */
 	char *unit;		 /* systemd unit, e.g. "payments.service" */
+	/*
+	 * The unit could not be established (no pidfd, the process exited or
+	 * its pid was reused before we read it, /proc unreadable); unit is then
+	 * NULL but does not mean "outside any unit" (ARCHITECTURE.md, Invariant 8).
+	 */
+	bool unit_unknown;
 	char *exe;		 /* /proc/PID/exe target; needs ptrace access, so often NULL */
 	char comm[PEER_COMM_MAX]; /* /proc/PID/comm; set by the process itself */
 } Peer;

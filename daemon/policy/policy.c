@@ -19,36 +19,85 @@ static bool any_glob(char *const *patterns, const char *s, size_t n)
 	return false;
 }
 
-static bool matches(const Policy *p, const Peer *peer)
+typedef enum Match { MATCH_NO, MATCH_YES, MATCH_UNKNOWN } Match;
+
+/*
+ * MATCH_UNKNOWN: the peer meets every criterion that could be checked, but a
+ * unit or group rule could not be, because that part of its identity is not
+ * known (the process exited before accept, more groups than we keep). Such a
+ * policy neither matches nor lets a later one decide (ARCHITECTURE.md,
+ * Invariant 8): otherwise a peer that hides its unit would be judged by a
+ * broader policy further down.
+ */
+static Match matches(const Policy *p, const Peer *peer)
 {
-	bool ok;
+	bool ok, unknown = false;
 
 	if (p->any_user || p->n_uids) {
 		ok = p->any_user;
 		for (size_t i = 0; !ok && i < p->n_uids; i++)
 			ok = p->uids[i] == peer->uid;
 		if (!ok)
-			return false;
+			return MATCH_NO;
 	}
 	if (p->n_gids) {
 		ok = false;
 		for (size_t i = 0; !ok && i < p->n_gids; i++)
 			ok = peer_in_group(peer, p->gids[i]);
-		if (!ok)
-			return false;
+		if (!ok && !peer->groups_truncated)
+			return MATCH_NO;
+		unknown = !ok;
 	}
-	/* An unknown unit matches no unit rule: fail closed. */
-	if (p->units && (!peer->unit || !any_glob(p->units, peer->unit, strlen(peer->unit))))
-		return false;
-	return true;
+	if (p->units) {
+		if (!peer->unit && peer->unit_unknown)
+			unknown = true;
+		else if (!peer->unit)
+			return MATCH_NO;
+		else if (!any_glob(p->units, peer->unit, strlen(peer->unit)))
+			return MATCH_NO;
+	}
+	return unknown ? MATCH_UNKNOWN : MATCH_YES;
+}
+
+/* The first policy that matches or cannot be decided; *ret_unknown says which. */
+static const Policy *first_decisive(const Policy *policies, size_t n, const Peer *peer,
+				    bool *ret_unknown)
+{
+	for (size_t i = 0; i < n; i++) {
+		Match m = matches(&policies[i], peer);
+
+		if (m != MATCH_NO) {
+			*ret_unknown = m == MATCH_UNKNOWN;
+			return &policies[i];
+		}
+	}
+	*ret_unknown = false;
+	return NULL;
 }
 
 const Policy *policy_match(const Policy *policies, size_t n, const Peer *peer)
 {
-	for (size_t i = 0; i < n; i++)
-		if (matches(&policies[i], peer))
-			return &policies[i];
-	return NULL;
+	bool unknown;
+	const Policy *p = first_decisive(policies, n, peer, &unknown);
+
+	return unknown ? NULL : p;
+}
+
+const Policy *policy_undecided(const Policy *policies, size_t n, const Peer *peer)
+{
+	bool unknown;
+	const Policy *p = first_decisive(policies, n, peer, &unknown);
+
+	return unknown ? p : NULL;
+}
+
+void policy_undecided_message(const Policy *p, const Peer *peer, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "policy '%s' matches on %s, which could not be established for pid %d uid %u "
+		 "(did it exit before the daemon accepted?); denied, no later policy is tried",
+		 p->name, p->units && peer->unit_unknown ? "the systemd unit" : "supplementary groups",
+		 (int)peer->pid, (unsigned)peer->uid);
 }
 
 void policy_no_match_message(const Peer *peer, char *buf, size_t size)
@@ -128,11 +177,15 @@ int policy_check(const Policy *p, const PolicyRequest *rq, char *buf, size_t siz
 int policy_decide(const Policy *policies, size_t n, const Peer *peer, const PolicyRequest *rq,
 		  const Policy **ret_policy, char *buf, size_t size)
 {
-	const Policy *p = policy_match(policies, n, peer);
+	const Policy *p = policy_match(policies, n, peer), *u;
 
 	*ret_policy = p;
 	if (!p) {
-		policy_no_match_message(peer, buf, size);
+		u = policy_undecided(policies, n, peer);
+		if (u)
+			policy_undecided_message(u, peer, buf, size);
+		else
+			policy_no_match_message(peer, buf, size);
 		return -EPERM;
 	}
 	return policy_check(p, rq, buf, size);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "claims.h"
+#include "peer-limits.h"
 #include "peer.h"
 #include "ratelimit.h"
 
@@ -44,6 +45,7 @@ typedef struct Policy {
 	bool verify; /* may ask the daemon to verify JWTs */
 	bool payload_signing; /* may have payloads it built signed (hsmjwt-kube-signer) */
 	RateSpec rate; /* cost_ns 0: not limited */
+	PeerLimits limits; /* overrides of [server]'s per-uid limits; 0: the default */
 	uint32_t burst_given;
 	unsigned seen; /* bit per scalar option, to refuse repeats */
 	unsigned line; /* of the section in hsmjwtd.conf, for messages */
@@ -65,8 +67,15 @@ typedef struct PolicyRequest {
 /* Size of the message buffers below: enough for any denial. */
 #define POLICY_MESSAGE_MAX 256
 
-/* The first policy matching the peer, or NULL. */
+/*
+ * The first policy matching the peer, or NULL: none matches, or the first
+ * one that might cannot be decided (policy_undecided()).
+ */
 const Policy *policy_match(const Policy *policies, size_t n, const Peer *peer);
+/* The policy that stopped policy_match() because the peer's unit or groups are unknown. */
+const Policy *policy_undecided(const Policy *policies, size_t n, const Peer *peer);
+/* Rule "identity-unknown": which attribute, for which pid, and that no later policy was tried. */
+void policy_undecided_message(const Policy *p, const Peer *peer, char *buf, size_t size);
 /* "no policy grants tokens to uid 1000 (gid 1000, unit x.service)": nothing about policies. */
 void policy_no_match_message(const Peer *peer, char *buf, size_t size);
 /* 0: the policy grants the request; -EPERM: buf names the rule that failed. */

@@ -30,10 +30,12 @@ Connection *connection_free(Connection *c)
 			close(c->fd);
 		c->fd = -EBADF;
 		audit_gate_forget(&s->gate, &c->hold);
+		inflight_forget_client(&s->inflight, &c->client);
 		buf_done(&c->in);
 		buf_done(&c->out);
 		c->dead = true;
 		s->n_connections--;
+		c->slot->connections--;
 		(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->last_activity_usec);
 	}
 	/* Requests in flight point at the peer: the struct waits for them. */
@@ -41,6 +43,7 @@ Connection *connection_free(Connection *c)
 		return NULL;
 	peer_done(&c->peer);
 	list_remove(&c->link);
+	peer_table_put(&c->server->peers, c->slot);
 	free(c);
 	return NULL;
 }
@@ -118,6 +121,24 @@ static void connection_consume(Connection *c, size_t n)
 	c->frame_started_usec = c->in.len ? c->last_progress_usec : 0;
 }
 
+/* To the in-flight queue, unless it or this uid has no room (rule queue-full, inflight-limit). */
+static void connection_submit(Connection *c, Pending *p)
+{
+	Server *s = c->server;
+	char msg[160];
+	const char *rule = inflight_refusal(&s->inflight, &c->client,
+					    service_peer_limits(s->service, &c->peer).inflight, msg,
+					    sizeof(msg));
+
+	if (!rule) {
+		inflight_submit(&s->inflight, &c->client, p);
+		return;
+	}
+	if (request_turn_away(p, rule, msg, &c->out) < 0)
+		c->broken = true;
+	pending_free(p);
+}
+
 static void connection_process(Connection *c)
 {
 	Server *s = c->server;
@@ -147,7 +168,7 @@ static void connection_process(Connection *c)
 		off += FRAME_HEADER_SIZE + n;
 		s->n_requests++;
 		if (pending)
-			inflight_submit(&s->inflight, &c->client, pending);
+			connection_submit(c, pending);
 		if (r < 0) {
 			log_error_errno(r, "Cannot build a reply for pid %d, closing: %m",
 					(int)c->peer.pid);
@@ -278,17 +299,30 @@ static Connection *connection_of(InflightClient *cl)
 	return list_entry(cl, Connection, client);
 }
 
-/* The in-flight queue hands over p's answer (or its timeout). */
-static void connection_answer(InflightClient *cl, Pending *p, bool timed_out)
+/* The in-flight queue hands over p's answer (or why there is none). */
+static void connection_answer(InflightClient *cl, Pending *p, InflightOutcome outcome)
 {
 	Connection *c = connection_of(cl);
 	Server *s = c->server;
-	int r;
+	unsigned timeout_sec = (unsigned)(s->inflight.request_timeout_usec / 1000000);
+	char msg[128];
+	int r = 0;
 
-	if (timed_out) {
-		if (!c->dead &&
-		    request_time_out(p, (unsigned)(s->inflight.request_timeout_usec / 1000000),
-				     &c->out) < 0)
+	if (outcome != INFLIGHT_ANSWERED) {
+		if (outcome == INFLIGHT_TOKEN_TIMEOUT) {
+			r = c->dead ? 0 : request_time_out(p, timeout_sec, &c->out);
+		} else {
+			snprintf(msg, sizeof(msg),
+				 outcome == INFLIGHT_TOKEN_DOWN
+					 ? "the token is unavailable; the daemon is reconnecting"
+					 : "waited %u s for the token behind other requests; nothing "
+					   "was done, try again later", timeout_sec);
+			/* Recorded even for a client that left: the request was decided. */
+			r = request_turn_away(p, outcome == INFLIGHT_TOKEN_DOWN ? "token-unavailable"
+										: "queue-timeout",
+					      msg, c->dead ? NULL : &c->out);
+		}
+		if (r < 0)
 			c->broken = true;
 		return;
 	}
@@ -321,7 +355,7 @@ static const InflightClientOps connection_ops = {
 	.served = connection_served,
 };
 
-int connection_new(Server *s, int fd, const Peer *peer)
+int connection_new(Server *s, int fd, const Peer *peer, PeerSlot *slot)
 {
 	Connection *c;
 	int r;
@@ -332,6 +366,7 @@ int connection_new(Server *s, int fd, const Peer *peer)
 
 		close(fd);
 		peer_done(&p);
+		peer_table_put(&s->peers, slot);
 		return -ENOMEM;
 	}
 	*c = (Connection){
@@ -339,11 +374,13 @@ int connection_new(Server *s, int fd, const Peer *peer)
 		.server = s,
 		.fd = fd,
 		.peer = *peer,
+		.slot = slot,
 		.in.limit = FRAME_HEADER_SIZE + (size_t)s->max_frame + READ_CHUNK,
 	};
 	audit_hold_init(&c->hold, &c->out);
-	inflight_client_init(&c->client, &connection_ops);
+	inflight_client_init(&c->client, &connection_ops, slot);
 	s->n_connections++;
+	slot->connections++;
 	(void)sd_event_now(s->event, CLOCK_MONOTONIC, &s->last_activity_usec);
 	list_push_front(&s->connections, &c->link);
 	r = sd_event_add_io(s->event, &c->source, c->fd, EPOLLIN, on_connection_io, c);

@@ -344,6 +344,8 @@ static int handle_verify(Service *s, const Peer *peer, Pending *p, Buf *out)
 		.audience = vr->audience,
 		.issuer = vr->issuer,
 		.user_id_pattern = vr->user_id_pattern,
+		.keys = vr->keys,
+		.n_keys = vr->n_keys,
 	};
 	Failure fail;
 	int r;
@@ -388,16 +390,23 @@ int request_complete(Pending *p, Buf *scratch, Buf *out)
 	return p->is_sign ? complete_sign(p, scratch, out) : complete_verify(p, out);
 }
 
+int request_turn_away(Pending *p, const char *rule, const char *msg, Buf *out)
+{
+	if (p->is_sign)
+		service_sign_abandon(p->service, p->peer, &p->in, &p->sign, rule, msg);
+	if (!out)
+		return 0;
+	return reply_refusal(p->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE, rule, msg, 0,
+			     out);
+}
+
 int request_time_out(Pending *p, unsigned timeout_sec, Buf *out)
 {
 	char msg[128];
 
 	snprintf(msg, sizeof(msg), "the token did not answer within %u s; nothing was %s",
 		 timeout_sec, p->is_sign ? "signed" : "verified");
-	if (p->is_sign)
-		service_sign_abandon(p->service, p->peer, &p->in, &p->sign, "token-timeout", msg);
-	return reply_refusal(p->id, HSMJWT__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE,
-			     "token-timeout", msg, 0, out);
+	return request_turn_away(p, "token-timeout", msg, out);
 }
 
 void request_abandon(Pending *p)
@@ -476,6 +485,8 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 	}
 	if (r <= 0)
 		return r;
+	/* It waits for the token: what this daemon does not read need not wait with it. */
+	request_drop_unknown_fields(&req->base, &pending_arena(p)->allocator);
 	*ret_pending = TAKE_PTR(p);
 	return 0;
 }

@@ -23,8 +23,10 @@ typedef struct Pending Pending;
 struct Pending {
 	Job job; /* first member: the workers see only this */
 	ListNode link; /* the in-flight queue or its orphans (inflight.c) */
+	ListNode wait; /* its uid's requests waiting for a thread (inflight.c) */
 	struct InflightClient *client; /* who asked (inflight.c) */
-	uint64_t deadline_usec;
+	uint64_t submitted_usec;
+	bool dispatched; /* handed to the threads */
 	bool timed_out;
 	/* Below: request.c's. */
 	Service *service;
@@ -52,11 +54,17 @@ int request_handle(Service *s, const Peer *peer, const uint8_t *payload, size_t 
 int request_complete(Pending *p, Buf *scratch, Buf *out);
 /* The token did not answer in time: records it and appends an UNAVAILABLE error. */
 int request_time_out(Pending *p, unsigned timeout_sec, Buf *out);
+/* p is not going to the token after all (rule: why): records it, appends UNAVAILABLE (out NULL: no reply). */
+int request_turn_away(Pending *p, const char *rule, const char *msg, Buf *out);
 /* The client went away first: records that its JWT, if any, never left. */
 void request_abandon(Pending *p);
 /* The token call's -errno (0 when the token answered, valid or not). */
 int request_token_result(const Pending *p);
 void pending_free(Pending *p);
+/* request-trim.c: frees m's unknown fields, nested messages' included (a is m's allocator). */
+typedef struct ProtobufCMessage ProtobufCMessage;
+typedef struct ProtobufCAllocator ProtobufCAllocator;
+void request_drop_unknown_fields(ProtobufCMessage *m, ProtobufCAllocator *a);
 static inline void pending_freep(Pending **p)
 {
 	pending_free(*p);

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "inflight.h"
 #include "list.h"
+#include "peer-table.h"
 #include "peer.h"
 #include "service.h"
 
@@ -54,6 +55,7 @@ typedef struct Server {
 	Buf scratch;		     /* the token text of the request being answered */
 	AuditGate gate;
 	Inflight inflight;
+	PeerTable peers; /* what each uid holds (peer-table.h) */
 } Server;
 
 typedef struct Connection {
@@ -62,6 +64,7 @@ typedef struct Connection {
 	int fd;
 	sd_event_source *source;
 	Peer peer;
+	PeerSlot *slot; /* its uid's, in Server.peers */
 	Buf in;
 	Buf out;
 	size_t out_sent;
@@ -75,8 +78,8 @@ typedef struct Connection {
 } Connection;
 
 /* connection.c */
-/* Takes fd and peer; on failure both are closed. */
-int connection_new(Server *s, int fd, const Peer *peer);
+/* Takes fd and peer, and counts itself in slot; on failure both are closed. */
+int connection_new(Server *s, int fd, const Peer *peer, PeerSlot *slot);
 Connection *connection_free(Connection *c);
 /* Closes c if it broke one of its time limits (read-, write-, idle-timeout). */
 void connection_sweep(Connection *c, uint64_t now);

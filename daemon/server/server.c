@@ -37,6 +37,9 @@ typedef struct Loop {
 	sd_event_source *listen_source;
 	char *socket_path; /* bound by hand: unlinked at exit */
 	unsigned max_connections;
+	LogThrottle refused_log; /* refused connections: a peer can make as many as it likes */
+	LogThrottle accept_log;	 /* accept4() out of fds or memory */
+	sd_event_source *accept_retry; /* re-enables accepting after EMFILE */
 	/* The housekeeping timer: status, idle exit, heap trim. */
 	sd_event_source *housekeeping;
 	uint64_t exit_idle_usec; /* 0: never exit for idleness */
@@ -149,17 +152,72 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
 	return 0;
 }
 
+/* Out of fds or memory: accept4() would fail again at once, so stop listening for a moment. */
+#define ACCEPT_PAUSE_USEC (100ull * 1000ull)
+
+static int on_accept_retry(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	Loop *l = userdata;
+
+	(void)src, (void)usec;
+	return sd_event_source_set_enabled(l->listen_source, SD_EVENT_ON);
+}
+
+/*
+ * Measured before (issue 16): with the fd limit below what max-connections
+ * needs, accept4() failed with EMFILE in a tight loop, 93 % CPU and 2.7
+ * million log lines in 13 s. The connection stays in the backlog meanwhile.
+ */
+static void pause_accepting(Loop *l, int error)
+{
+	uint64_t now = 0;
+	unsigned skipped = 0;
+	int r;
+
+	(void)sd_event_now(l->server.event, CLOCK_MONOTONIC, &now);
+	if (log_throttle(&l->accept_log, now, 1000000ull, &skipped))
+		log_warning_errno(error, "accept4() failed (%m); pausing for %llu ms, %u line(s) "
+			     "like this skipped", ACCEPT_PAUSE_USEC / 1000, skipped);
+	(void)sd_event_source_set_enabled(l->listen_source, SD_EVENT_OFF);
+	if (!l->accept_retry) {
+		r = sd_event_add_time_relative(l->server.event, &l->accept_retry, CLOCK_MONOTONIC,
+					       ACCEPT_PAUSE_USEC, 0, on_accept_retry, l);
+		if (r < 0) /* no timer: keep accepting rather than never again */
+			(void)sd_event_source_set_enabled(l->listen_source, SD_EVENT_ON);
+		return;
+	}
+	(void)sd_event_source_set_time_relative(l->accept_retry, ACCEPT_PAUSE_USEC);
+	(void)sd_event_source_set_enabled(l->accept_retry, SD_EVENT_ONESHOT);
+}
+
+/* Refused: one line per second at most, a peer can make as many as it likes. */
+static void refuse_connection(Loop *l, const Peer *peer, const char *why, unsigned n)
+{
+	uint64_t now = 0;
+	unsigned skipped = 0;
+
+	(void)sd_event_now(l->server.event, CLOCK_MONOTONIC, &now);
+	if (log_throttle(&l->refused_log, now, 1000000ull, &skipped))
+		log_warning("Refusing connection of pid %d uid %u: %u connections open (%s); %u "
+			    "more refusal(s) not logged", (int)peer->pid, (unsigned)peer->uid, n, why,
+			    skipped);
+}
+
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	Loop *l = userdata;
 	_cleanup_close_ int cfd = -EBADF;
+	PeerLimits limits;
+	PeerSlot *slot;
 	Peer peer;
 	int r;
 
 	(void)src, (void)revents;
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			pause_accepting(l, errno);
+		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_warning_errno(errno, "accept4() failed: %m");
 		return 0;
 	}
@@ -170,13 +228,21 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 		return 0;
 	}
 	if (l->server.n_connections >= l->max_connections) {
-		log_warning("Refusing connection of pid %d uid %u: %u connections open "
-			    "([server] max-connections)", (int)peer.pid, (unsigned)peer.uid,
-			    l->server.n_connections);
+		refuse_connection(l, &peer, "[server] max-connections", l->server.n_connections);
 		peer_done(&peer);
 		return 0;
 	}
-	(void)connection_new(&l->server, TAKE_FD(cfd), &peer);
+	/* Every peer is charged, matched by a policy or not (peer-limits.h). */
+	limits = service_peer_limits(l->server.service, &peer);
+	slot = peer_table_get(&l->server.peers, peer.uid);
+	if (!slot || slot->connections >= limits.connections) {
+		if (slot)
+			refuse_connection(l, &peer, "max-connections-per-uid", slot->connections);
+		peer_table_put(&l->server.peers, slot);
+		peer_done(&peer);
+		return 0;
+	}
+	(void)connection_new(&l->server, TAKE_FD(cfd), &peer, slot);
 	return 0;
 }
 
@@ -271,6 +337,7 @@ static void loop_done(Loop *l, int r)
 	while ((n = list_first(&s->connections)))
 		connection_free(list_entry(n, Connection, link));
 	l->listen_source = sd_event_source_disable_unref(l->listen_source);
+	l->accept_retry = sd_event_source_disable_unref(l->accept_retry);
 	l->housekeeping = sd_event_source_disable_unref(l->housekeeping);
 	if (l->socket_path)
 		unlink(l->socket_path);
@@ -278,6 +345,7 @@ static void loop_done(Loop *l, int r)
 	if (l->listen_fd >= 0)
 		close(l->listen_fd);
 	buf_done(&s->scratch);
+	peer_table_done(&s->peers);
 	/* Last, as when main() wrote it: the stop record follows everything the loop did. */
 	audit_gate_done(&s->gate, r < 0 ? "the event loop failed" : NULL);
 }
@@ -318,7 +386,7 @@ int server_run(Service *service)
 	r = loop_listen(&l, cfg);
 	if (r >= 0)
 		r = inflight_init(&s->inflight, e, service, cfg->sessions,
-				  cfg->request_timeout * 1000000ull);
+				  cfg->request_timeout * 1000000ull, cfg->max_queue);
 	if (r >= 0)
 		r = inflight_start(&s->inflight);
 	if (r >= 0)

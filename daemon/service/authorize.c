@@ -8,14 +8,21 @@
 static int match_and_take(const Config *c, RateLimiter *rl, const Peer *peer, uint64_t now_ns,
 			  const Policy **ret_policy, Failure *fail)
 {
-	const Policy *p = policy_match(c->policies, c->n_policies, peer);
+	const Policy *p = policy_match(c->policies, c->n_policies, peer), *u;
 	uint64_t retry_ns = 0, ms;
 	char rate[64];
 	int r;
 
 	if (!p) {
 		fail->code = SERVICE_PERMISSION_DENIED;
-		policy_no_match_message(peer, fail->message, sizeof(fail->message));
+		u = policy_undecided(c->policies, c->n_policies, peer);
+		if (u) {
+			snprintf(fail->rule, sizeof(fail->rule), "identity-unknown");
+			policy_undecided_message(u, peer, fail->message, sizeof(fail->message));
+		} else {
+			snprintf(fail->rule, sizeof(fail->rule), "no-policy");
+			policy_no_match_message(peer, fail->message, sizeof(fail->message));
+		}
 		return -EPERM;
 	}
 	r = ratelimit_take(rl, peer->uid, peer->unit, &p->rate, now_ns, &retry_ns);

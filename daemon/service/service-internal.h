@@ -52,6 +52,8 @@ int refuse(Failure *f, ServiceError code, const char *fmt, ...) _printf_(3, 4);
 /* The audit record could not be written: the reply says so, no JWT leaves. */
 void audit_failed(Failure *fail, int r);
 void record_failure(AuditRecord *rec, const Failure *fail);
+/* audit_record(), a refusal charged to the denial budget of its peer's uid (peer-limits.h). */
+int service_record(Service *s, AuditRecord *rec);
 /* By name, or the default key; refuses unknown and not active keys. */
 int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure *f);
 /* Records a sign request's refusal; *fail becomes UNAVAILABLE if it could not be. */

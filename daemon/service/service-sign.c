@@ -44,7 +44,8 @@ int pick_key(Service *s, const char *name, const LoadedKey **ret, Failure *f)
 	} else {
 		key = keyring_find(s->keyring, name);
 		if (!key)
-			return failure_refuse(f, "key-unknown", "no key named '%.64s'", name);
+			return failure_refuse(f, "key-unknown", "no key named '%s'",
+					      failure_echo(name, (char[FAILURE_ECHO_MAX + 4]){}));
 		if (key->error)
 			return failure_refuse(f, "key-unavailable", "key %s cannot be used: %s", name,
 					      key->error);
@@ -263,7 +264,7 @@ void record_refusal(Service *s, const Peer *peer, const SignInput *in, const Loa
 
 	rec.event = refusals[refusal_code(fail)].event;
 	record_failure(&rec, fail);
-	r = audit_record(s->audit, &rec);
+	r = service_record(s, &rec);
 	if (r < 0)
 		audit_failed(fail, r);
 }
@@ -385,7 +386,7 @@ int service_sign_finish(Service *s, const Peer *peer, SignInput *in, SignWork *w
 	rec.policy = w->policy->name;
 	rec.jwt = out->data;
 	rec.jwt_len = out->len;
-	r = audit_record(s->audit, &rec);
+	r = service_record(s, &rec);
 	if (r < 0) {
 		buf_reset(out);
 		audit_failed(fail, r);

@@ -43,12 +43,12 @@ static int record_verify(Service *s, const Peer *peer, uint64_t request_id, cons
 
 	/* A deprecation is always recorded: it is how v1 clients are found. */
 	if (which == AUDIT_VERIFY_ALL || (which == AUDIT_VERIFY_FAILURES && res->reason))
-		r = audit_record(s->audit, &rec);
+		r = service_record(s, &rec);
 	if (r < 0 || !res->deprecated_v1 || res->reason)
 		return r;
 	rec.event = AUDIT_DEPRECATION;
 	rec.detail = "v1 token verified";
-	return audit_record(s->audit, &rec);
+	return service_record(s, &rec);
 }
 
 /* Refused by policy or rate, or the token device failed: nothing was decided about the JWT. */
@@ -60,9 +60,25 @@ static void record_verify_failure(Service *s, const Peer *peer, uint64_t request
 	int r;
 
 	record_failure(&rec, fail);
-	r = audit_record(s->audit, &rec);
+	r = service_record(s, &rec);
 	if (r < 0)
 		audit_failed(fail, r);
+}
+
+/* The names a request expects are configured keys; a typo must not read as "any key". */
+static int check_expected_keys(Service *s, const VerifyExpect *expect, Failure *fail)
+{
+	if (expect->n_keys > VERIFY_KEYS_MAX)
+		return failure_refuse(fail, "keys-too-many", "%zu keys named; the limit is %u",
+				      expect->n_keys, VERIFY_KEYS_MAX);
+	for (size_t i = 0; i < expect->n_keys; i++) {
+		const char *name = expect->keys[i];
+
+		if (!keyring_find(s->keyring, name))
+			return failure_refuse(fail, "key-unknown", "no key named '%s'",
+					      failure_echo(name, (char[FAILURE_ECHO_MAX + 4]){}));
+	}
+	return 0;
 }
 
 int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, const char *jwt,
@@ -84,6 +100,11 @@ int service_verify_prepare(Service *s, const Peer *peer, uint64_t request_id, co
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	r = authorize_verify(s->config, s->ratelimit, peer,
 			     (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, &policy, fail);
+	if (r < 0) {
+		record_verify_failure(s, peer, request_id, jwt, jwt_len, fail);
+		return r;
+	}
+	r = check_expected_keys(s, expect, fail);
 	if (r < 0) {
 		record_verify_failure(s, peer, request_id, jwt, jwt_len, fail);
 		return r;

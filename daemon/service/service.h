@@ -108,6 +108,10 @@ int service_verify_finish(Service *s, const Peer *peer, uint64_t request_id, Ver
 void verify_work_done(VerifyWork *w);
 
 /* One line for sd_notify STATUS=: keys, JWTs issued, token health. */
+/* What peer's uid may hold: [server]'s per-uid limits, or its policy's (peer-limits.h). */
+PeerLimits service_peer_limits(const Service *s, const Peer *peer);
+/* [server] max-queue: requests for the token, all peers together. */
+unsigned service_max_queue(const Service *s);
 void service_describe(const Service *s, unsigned connections, char *buf, size_t size);
 
 /*

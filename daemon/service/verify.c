@@ -13,6 +13,7 @@
 
 #include "base64url.h"
 #include "cleanup.h"
+#include "failure.h"
 #include "log.h"
 
 /* jansson provides json_decrefp() for __attribute__((cleanup)). */
@@ -101,12 +102,26 @@ static json_t *parse_object(const uint8_t *p, size_t n)
 	return j;
 }
 
-/* Verifies with each key the kid names (several zumo keys share kid "0" during rotation). */
+static bool expected_key(const VerifyExpect *expect, const LoadedKey *lk)
+{
+	if (expect->n_keys == 0)
+		return true;
+	for (size_t i = 0; i < expect->n_keys; i++)
+		if (strcmp(expect->keys[i], lk->config->name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Verifies with each key the kid names (the keys of a verify set share one,
+ * as zumo-v2 keys do during rotation), among those the request expects.
+ */
 static int check_signature(Token *t, TokenSession session, const Keyring *k, const Parts *p,
-			   const char *alg, json_t *kid, VerifyResult *res)
+			   const char *alg, json_t *kid, const VerifyExpect *expect,
+			   VerifyResult *res)
 {
 	bool v1_kid = json_is_integer(kid) && json_integer_value(kid) == 0;
-	bool any = false, alg_ok = false;
+	bool any = false, alg_ok = false, other = false;
 	int r;
 
 	if (!json_is_string(kid) && !v1_kid)
@@ -117,6 +132,10 @@ static int check_signature(Token *t, TokenSession session, const Keyring *k, con
 		if (v1_kid ? lk->config->profile != PROFILE_ZUMO_V2 :
 			     strcmp(lk->kid, json_string_value(kid)) != 0)
 			continue;
+		if (!expected_key(expect, lk)) {
+			other = true;
+			continue;
+		}
 		any = true;
 		/* The key decides the algorithm; the header only has to agree. */
 		if (strcmp(alg, lk->alg->name) != 0)
@@ -134,11 +153,13 @@ static int check_signature(Token *t, TokenSession session, const Keyring *k, con
 		if (r != -EBADMSG)
 			return r;
 	}
+	if (!any && other)
+		return invalid(res, VERIFY_UNKNOWN_KID, "this kid belongs to none of the keys expected");
 	if (!any)
 		return invalid(res, VERIFY_UNKNOWN_KID, "no active or published key has this kid");
 	if (!alg_ok)
-		return invalid(res, VERIFY_REFUSED_ALGORITHM, "alg \"%.16s\" is not the key's algorithm",
-			       alg);
+		return invalid(res, VERIFY_REFUSED_ALGORITHM, "alg \"%s\" is not the key's algorithm",
+			       failure_echo(alg, (char[FAILURE_ECHO_MAX + 4]){}));
 	return invalid(res, VERIFY_BAD_SIGNATURE, "signature does not verify");
 }
 
@@ -254,7 +275,7 @@ int verify_jwt(Token *t, TokenSession session, const Keyring *k, const char *jwt
 		goto out;
 	}
 	r = check_signature(t, session, k, &p, json_string_value(alg), json_object_get(header, "kid"),
-			    res);
+			    expect, res);
 	if (r < 0 || res->reason)
 		goto out;
 	payload = parse_object(p.payload, p.payload_len);

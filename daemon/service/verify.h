@@ -26,10 +26,15 @@ typedef enum VerifyReason {
 	VERIFY_V1_REFUSED = 10,
 } VerifyReason;
 
+/* Names a verify request may give (VerifyRequest.keys). */
+#define VERIFY_KEYS_MAX 16
+
 typedef struct VerifyExpect {
 	const char *audience;	     /* NULL or "": not checked */
 	const char *issuer;	     /* NULL or "": not checked */
 	const char *user_id_pattern; /* NULL or "": not checked */
+	char *const *keys;	     /* key names the JWT must verify with; n_keys 0: any */
+	size_t n_keys;
 } VerifyExpect;
 
 typedef struct VerifyResult {

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -72,6 +73,22 @@ static Job *take_job(Workers *w)
 	return job;
 }
 
+uint64_t workers_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Stamps the start (the caller's deadline counts from here), unless the caller gave up on it. */
+static void run_job(Job *job, Token *t, TokenSession session)
+{
+	__atomic_store_n(&job->started_usec, workers_now_usec(), __ATOMIC_RELEASE);
+	if (!__atomic_load_n(&job->cancelled, __ATOMIC_ACQUIRE))
+		job->run(job, t, session);
+}
+
 static void *worker_main(void *userdata)
 {
 	Worker *self = userdata;
@@ -83,7 +100,7 @@ static void *worker_main(void *userdata)
 		bool was_empty;
 
 		pthread_mutex_unlock(&w->lock);
-		job->run(job, w->token, self->session);
+		run_job(job, w->token, self->session);
 
 		/* One lock round per job: hand the result back and take the next one. */
 		pthread_mutex_lock(&w->lock);
@@ -182,7 +199,7 @@ void workers_submit(Workers *w, Job *job)
 	if (w->n_threads == 0) {
 		bool was_empty = !w->done_head;
 
-		job->run(job, w->token, token_main_session(w->token));
+		run_job(job, w->token, token_main_session(w->token));
 		append(&w->done_head, &w->done_tail, job);
 		if (was_empty)
 			signal_done(w);

@@ -22,7 +22,18 @@ typedef void (*JobRun)(Job *job, Token *t, TokenSession session);
 struct Job {
 	Job *next; /* queue link, owned by the pool while queued */
 	JobRun run; /* called on a worker thread; must touch only the job */
+	/*
+	 * Set by the thread when the token call starts (CLOCK_MONOTONIC, µs;
+	 * 0: not yet), so the caller can judge the token by its own calls, not
+	 * by time spent queued. Atomic: the loop reads it while the thread runs.
+	 */
+	uint64_t started_usec;
+	/* Set by the caller before it starts: the thread skips run (the answer went already). */
+	bool cancelled;
 };
+
+/* CLOCK_MONOTONIC in µs, the clock of started_usec and of sd-event. */
+uint64_t workers_now_usec(void);
 
 typedef struct Workers Workers;
 

@@ -27,5 +27,14 @@ typedef struct Failure {
 	char rule[32]; /* the broken rule's stable name (Error.rule), or "" */
 } Failure;
 
+/*
+ * A client's value quoted in a message: printable ASCII only (anything else
+ * becomes '?'), cut after FAILURE_ECHO_MAX bytes with "...", so a message is
+ * valid UTF-8 whatever was sent (issue 16: '%.64s' cut a name mid-character
+ * and strict proto3 decoders then refused the whole response).
+ */
+#define FAILURE_ECHO_MAX 64
+const char *failure_echo(const char *s, char buf[static FAILURE_ECHO_MAX + 4]);
+
 /* Refuses as SERVICE_INVALID_REQUEST naming the rule; returns -EINVAL. */
 int failure_refuse(Failure *f, const char *rule, const char *fmt, ...) _printf_(3, 4);

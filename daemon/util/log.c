@@ -55,3 +55,16 @@ out:
 	errno = saved;
 	return -error;
 }
+
+bool log_throttle(LogThrottle *t, uint64_t now_usec, uint64_t interval_usec,
+		  unsigned *ret_suppressed)
+{
+	if (now_usec < t->next_usec) {
+		t->suppressed++;
+		return false;
+	}
+	*ret_suppressed = t->suppressed;
+	t->suppressed = 0;
+	t->next_usec = now_usec + interval_usec;
+	return true;
+}

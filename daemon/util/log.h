@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <syslog.h>
 
 #include "cleanup.h"
@@ -26,3 +28,15 @@ int log_full_errno(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
 #define log_error_errno(e, ...) log_full_errno(LOG_ERR, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
+
+/*
+ * For lines a peer can cause at will (a refused connection): at most one
+ * per interval. true: log now; *ret_suppressed is how many were skipped
+ * since the last line, for that line to say.
+ */
+typedef struct LogThrottle {
+	uint64_t next_usec;
+	unsigned suppressed;
+} LogThrottle;
+bool log_throttle(LogThrottle *t, uint64_t now_usec, uint64_t interval_usec,
+		  unsigned *ret_suppressed);

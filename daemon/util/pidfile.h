@@ -14,5 +14,9 @@ int pidfile_acquire(const char *path, int *ret_fd);
 /* Removes the file and drops the lock; accepts fd < 0. */
 void pidfile_release(const char *path, int fd);
 
-/* The pid of the daemon holding path; -ESRCH when none does (stale or unlocked file). */
+/*
+ * The pid of the daemon holding path; -ESRCH when none does (stale or
+ * unlocked file); -EPERM when the file names a pid other than the lock's
+ * holder (/proc/locks), so a written pid file cannot aim a signal.
+ */
 int pidfile_read_live(const char *path, pid_t *ret_pid);

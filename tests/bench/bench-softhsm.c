@@ -89,9 +89,14 @@ int env_write_daemon_config(const BenchEnv *env)
 		 "[key rs256]\nuri = pkcs11:token=%s;object=rs256\nalg = RS256\nbits = 2048\n"
 		 "issuer = https://bench.example\n",
 		 env->token_label, env->token_label, env->token_label);
-	/* Policies deny by default: the bench's own uid gets every key, unlimited. */
+	/*
+	 * Policies deny by default: the bench's own uid gets every key, unlimited,
+	 * and more than one uid's default share of connections and requests in
+	 * flight (its idle-connection cell opens 1,000 from this uid alone).
+	 */
 	snprintf(policy, sizeof(policy),
-		 "[policy bench]\nuid = %u\nkeys = *\naudiences = *\nuser-ids = *\nverify = yes\n",
+		 "[policy bench]\nuid = %u\nkeys = *\naudiences = *\nuser-ids = *\nverify = yes\n"
+		 "max-connections = 4096\nmax-inflight = 8192\n",
 		 (unsigned)getuid());
 	if (asprintf(&text, "[server]\nsocket = %s\n\n%s\n%s\n%s\n%s", env->socket, audit, token,
 		     keys, policy) < 0)

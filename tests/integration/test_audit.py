@@ -22,7 +22,9 @@ UNAVAILABLE = 4
 # Mounts (a full tmpfs) go into a namespace of our own and vanish with us.
 have_mounts = h.private_mounts()
 
-env = h.Env()
+# One record per decision is what this file checks: no aggregation of root's refusals here.
+ONE_BY_ONE = ((h.ROOT_POLICY[0][0], dict(h.ROOT_POLICY[0][1], **{"denial-records": "1000000"})),)
+env = h.Env(policies=ONE_BY_ONE)
 # reopen-audit finds the daemon through its pid file.
 env.header = env.header.replace("[server]\n", f"[server]\npid-file = {env.dir}/hsmjwtd.pid\n", 1)
 env.write_config()
@@ -270,7 +272,7 @@ def test_rotation_while_stopped_continues_the_chain():
 def test_reload_and_key_changes_recorded():
     keys = env.keys
     before = last_seq()
-    env.write_config(keys=tuple(keys) + (("second", {"max-lifetime": "1d"}),))
+    env.write_config(keys=tuple(keys) + (("second", {"max-lifetime": "1d", "kid": "second"}),))
     env.import_key("second")
     env.reload()
     new = [r for r, _ in h.read_trail(env.audit_file) if r["seq"] > before]

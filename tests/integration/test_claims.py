@@ -25,7 +25,7 @@ RESERVED = ["exp", "iss", "ver", "aud", "uid", "iat", "nbf", "jti", "sub", "kid"
 CRED = "urn:microsoft:credentials"
 
 env = h.Env(keys=(("zumo", {"max-lifetime": "400d"}),
-                  ("std", {"max-lifetime": "1d", "add-claims": "iat, nbf, jti"}),
+                  ("std", {"max-lifetime": "1d", "add-claims": "iat, nbf, jti", "kid": "std"}),
                   ("es", {"alg": "ES256", "issuer": "https://issuer.example",
                           "max-lifetime": "1d"})),
             server_extra="\n[claims]\nmax-extra-claims = 4\nmax-claim-name = 16\n"

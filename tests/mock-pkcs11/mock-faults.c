@@ -93,6 +93,8 @@ static int parse_entry(char *e, MockFaults *f)
 		f->sign_rv = v, f->sign_rv_when = when;
 	else if (strcmp(e, "sign-sleep-ms") == 0)
 		f->sign_sleep_ms = v, f->sign_sleep_when = when;
+	else if (strcmp(e, "sign-sleep-mech") == 0)
+		f->sign_sleep_mech = v, f->sign_sleep_mech_set = true;
 	else if (strcmp(e, "verify-bad-mac") == 0)
 		f->verify_bad_mac = v;
 	else if (strcmp(e, "copy-rv") == 0)

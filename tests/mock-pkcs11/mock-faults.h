@@ -8,6 +8,8 @@
  *   sign-rv=CKR_DEVICE_REMOVED@3   the 3rd C_Sign fails so (@3+: and every later one;
  *                                  no @: every call)
  *   sign-sleep-ms=1500@2+          C_Sign sleeps that long first (before any sign-rv)
+ *   sign-sleep-mech=CKM_ECDSA      ... only when signing with that mechanism (a slow
+ *                                  key next to fast ones, as RS256 next to HS256)
  *   verify-bad-mac=CKR_DEVICE_ERROR  a signature that does not verify returns this,
  *                                  not CKR_SIGNATURE_INVALID (as NSS softokn does)
  *   copy-rv=CKR_FUNCTION_NOT_SUPPORTED  C_CopyObject refused
@@ -43,6 +45,8 @@ typedef struct MockFaults {
 	MockWhen sign_rv_when;
 	unsigned long sign_sleep_ms;
 	MockWhen sign_sleep_when;
+	CK_MECHANISM_TYPE sign_sleep_mech; /* 0: any */
+	bool sign_sleep_mech_set;
 	CK_RV verify_bad_mac; /* 0: CKR_SIGNATURE_INVALID */
 	CK_RV copy_rv;
 	CK_RV init_rv;

@@ -79,7 +79,8 @@ CK_RV mock_sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG n, CK_BYTE_PTR s
 	op = s->sign;
 	s->sign.active = false;
 	call = ++mock_sign_calls;
-	if (mock_faults.sign_sleep_ms && mock_when_matches(&mock_faults.sign_sleep_when, call)) {
+	if (mock_faults.sign_sleep_ms && mock_when_matches(&mock_faults.sign_sleep_when, call) &&
+	    (!mock_faults.sign_sleep_mech_set || mock_faults.sign_sleep_mech == op.mech)) {
 		unsigned long ms = mock_faults.sign_sleep_ms;
 
 		/* A stuck token holds its caller, not the other sessions. */

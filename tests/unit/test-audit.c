@@ -46,9 +46,13 @@ static void record_format(void)
 	char prev[AUDIT_HASH_HEX];
 	uint64_t seq;
 
-	/* A refused request: invalid UTF-8 becomes null; an over-long value is cut at a character. */
+	/*
+	 * A refused request: a value longer than AUDIT_REFUSED_PREFIX is cut at a
+	 * character and recorded with its size and SHA-256; one that is not
+	 * UTF-8 only by size and SHA-256.
+	 */
 	memset(long_aud, 'a', sizeof(long_aud));
-	memcpy(long_aud + AUDIT_VALUE_MAX - 1, "\xc3\xa9", 2); /* é across the cut */
+	memcpy(long_aud + AUDIT_REFUSED_PREFIX - 1, "\xc3\xa9", 2); /* é across the cut */
 	AuditRecord r = {
 		.event = AUDIT_INVALID,
 		.peer = &peer,
@@ -62,12 +66,15 @@ static void record_format(void)
 	check_int(audit_chain_parse(l.json.data, l.json.len, &seq, prev), 0);
 	check_int(seq, 3);
 	check(strstr(buf_cstr(&l.json), "\"event\":\"invalid\",\"peer\":{\"pid\":7,\"uid\":1000,\"gid\":100},\"request\":5,"));
-	check(strstr(l.json.data, "\"sub\":null"));
+	check(!strstr(l.json.data, "\"sub\":"));
+	/* sha256("x\xc0\xaf") */
+	check(strstr(l.json.data, "\"sub_bytes\":3,\"sub_sha256\":\""));
+	check(strstr(l.json.data, "\"aud_bytes\":1034,\"aud_sha256\":\""));
 	check(strstr(l.json.data, "\"message\":\"a \\\"quoted\\\"\\nmessage\""));
 	check(!strchr(l.json.data, '\n'));
 	const char *aud = strstr(l.json.data, "\"aud\":\"");
 	check(aud);
-	check(strchr(aud + 7, '"') - (aud + 7) == AUDIT_VALUE_MAX - 1);
+	check(strchr(aud + 7, '"') - (aud + 7) == AUDIT_REFUSED_PREFIX - 1);
 
 	/* An issued JWT: only its fingerprint. */
 	r = (AuditRecord){ .event = AUDIT_ISSUED, .peer = &peer, .jwt = "abc", .jwt_len = 3,

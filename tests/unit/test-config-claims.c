@@ -58,7 +58,7 @@ int main(void)
 
 	c = load(HEAD "[claims]\nmax-extra-claims = 0\nmax-claim-name = 1\nmax-claim-value = 17\n"
 		      "max-payload = 1024\n[key a]\nuri = x\nadd-claims = jti,iat\n[key b]\nuri = y\n"
-		      "add-claims = iat , nbf, jti\n[key c]\nuri = z\nadd-claims =\n",
+		      "add-claims = iat , nbf, jti\nkid = b\n[key c]\nuri = z\nadd-claims =\nkid = c\n",
 		 &e);
 	check(c);
 	check_int(c->claims.max_extra, 0);

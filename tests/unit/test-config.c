@@ -47,6 +47,21 @@ int main(void)
 	good();
 	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nmax-lifetme = 1\n", ":5: [key a] max-lifetme: unknown key (known: uri, kid,");
 	bad("[token]\nuri = pkcs11:\n", "no [key NAME] section");
+	/* Two active zumo-v2 keys on the default kid "0": one's tokens would verify as the other's. */
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\n[key b]\nuri = y\n",
+	    ":5: [key b] kid: \"0\" is also the kid of active key a");
+	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nverify-set = r\n[key b]\nuri = y\n"
+	    "verify-set = s\n", ":6: [key b] kid: \"0\" is also the kid of active key a");
+	{
+		/* One verify set, and a retired key on the same kid: both fine. */
+		Config *c = NULL;
+		char *err = NULL;
+
+		check_int(load("[token]\nuri = pkcs11:\n[key a]\nuri = x\nverify-set = r\n[key b]\n"
+			       "uri = y\nverify-set = r\n[key c]\nuri = z\nstate = retired\n", &c, &err),
+			  0);
+		config_free(c);
+	}
 	bad("[key a]\nuri = x\n", "[token] uri: required");
 	bad("[token]\nuri = pkcs11:\n[key a]\nalg = none\n", "[key a] alg: 'none' is not one of HS256 ES256");
 	bad("[token]\nuri = pkcs11:\n[key a]\nuri = x\nuri = y\n", "given twice");

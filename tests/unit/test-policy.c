@@ -9,7 +9,7 @@
 #include "tests.h"
 
 #define BASE "[token]\nuri = pkcs11:token=t\n[key zumo]\nuri = pkcs11:object=z\n" \
-	     "default-lifetime = 1h\n[key other]\nuri = pkcs11:object=o\n"
+	     "default-lifetime = 1h\n[key other]\nuri = pkcs11:object=o\nkid = other\n"
 #define SEC 1000000000ull
 
 static Config *good(const char *text)
@@ -98,7 +98,7 @@ static void parsing(void)
 	bad(BASE "[policy p]\nuid = 1\nkeys = *\naudiences = *\n", "which user-ids");
 	bad(BASE "[policy p]\nuid = 1\nkeys = nope\naudiences = *\nuser-ids = *\n",
 	    "grants key 'nope', but there is no [key nope]");
-	bad(BASE "[policy p]\nuid = alice\n", ":9: [policy p] uid: 'alice' is not a number");
+	bad(BASE "[policy p]\nuid = alice\n", ":10: [policy p] uid: 'alice' is not a number");
 	bad(BASE "[policy p]\nuser = no-such-user-hsmjwt\n", "no user named 'no-such-user-hsmjwt'");
 	bad(BASE "[policy p]\ngroup = no-such-group-hsmjwt\n", "no group named");
 	bad(BASE "[policy p]\nuid = 4294967295\n", "not a number");
@@ -121,7 +121,7 @@ static void parsing(void)
 	/* inih would read the tail of a long line as an option of its own: refused instead. */
 	char text[512];
 	snprintf(text, sizeof(text), BASE "[policy p]\nuid = 1\naudiences = %0190d x\nkeys = *\n", 0);
-	bad(text, ":10: line longer than 198 bytes");
+	bad(text, ":11: line longer than 198 bytes");
 }
 
 static void decisions(void)
@@ -221,6 +221,62 @@ static void first_match(void)
 	config_free(c);
 }
 
+/* Per-uid limits: [server] defaults, a policy's overrides, the rest of the defaults kept. */
+static void limits(void)
+{
+	Config *c = good("[server]\nmax-connections-per-uid = 10\nmax-inflight-per-uid = 20\n"
+			 "denial-records = 5\nmax-queue = 100\n" BASE
+			 "[policy big]\nuid = 1000\nkeys = *\naudiences = *\nuser-ids = *\n"
+			 "max-connections = 300\ndenial-records = 1000\n");
+	PeerLimits d = c->peer_limits, l = peer_limits_apply(&d, &c->policies[0].limits);
+
+	check_int(d.connections, 10);
+	check_int(d.inflight, 20);
+	check_int(d.denial_records, 5);
+	check_int(c->max_queue, 100);
+	check_int(l.connections, 300);
+	check_int(l.inflight, 20);
+	check_int(l.denial_records, 1000);
+	l = peer_limits_apply(&d, NULL);
+	check_int(l.connections, 10);
+	config_free(c);
+	c = good(BASE);
+	check_int(c->peer_limits.connections, PEER_DEFAULT_CONNECTIONS);
+	check_int(c->peer_limits.inflight, PEER_DEFAULT_INFLIGHT);
+	check_int(c->peer_limits.denial_records, PEER_DEFAULT_DENIAL_RECORDS);
+	check_int(c->max_queue, CONFIG_DEFAULT_MAX_QUEUE);
+	config_free(c);
+}
+
+/*
+ * A peer whose unit could not be established (it exited before accept) is
+ * not judged by a later, broader policy: the unit policy denies it. A peer
+ * known to be in no unit is not in the unit policy's unit and goes on.
+ */
+static void unknown_identity(void)
+{
+	Config *c = good(BASE "[policy sandbox]\nuid = 4002\nunit = payments-api.service\n"
+			      "keys = zumo\naudiences = Test\nuser-ids = *\n"
+			      "[policy app]\nuid = 4002\nkeys = *\naudiences = *\nuser-ids = *\n");
+	Peer gone = peer(4002, 4002, NULL), none = peer(4002, 4002, NULL),
+	     in = peer(4002, 4002, "payments-api.service");
+	PolicyRequest rq = request("zumo", "Custom", "x");
+
+	gone.unit_unknown = true;
+	gone.pid = 77;
+	expect(c, &gone, &rq,
+	       "deny: policy 'sandbox' matches on the systemd unit, which could not be established "
+	       "for pid 77 uid 4002 (did it exit before the daemon accepted?); denied, no later "
+	       "policy is tried");
+	check(policy_match(c->policies, c->n_policies, &gone) == NULL);
+	expect(c, &none, &rq, "allow app");
+	expect(c, &in, &rq, "deny: policy 'sandbox' does not grant audience 'Custom'");
+	peer_done(&gone);
+	peer_done(&none);
+	peer_done(&in);
+	config_free(c);
+}
+
 /* authorize(): no match, rate, then grants; the rate counts refused requests too. */
 static void authorizing(void)
 {
@@ -262,6 +318,8 @@ int main(void)
 	parsing();
 	decisions();
 	first_match();
+	unknown_identity();
+	limits();
 	authorizing();
 	unlink(path);
 	return 0;
