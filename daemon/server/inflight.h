@@ -68,6 +68,7 @@ typedef struct Inflight {
 	unsigned n_queued;     /* on queue */
 	unsigned n_dispatched; /* handed to the threads, finished or not (orphans too) */
 	unsigned max_queue;    /* [server] max-queue */
+	uint64_t call_usec;    /* moving average of a token call's duration, for dispatch() */
 	uint64_t request_timeout_usec;
 	unsigned n_sessions;
 	Recovery recovery;

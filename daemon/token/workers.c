@@ -85,8 +85,10 @@ uint64_t workers_now_usec(void)
 static void run_job(Job *job, Token *t, TokenSession session)
 {
 	__atomic_store_n(&job->started_usec, workers_now_usec(), __ATOMIC_RELEASE);
-	if (!__atomic_load_n(&job->cancelled, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&job->cancelled, __ATOMIC_ACQUIRE)) {
 		job->run(job, t, session);
+		job->finished_usec = workers_now_usec(); /* read by the loop after the hand-back */
+	}
 }
 
 static void *worker_main(void *userdata)

@@ -28,6 +28,7 @@ struct Job {
 	 * by time spent queued. Atomic: the loop reads it while the thread runs.
 	 */
 	uint64_t started_usec;
+	uint64_t finished_usec; /* set by the thread when run returns; 0 if cancelled */
 	/* Set by the caller before it starts: the thread skips run (the answer went already). */
 	bool cancelled;
 };
