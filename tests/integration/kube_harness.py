@@ -170,7 +170,9 @@ class Signer:
         return self.proc.returncode
 
 
-def stub(channel, version, method):
+def unary_call(channel, version, method):
+    """A callable for one unary method of ExternalJWTSigner under /v1 or /v1alpha1, as
+    grpcio builds it from the messages compiled out of kube-signer/externaljwt.proto."""
     req = {"Sign": "SignJWTRequest", "FetchKeys": "FetchKeysRequest",
            "Metadata": "MetadataRequest"}[method]
     resp = req.replace("Request", "Response")

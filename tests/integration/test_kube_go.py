@@ -49,7 +49,7 @@ try:
     lines = r.stdout.split()
     assert lines[-1] == "ok" and len(lines) == 65, r.stdout[-500:]
     ch = signer.channel()
-    keys = k.check_keys(k.stub(ch, "v1", "FetchKeys")(k.M["FetchKeysRequest"](), timeout=30))
+    keys = k.check_keys(k.unary_call(ch, "v1", "FetchKeys")(k.M["FetchKeysRequest"](), timeout=30))
     ch.close()
     jtis = set()
     for token in lines[:-1]:

@@ -49,11 +49,11 @@ def still_serving():
     would write into a closed socket (grpc-go, kube's, reads all the time)."""
     assert signer.proc.poll() is None, "the adapter died:\n" + signer.read_log()[-2000:]
     with signer.channel() as channel:
-        keys = k.check_keys(k.stub(channel, "v1", "FetchKeys")(k.M["FetchKeysRequest"](),
+        keys = k.check_keys(k.unary_call(channel, "v1", "FetchKeys")(k.M["FetchKeysRequest"](),
                                                                timeout=30))
         claims = k.kube_claims()
         b64 = k.b64url(json.dumps(claims).encode())
-        resp = k.stub(channel, "v1", "Sign")(k.M["SignJWTRequest"](claims=b64), timeout=30)
+        resp = k.unary_call(channel, "v1", "Sign")(k.M["SignJWTRequest"](claims=b64), timeout=30)
         assert k.verify_jwt(k.check_sign(resp, b64, keys), keys) == claims
 
 

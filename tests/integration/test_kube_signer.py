@@ -56,7 +56,7 @@ channels = {n: s.channel() for n, s in signers.items()}
 def call(name, version, method, req=None, timeout=30, **kw):
     req = req if req is not None else k.M[method.replace("Keys", "Keys") + "Request"
                                           if method != "Sign" else "SignJWTRequest"]()
-    return k.stub(channels[name], version, method)(req, timeout=timeout, **kw)
+    return k.unary_call(channels[name], version, method)(req, timeout=timeout, **kw)
 
 
 def fetch(name, version="v1"):

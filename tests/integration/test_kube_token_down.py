@@ -34,7 +34,7 @@ def faults(spec):
 
 def sign(ch):
     b64 = k.b64url(json.dumps(k.kube_claims()).encode())
-    return k.stub(ch, "v1", "Sign")(k.M["SignJWTRequest"](claims=b64), timeout=10)
+    return k.unary_call(ch, "v1", "Sign")(k.M["SignJWTRequest"](claims=b64), timeout=10)
 
 
 failing, signer = True, None
