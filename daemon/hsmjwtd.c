@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,19 +35,6 @@ static void help(void)
 	       "connections and reopens the [audit] file after log rotation. See hsmjwtd(8)\n"
 	       "and hsmjwtd.conf(5).\n",
 	       HSMJWTD_DEFAULT_CONFIG);
-}
-
-static int block_loop_signals(void)
-{
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return log_error_errno(errno, "sigprocmask(): %m");
-	return 0;
 }
 
 int main(int argc, char *argv[])
@@ -134,7 +120,7 @@ int main(int argc, char *argv[])
 	 * reload signal landed on one of them and killed the daemon. The loop takes
 	 * these signals through signalfd (server.c).
 	 */
-	r = block_loop_signals();
+	r = server_block_signals();
 	if (r < 0) {
 		config_free(config);
 		pidfile_release(pid_file, pid_fd);

@@ -259,10 +259,9 @@ static const AuditGateOps gate_ops = {
 	.released = connection_released,
 };
 
-static int loop_signals(sd_event *e, Loop *l)
+int server_block_signals(void)
 {
 	sigset_t mask;
-	int r;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -270,6 +269,17 @@ static int loop_signals(sd_event *e, Loop *l)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(errno, "sigprocmask(): %m");
+	return 0;
+}
+
+static int loop_signals(sd_event *e, Loop *l)
+{
+	int r;
+
+	/* Blocked already when main loaded the module (server.h); a no-op then. */
+	r = server_block_signals();
+	if (r < 0)
+		return r;
 	r = sd_event_add_signal(e, NULL, SIGTERM, on_terminate, NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(e, NULL, SIGINT, on_terminate, NULL);

@@ -9,3 +9,10 @@
  * or SIGINT, then returns 0.
  */
 int server_run(Service *service);
+
+/*
+ * Blocks SIGTERM, SIGINT and SIGHUP, which the loop takes through signalfd.
+ * main calls it before the token is opened: a module that starts threads
+ * (tpm2-pkcs11 does) must not leave a thread where SIGHUP kills the daemon.
+ */
+int server_block_signals(void);
